@@ -1,0 +1,53 @@
+// Command localkafka is the embedded broker of `make run`: one in-process
+// franz-go kfake broker on a fixed loopback port, its log persisted to a
+// directory so that a restart keeps the topic (and so the checkpoints stay
+// valid). It is for running the pipeline on a laptop, not for production.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+)
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:9092", "listen address (kfake binds loopback only)")
+	dir := flag.String("data", "data/kafka", "directory of the broker's log")
+	flag.Parse()
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil)).With("service", "localkafka")
+
+	_, portText, err := net.SplitHostPort(*addr)
+	port, perr := strconv.Atoi(portText)
+	if err != nil || perr != nil {
+		fmt.Fprintf(os.Stderr, "localkafka: -addr %q: want host:port\n", *addr)
+		os.Exit(2)
+	}
+	if err := os.MkdirAll(*dir, 0o755); err != nil {
+		fmt.Fprintf(os.Stderr, "localkafka: %v\n", err)
+		os.Exit(1)
+	}
+	cluster, err := kfake.NewCluster(
+		kfake.NumBrokers(1),
+		kfake.Ports(port),
+		kfake.DataDir(*dir),
+		kfake.SyncWrites(), // a kill -9 of the broker loses nothing acknowledged
+	)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "localkafka: %v\n", err)
+		os.Exit(1)
+	}
+	log.Info("embedded Kafka broker (kfake) ready", "addr", cluster.ListenAddrs()[0], "data", *dir)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	<-ctx.Done()
+	cluster.Close()
+	log.Info("stopped")
+}

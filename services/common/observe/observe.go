@@ -1,0 +1,97 @@
+// Package observe gives every service the same logger and the same HTTP
+// endpoints: /healthz (the process is alive), /readyz (it does its job) and
+// /metrics (Prometheus).
+package observe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Config is the part of every service's configuration about being observed.
+type Config struct {
+	LogFormat string `env:"LOG_FORMAT" envDefault:"text"` // text or json
+	LogLevel  string `env:"LOG_LEVEL" envDefault:"info"`  // debug, info, warn, error
+	HTTPAddr  string `env:"HTTP_ADDR" envDefault:":8080"` // empty: no HTTP server
+}
+
+// NewLogger returns a structured logger writing to stderr, so stdout stays
+// free for what a service prints as its output (the debug consumer's lines).
+func NewLogger(c Config, service string) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		return nil, fmt.Errorf("LOG_LEVEL %q: %w", c.LogLevel, err)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler
+	switch strings.ToLower(c.LogFormat) {
+	case "text":
+		h = slog.NewTextHandler(os.Stderr, opts)
+	case "json":
+		h = slog.NewJSONHandler(os.Stderr, opts)
+	default:
+		return nil, fmt.Errorf("LOG_FORMAT %q: want text or json", c.LogFormat)
+	}
+	return slog.New(h).With("service", service), nil
+}
+
+// NewRegistry returns a Prometheus registry with the Go and process collectors.
+func NewRegistry() *prometheus.Registry {
+	r := prometheus.NewRegistry()
+	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return r
+}
+
+// Health is what /readyz reports: not ready until Ready is called.
+type Health struct{ ready atomic.Bool }
+
+// Ready marks the service ready (true) or not (false).
+func (h *Health) Ready(ok bool) { h.ready.Store(ok) }
+
+// Serve listens on c.HTTPAddr and serves the endpoints until ctx is done. It
+// returns once listening, so a port in use is an error at start.
+func Serve(ctx context.Context, c Config, reg *prometheus.Registry, health *Health, log *slog.Logger) error {
+	if c.HTTPAddr == "" {
+		return nil
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !health.ready.Load() {
+			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	ln, err := net.Listen("tcp", c.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("HTTP_ADDR: %w", err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("http server", "err", err)
+		}
+	}()
+	go func() {
+		<-ctx.Done()
+		shutdown, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shutdown)
+	}()
+	log.Info("serving health and metrics", "addr", ln.Addr().String())
+	return nil
+}

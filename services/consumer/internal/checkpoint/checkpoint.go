@@ -1,0 +1,160 @@
+// Package checkpoint stores each partition's state in partition-N.json in one
+// directory, so that the stats and the offset they are complete up to always
+// change together: a reader or a restarted consumer sees the old file or the
+// new one, never a mix and never a torn write.
+package checkpoint
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/weatherstream/weather/services/consumer/internal/stats"
+)
+
+// Store is a directory of partition files.
+type Store struct{ dir string }
+
+// Open returns the store in dir, creating the directory if needed.
+func Open(dir string) (*Store, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("checkpoint directory: %w", err)
+	}
+	return &Store{dir: dir}, nil
+}
+
+// Path is the file of partition p.
+func (s *Store) Path(p int32) string {
+	return filepath.Join(s.dir, fmt.Sprintf("partition-%d.json", p))
+}
+
+// Load reads partition p's file. No file is (nil, nil): the partition has
+// never been checkpointed. A file that cannot be read or is not a checkpoint
+// is an error, and the file is left as it is for a person to look at.
+func (s *Store) Load(p int32) (*stats.Partition, error) {
+	data, err := os.ReadFile(s.Path(p))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint %s: %w", s.Path(p), err)
+	}
+	part, err := stats.Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint %s is corrupt or not a checkpoint (left untouched): %w", s.Path(p), err)
+	}
+	return part, nil
+}
+
+// Save replaces partition p's file with part: a uniquely named temporary file
+// in the same directory is written and fsynced, renamed over the old file, and
+// the directory fsynced, so the new version survives a machine crash too. On
+// any error the old file is untouched and the temporary file removed.
+func (s *Store) Save(p int32, part *stats.Partition) error {
+	data, err := part.MarshalJSON()
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(s.dir, fmt.Sprintf("partition-%d.json.tmp-*", p))
+	if err != nil {
+		return fmt.Errorf("checkpoint partition %d: %w", p, err)
+	}
+	if err := writeAndSync(tmp, data); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("checkpoint partition %d: %w", p, err)
+	}
+	if err := os.Rename(tmp.Name(), s.Path(p)); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("checkpoint partition %d: %w", p, err)
+	}
+	if err := syncDir(s.dir); err != nil {
+		return fmt.Errorf("checkpoint partition %d: fsync directory: %w", p, err)
+	}
+	return nil
+}
+
+func writeAndSync(f *os.File, data []byte) error {
+	_, err := f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// Backup moves partition p's file aside to partition-N.json.bak-<time> and
+// returns the new name, so that a fresh start never destroys the old stats.
+func (s *Store) Backup(p int32, now time.Time) (string, error) {
+	to := fmt.Sprintf("%s.bak-%s", s.Path(p), now.UTC().Format("20060102T150405Z"))
+	if err := os.Rename(s.Path(p), to); err != nil {
+		return "", fmt.Errorf("checkpoint backup: %w", err)
+	}
+	return to, syncDir(s.dir)
+}
+
+// Lock is the exclusive ownership of one partition's file.
+type Lock struct{ f *os.File }
+
+// Unlock gives the partition up.
+func (l *Lock) Unlock() error { return l.f.Close() } // closing releases the flock
+
+// Lock takes partition p for this process, waiting up to wait for another
+// owner to let go. The lock is an flock on partition-N.lock, so the kernel
+// releases it when its owner dies, however it dies. While holding it, Lock
+// removes temporary files that an owner killed mid-write left behind.
+func (s *Store) Lock(ctx context.Context, p int32, wait time.Duration) (*Lock, error) {
+	path := filepath.Join(s.dir, fmt.Sprintf("partition-%d.lock", p))
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("lock partition %d: %w", p, err)
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			f.Close()
+			return nil, fmt.Errorf("lock partition %d: %w", p, err)
+		}
+		if time.Now().After(deadline) {
+			holder, _ := os.ReadFile(path)
+			f.Close()
+			return nil, fmt.Errorf("partition %d is owned by another consumer (%s holds %s); waited %s",
+				p, strings.TrimSpace(string(holder)), path, wait)
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	host, _ := os.Hostname()
+	if err := f.Truncate(0); err == nil {
+		fmt.Fprintf(f, "pid %d on %s\n", os.Getpid(), host)
+	}
+	stale, _ := filepath.Glob(filepath.Join(s.dir, fmt.Sprintf("partition-%d.json.tmp-*", p)))
+	for _, name := range stale {
+		os.Remove(name)
+	}
+	return &Lock{f: f}, nil
+}

@@ -1,0 +1,139 @@
+package checkpoint
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/weatherstream/weather/services/consumer/internal/stats"
+)
+
+func state(offset int64, stations int) *stats.Partition {
+	p := stats.New(offset)
+	for i := range stations {
+		p.Add(strings.Repeat("S", 1+i%50)+string(rune('A'+i%26)), "2000-01-01", float64(i))
+	}
+	return p
+}
+
+func TestSaveThenLoad(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "new", "dir"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err := s.Load(3); p != nil || err != nil {
+		t.Fatalf("Load of a partition never saved = %v, %v; want nil, nil", p, err)
+	}
+	for _, offset := range []int64{10, 20} {
+		if err := s.Save(3, state(offset, 2)); err != nil {
+			t.Fatal(err)
+		}
+		p, err := s.Load(3)
+		if err != nil || p.Offset != offset || len(p.Stations) != 2 {
+			t.Fatalf("Load = %+v, %v; want offset %d", p, err, offset)
+		}
+	}
+	left, _ := filepath.Glob(filepath.Join(s.dir, "*.tmp-*"))
+	if len(left) != 0 {
+		t.Errorf("temporary files left: %v", left)
+	}
+}
+
+func TestLoadOfACorruptFileFailsAndKeepsIt(t *testing.T) {
+	s, _ := Open(t.TempDir())
+	corrupt := []byte(`{"offset": 12, "StationA": {"cou`)
+	os.WriteFile(s.Path(0), corrupt, 0o644)
+	_, err := s.Load(0)
+	if err == nil || !strings.Contains(err.Error(), s.Path(0)) {
+		t.Fatalf("Load = %v, want an error naming %s", err, s.Path(0))
+	}
+	if got, _ := os.ReadFile(s.Path(0)); !bytes.Equal(got, corrupt) {
+		t.Error("the corrupt file was changed")
+	}
+}
+
+func TestBackupMovesTheFileAside(t *testing.T) {
+	s, _ := Open(t.TempDir())
+	s.Save(1, state(5, 1))
+	to, err := s.Backup(1, time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if filepath.Base(to) != "partition-1.json.bak-20260102T030405Z" {
+		t.Errorf("backup named %s", to)
+	}
+	if _, err := os.Stat(s.Path(1)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("partition file still there: %v", err)
+	}
+}
+
+func TestLockIsExclusiveAndCleansUp(t *testing.T) {
+	s, _ := Open(t.TempDir())
+	stale := filepath.Join(s.dir, "partition-2.json.tmp-123")
+	os.WriteFile(stale, []byte("half"), 0o644)
+	other := filepath.Join(s.dir, "partition-3.json.tmp-456")
+	os.WriteFile(other, []byte("not ours"), 0o644)
+
+	first, err := s.Lock(context.Background(), 2, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
+		t.Error("stale temporary file of the locked partition not removed")
+	}
+	if _, err := os.Stat(other); err != nil {
+		t.Error("temporary file of another partition removed")
+	}
+	_, err = s.Lock(context.Background(), 2, 200*time.Millisecond)
+	if err == nil || !strings.Contains(err.Error(), "owned by another consumer") || !strings.Contains(err.Error(), "pid") {
+		t.Fatalf("second Lock = %v, want a clear error naming the holder", err)
+	}
+	if _, err := s.Lock(context.Background(), 3, 0); err != nil {
+		t.Errorf("another partition: %v", err)
+	}
+	go func() { time.Sleep(200 * time.Millisecond); first.Unlock() }()
+	if _, err := s.Lock(context.Background(), 2, 5*time.Second); err != nil {
+		t.Errorf("Lock after the owner let go: %v", err)
+	}
+}
+
+// A full disk: a small tmpfs (needs root, as in CI). The save fails with a
+// clear error, the old file is intact and no temporary file is left.
+func TestSaveOnAFullDiskKeepsTheOldFile(t *testing.T) {
+	dir := t.TempDir()
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=8k"); err != nil {
+		t.Skipf("cannot mount a small tmpfs (needs root): %v", err)
+	}
+	t.Cleanup(func() { syscall.Unmount(dir, 0) })
+	s, _ := Open(dir)
+	if err := s.Save(0, state(1, 2)); err != nil {
+		t.Fatal(err)
+	}
+	old, _ := os.ReadFile(s.Path(0))
+	err := s.Save(0, state(2, 200)) // ~20 KiB: does not fit
+	if !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("Save on a full disk = %v, want ENOSPC", err)
+	}
+	if got, _ := os.ReadFile(s.Path(0)); !bytes.Equal(got, old) {
+		t.Error("old file changed")
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, "*.tmp-*")); len(left) != 0 {
+		t.Errorf("temporary files left: %v", left)
+	}
+	// Read-only, as a volume remounted read-only after an error.
+	if err := syscall.Mount("", dir, "", syscall.MS_REMOUNT|syscall.MS_RDONLY, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Save(0, state(3, 1)); !errors.Is(err, syscall.EROFS) {
+		t.Fatalf("Save on a read-only disk = %v, want EROFS", err)
+	}
+	if got, _ := os.ReadFile(s.Path(0)); !bytes.Equal(got, old) {
+		t.Error("old file changed")
+	}
+}

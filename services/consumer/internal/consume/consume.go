@@ -1,0 +1,162 @@
+// Package consume is the stats consumer's loop: it owns a set of partitions,
+// starts each from its checkpoint, folds every fetched batch into the
+// partitions' stats and checkpoints the batch before fetching the next.
+package consume
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/weatherstream/weather/proto/reportpb"
+	"github.com/weatherstream/weather/services/common/codec"
+	"github.com/weatherstream/weather/services/consumer/internal/checkpoint"
+	"github.com/weatherstream/weather/services/consumer/internal/stats"
+)
+
+// Consumer holds the owned partitions' state between batches.
+type Consumer struct {
+	log     *slog.Logger
+	store   *checkpoint.Store
+	parts   map[int32]*stats.Partition
+	locks   []*checkpoint.Lock
+	metrics *Metrics
+
+	saveRetries int
+	saveBackoff time.Duration
+}
+
+// Offsets are where each partition continues: the checkpoints' offsets,
+// for kgo.ConsumePartitions.
+func (c *Consumer) Offsets() map[int32]kgo.Offset {
+	m := make(map[int32]kgo.Offset, len(c.parts))
+	for p, part := range c.parts {
+		m[p] = kgo.NewOffset().At(part.Offset)
+	}
+	return m
+}
+
+// Close releases the partitions' locks.
+func (c *Consumer) Close() {
+	for _, l := range c.locks {
+		l.Unlock()
+	}
+}
+
+// Run consumes until ctx is done or a fatal error. The client must consume
+// exactly c.Offsets(), read committed, keep control records and not reset
+// offsets (see ClientOpts). A batch in hand when ctx ends is still folded in
+// and checkpointed: SIGTERM loses nothing.
+func (c *Consumer) Run(ctx context.Context, client *kgo.Client) error {
+	var report reportpb.Report
+	for {
+		fetches := client.PollFetches(ctx)
+		if fetches.IsClientClosed() {
+			return nil
+		}
+		var fatal error
+		fetches.EachError(func(topic string, p int32, err error) {
+			switch {
+			case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+			case errors.Is(err, kerr.OffsetOutOfRange):
+				fatal = fmt.Errorf("partition %d: offset %d is no longer in the log (deleted by retention, or the topic was recreated); %s keeps the stats up to it",
+					p, c.parts[p].Offset, c.store.Path(p))
+			default:
+				c.log.Warn("fetch error, retrying", "topic", topic, "partition", p, "err", err)
+			}
+		})
+		var touched []int32
+		fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
+			if len(fp.Records) == 0 {
+				return
+			}
+			if c.apply(fp.Partition, fp.Records, &report) {
+				touched = append(touched, fp.Partition)
+			}
+		})
+		for _, p := range touched {
+			if err := c.save(p); err != nil {
+				return err
+			}
+		}
+		if fatal != nil {
+			return fatal
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+	}
+}
+
+// apply folds one partition's records into its stats and moves its offset
+// past them. A record that is not a valid report is logged, counted and
+// stepped over: it is consumed once and never stops the partition.
+func (c *Consumer) apply(p int32, records []*kgo.Record, report *reportpb.Report) (changed bool) {
+	part, m := c.parts[p], c.metrics.partition(p)
+	var counted float64
+	for _, rec := range records {
+		if rec.Offset < part.Offset {
+			continue // already in the stats: never count twice
+		}
+		part.Offset = rec.Offset + 1
+		changed = true
+		if rec.Attrs.IsControl() {
+			continue // a transaction marker: moves the offset, holds no report
+		}
+		err := codec.Decode(rec.Key, rec.Value, report)
+		if err == nil {
+			err = part.Add(report.StationId, report.Date, report.Degrees)
+		}
+		if err != nil {
+			c.log.Error("skipping bad record", "partition", p, "offset", rec.Offset, "err", err)
+			c.metrics.skipped.WithLabelValues(m.label, codec.Reason(err)).Inc()
+			continue
+		}
+		counted++
+	}
+	m.records.Add(counted)
+	m.offset.Set(float64(part.Offset))
+	return changed
+}
+
+// save checkpoints partition p, retrying a failed write (a full or read-only
+// disk) a few times. If it still fails the consumer stops: the file keeps its
+// last good state, whose offset matches its stats, and a restart resumes from
+// there.
+func (c *Consumer) save(p int32) error {
+	backoff := c.saveBackoff
+	for attempt := 1; ; attempt++ {
+		start := time.Now()
+		err := c.store.Save(p, c.parts[p])
+		if err == nil {
+			c.metrics.writeSeconds.Observe(time.Since(start).Seconds())
+			return nil
+		}
+		c.metrics.writeFailures.Inc()
+		if attempt > c.saveRetries {
+			return fmt.Errorf("%w (gave up after %d attempts; %s keeps its previous, consistent state)", err, attempt, c.store.Path(p))
+		}
+		c.log.Error("checkpoint failed, retrying", "partition", p, "attempt", attempt, "in", backoff, "err", err)
+		time.Sleep(backoff)
+		backoff = min(2*backoff, 30*time.Second)
+	}
+}
+
+// ClientOpts are the consumer options Run relies on.
+func (c *Consumer) ClientOpts(topic string) []kgo.Opt {
+	return []kgo.Opt{
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: c.Offsets()}),
+		// Only committed transactions: the producer's aborted retries never count.
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		// Markers come through so the offset moves past them: once caught
+		// up, a checkpoint's offset is the partition's end offset.
+		kgo.KeepControlRecords(),
+		// An offset that left the log is an error, never a silent jump.
+		kgo.ConsumeResetOffset(kgo.NoResetOffset()),
+	}
+}

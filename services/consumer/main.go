@@ -1,0 +1,119 @@
+// Command consumer is the stats consumer: it reads the partitions it is given
+// (not a consumer group), keeps per-station stats per partition, and after
+// every batch checkpoints each partition's stats together with its next
+// offset to DATA_DIR/partition-N.json.
+//
+//	consumer 0 2          # partitions 0 and 2
+//	PARTITIONS=0,2 consumer
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/plugin/kprom"
+
+	"github.com/weatherstream/weather/services/common/kafkaconfig"
+	"github.com/weatherstream/weather/services/common/observe"
+	"github.com/weatherstream/weather/services/consumer/internal/assignment"
+	"github.com/weatherstream/weather/services/consumer/internal/checkpoint"
+	"github.com/weatherstream/weather/services/consumer/internal/consume"
+)
+
+type config struct {
+	Kafka   kafkaconfig.Config
+	Observe observe.Config
+
+	Partitions   string        `env:"PARTITIONS"` // "0,2"; arguments win
+	DataDir      string        `env:"DATA_DIR" envDefault:"."`
+	OnOutOfRange string        `env:"ON_OFFSET_OUT_OF_RANGE" envDefault:"fail"`
+	LockWait     time.Duration `env:"LOCK_WAIT" envDefault:"30s"`
+	SaveRetries  int           `env:"CHECKPOINT_RETRIES" envDefault:"5"`
+	SaveBackoff  time.Duration `env:"CHECKPOINT_RETRY_BACKOFF" envDefault:"1s"`
+	FetchBytes   int32         `env:"FETCH_MAX_PARTITION_BYTES" envDefault:"1048576"`
+}
+
+func main() {
+	cfg, parts, err := loadConfig(os.Args[1:])
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "consumer: %v\n", err)
+		os.Exit(2)
+	}
+	if err := run(cfg, parts); err != nil {
+		fmt.Fprintf(os.Stderr, "consumer: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func loadConfig(args []string) (config, []int32, error) {
+	cfg, err := env.ParseAs[config]()
+	if err != nil {
+		return cfg, nil, err
+	}
+	fs := flag.NewFlagSet("consumer", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: consumer [-dir DIR] PARTITION... (or PARTITIONS=0,2)")
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&cfg.DataDir, "dir", cfg.DataDir, "directory of partition-N.json (DATA_DIR)")
+	if err := fs.Parse(args); err != nil {
+		return cfg, nil, err
+	}
+	parts, err := assignment.Parse(fs.Args(), cfg.Partitions)
+	return cfg, parts, err
+}
+
+func run(cfg config, parts []int32) error {
+	log, err := observe.NewLogger(cfg.Observe, "consumer")
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	reg := observe.NewRegistry()
+	var health observe.Health
+	if err := observe.Serve(ctx, cfg.Observe, reg, &health, log); err != nil {
+		return err
+	}
+	store, err := checkpoint.Open(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	admClient, err := kafkaconfig.Connect(ctx, cfg.Kafka)
+	if err != nil {
+		return err
+	}
+	defer admClient.Close()
+	consumer, err := consume.Start(ctx, log, kadm.NewClient(admClient), store, consume.Config{
+		Topic: cfg.Kafka.Topic, Partitions: parts, OnOutOfRange: cfg.OnOutOfRange,
+		LockWait: cfg.LockWait, SaveRetries: cfg.SaveRetries, SaveBackoff: cfg.SaveBackoff,
+	}, consume.NewMetrics(reg))
+	if err != nil {
+		return err
+	}
+	defer consumer.Close()
+
+	opts := append(consumer.ClientOpts(cfg.Kafka.Topic),
+		kgo.FetchMaxPartitionBytes(cfg.FetchBytes),
+		kgo.WithHooks(kprom.NewMetrics("weather_consumer_kafka", kprom.Registerer(reg))))
+	client, err := kafkaconfig.Connect(ctx, cfg.Kafka, opts...)
+	if err != nil {
+		return err
+	}
+	defer client.Close()
+
+	log.Info("consuming", "topic", cfg.Kafka.Topic, "partitions", parts, "dir", cfg.DataDir)
+	health.Ready(true)
+	err = consumer.Run(ctx, client)
+	log.Info("stopped", "err", err)
+	return err
+}

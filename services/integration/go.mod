@@ -1,0 +1,3 @@
+module github.com/weatherstream/weather/services/integration
+
+go 1.26.0

@@ -1,0 +1,161 @@
+// Package stream is the producer's loop: it walks the generator's stream from
+// a starting index and writes each report, keyed by station, in transactions
+// of whole days.
+package stream
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/weatherstream/weather/proto/reportpb"
+	"github.com/weatherstream/weather/services/common/codec"
+	"github.com/weatherstream/weather/services/common/generator"
+)
+
+// Config is the shape of the stream.
+type Config struct {
+	Seed        uint64
+	Count       int64         // stop after the report at index Count-1; 0: never
+	Interval    time.Duration // between reports; 0: as fast as possible
+	TxnRecords  int           // commit once a transaction holds this many reports…
+	TxnInterval time.Duration // …or is this old, at the next whole day
+}
+
+// Metrics are the producer's Prometheus metrics.
+type Metrics struct {
+	records      prometheus.Counter
+	transactions prometheus.Counter
+	next         prometheus.Gauge
+}
+
+// NewMetrics registers the metrics with reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		records: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "weather_producer_records_total", Help: "Reports committed to the topic by this process.",
+		}),
+		transactions: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "weather_producer_transactions_total", Help: "Transactions committed by this process.",
+		}),
+		next: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "weather_producer_next_index", Help: "Stream index of the next report to commit.",
+		}),
+	}
+	reg.MustRegister(m.records, m.transactions, m.next)
+	return m
+}
+
+// keys are the record keys, one per station, made once.
+var keys = func() (k [generator.NumStations][]byte) {
+	for i, s := range generator.Stations {
+		k[i] = []byte(s)
+	}
+	return k
+}()
+
+// Run produces from index next until cfg.Count or until ctx is done. The
+// client must be transactional with a default produce topic. On return every
+// report before the returned index is committed, and none after it.
+func Run(ctx context.Context, log *slog.Logger, client *kgo.Client, cfg Config, next int64, m *Metrics) (int64, error) {
+	var (
+		gen     = generator.New(cfg.Seed)
+		report  reportpb.Report
+		mu      sync.Mutex
+		failure error
+		onDone  = func(_ *kgo.Record, err error) {
+			if err != nil {
+				mu.Lock()
+				failure = cmp(failure, err)
+				mu.Unlock()
+			}
+		}
+		txnFirst = next // first index of the open transaction
+		txnStart time.Time
+		inTxn    bool
+	)
+	var tick <-chan time.Time
+	if cfg.Interval > 0 {
+		t := time.NewTicker(cfg.Interval)
+		defer t.Stop()
+		tick = t.C
+	}
+	m.next.Set(float64(next))
+
+	// commit ends the open transaction. It does not use ctx: a SIGTERM
+	// still commits what was produced.
+	commit := func() error {
+		if !inTxn {
+			return nil
+		}
+		inTxn = false
+		end, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		flushErr := client.Flush(end)
+		mu.Lock()
+		err := cmp(failure, flushErr)
+		mu.Unlock()
+		if err != nil {
+			if abortErr := client.EndTransaction(end, kgo.TryAbort); abortErr != nil {
+				log.Error("abort transaction", "err", abortErr)
+			}
+			return fmt.Errorf("produce reports %d to %d (transaction aborted): %w", txnFirst, next-1, err)
+		}
+		if err := client.EndTransaction(end, kgo.TryCommit); err != nil {
+			return fmt.Errorf("commit reports %d to %d: %w", txnFirst, next-1, err)
+		}
+		m.records.Add(float64(next - txnFirst))
+		m.transactions.Inc()
+		m.next.Set(float64(next))
+		log.Debug("committed", "from", txnFirst, "to", next-1)
+		return nil
+	}
+
+	for cfg.Count == 0 || next < cfg.Count {
+		if tick != nil {
+			select {
+			case <-ctx.Done():
+			case <-tick:
+			}
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		if !inTxn {
+			if err := client.BeginTransaction(); err != nil {
+				return txnFirst, err
+			}
+			inTxn, txnFirst, txnStart = true, next, time.Now()
+		}
+		gen.Fill(next, &report)
+		value, err := codec.Encode(nil, &report)
+		if err != nil {
+			return txnFirst, err
+		}
+		client.Produce(context.Background(), &kgo.Record{Key: keys[next%generator.NumStations], Value: value}, onDone)
+		next++
+		if next%generator.NumStations == 0 &&
+			(next-txnFirst >= int64(cfg.TxnRecords) || time.Since(txnStart) >= cfg.TxnInterval) {
+			if err := commit(); err != nil {
+				return txnFirst, err
+			}
+		}
+	}
+	if err := commit(); err != nil {
+		return txnFirst, err
+	}
+	return next, nil
+}
+
+// cmp keeps the first error.
+func cmp(first, err error) error {
+	if first != nil {
+		return first
+	}
+	return err
+}
