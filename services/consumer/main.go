@@ -16,10 +16,10 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/caarlos0/env/v11"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/plugin/kprom"
+	"github.com/weatherstream/weather/services/common/envconfig"
 
 	"github.com/weatherstream/weather/services/common/kafkaconfig"
 	"github.com/weatherstream/weather/services/common/observe"
@@ -54,7 +54,7 @@ func main() {
 }
 
 func loadConfig(args []string) (config, []int32, error) {
-	cfg, err := env.ParseAs[config]()
+	cfg, err := envconfig.Parse[config]()
 	if err != nil {
 		return cfg, nil, err
 	}

@@ -15,10 +15,10 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/caarlos0/env/v11"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/plugin/kprom"
+	"github.com/weatherstream/weather/services/common/envconfig"
 
 	"github.com/weatherstream/weather/proto/reportpb"
 	"github.com/weatherstream/weather/services/common/codec"
@@ -36,7 +36,7 @@ type config struct {
 }
 
 func main() {
-	cfg, err := env.ParseAs[config]()
+	cfg, err := envconfig.Parse[config]()
 	if err == nil {
 		fs := flag.NewFlagSet("debug", flag.ContinueOnError)
 		fs.StringVar(&cfg.Output, "output", cfg.Output, "text or json (OUTPUT)")

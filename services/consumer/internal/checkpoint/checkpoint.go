@@ -121,7 +121,9 @@ func (l *Lock) Unlock() error { return l.f.Close() } // closing releases the flo
 // removes temporary files that an owner killed mid-write left behind.
 func (s *Store) Lock(ctx context.Context, p int32, wait time.Duration) (*Lock, error) {
 	path := filepath.Join(s.dir, fmt.Sprintf("partition-%d.lock", p))
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	// Read-only: flock needs no write access, and a volume with no file open
+	// for writing can still be remounted read-only by its admin.
+	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("lock partition %d: %w", p, err)
 	}
@@ -149,9 +151,7 @@ func (s *Store) Lock(ctx context.Context, p int32, wait time.Duration) (*Lock, e
 		}
 	}
 	host, _ := os.Hostname()
-	if err := f.Truncate(0); err == nil {
-		fmt.Fprintf(f, "pid %d on %s\n", os.Getpid(), host)
-	}
+	_ = os.WriteFile(path, fmt.Appendf(nil, "pid %d on %s\n", os.Getpid(), host), 0o644) // for the error above; best effort
 	stale, _ := filepath.Glob(filepath.Join(s.dir, fmt.Sprintf("partition-%d.json.tmp-*", p)))
 	for _, name := range stale {
 		os.Remove(name)

@@ -1,0 +1,168 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/weatherstream/weather/proto/reportpb"
+	"github.com/weatherstream/weather/services/common/codec"
+	"github.com/weatherstream/weather/services/common/generator"
+)
+
+var allPartitions = []int32{0, 1, 2, 3}
+
+// Exactly-once state under crashes: a stats consumer is SIGKILLed at random
+// moments, at least ten times mid-stream, while it consumes at least 200k
+// reports, and is restarted each time. Its final files are byte for byte
+// those of a consumer that never crashed, and both equal the stats computed
+// from the generator: no record lost, none counted twice, sums added in the
+// same order.
+func TestConsumerSIGKILLedRepeatedlyEndsEqualToACrashFreeRun(t *testing.T) {
+	const chunk = 200_000
+	topic, crashed, clean := newTopic(t), t.TempDir(), t.TempDir()
+	produced := int64(chunk)
+	produce(t, topic, produced, "TXN_MAX_RECORDS=5000")
+	// Small fetches make many small batches: many checkpoints to die between.
+	env := []string{"TOPIC=" + topic, "DATA_DIR=" + crashed, "FETCH_MAX_PARTITION_BYTES=8192", "LOCK_WAIT=10s"}
+
+	kills, finished := 0, 0
+	for kills < 10 {
+		c := start(t, "consumer", env, "0", "1", "2", "3")
+		time.Sleep(time.Duration(10+rand.IntN(100)) * time.Millisecond)
+		if !c.running() {
+			t.Fatalf("consumer exited %d by itself", c.exitCode)
+		}
+		c.cmd.Process.Kill()
+		c.wait(10 * time.Second)
+		if progress(t, crashed) < offsetsSum(endOffsets(t, topic)) {
+			kills++ // killed mid-stream
+			continue
+		}
+		// It caught up before the kill: give it more to do.
+		finished++
+		produced += chunk / 4
+		produce(t, topic, produced, "TXN_MAX_RECORDS=5000")
+	}
+	last := start(t, "consumer", env, "0", "1", "2", "3")
+	waitCaughtUp(t, crashed, topic, allPartitions, 3*time.Minute)
+	last.signal(syscall.SIGTERM)
+	if code := last.wait(30 * time.Second); code != 0 {
+		t.Fatalf("consumer exited %d after SIGTERM", code)
+	}
+	t.Logf("%d reports, %d SIGKILLs mid-stream (%d after catching up)", produced, kills, finished)
+
+	ref := start(t, "consumer", []string{"TOPIC=" + topic, "DATA_DIR=" + clean}, "0", "1", "2", "3")
+	waitCaughtUp(t, clean, topic, allPartitions, 3*time.Minute)
+	ref.signal(syscall.SIGTERM)
+	ref.wait(30 * time.Second)
+
+	want := fromGenerator(1, produced, 4)
+	for _, p := range allPartitions {
+		a, _ := os.ReadFile(partitionFile(crashed, p))
+		b, _ := os.ReadFile(partitionFile(clean, p))
+		if !bytes.Equal(a, b) {
+			t.Errorf("partition %d after crashes:\n%s\ncrash-free:\n%s", p, a, b)
+		}
+		f, err := readFile(t, partitionFile(crashed, p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		equalStations(t, fmt.Sprintf("partition %d", p), f, want[p])
+	}
+}
+
+// progress is the sum of the offsets in the partition files of dir.
+func progress(t testing.TB, dir string) int64 {
+	var sum int64
+	for _, p := range allPartitions {
+		if f, err := readFile(t, partitionFile(dir, p)); err == nil {
+			sum += f.Offset
+		}
+	}
+	return sum
+}
+
+func offsetsSum(m map[int32]int64) (sum int64) {
+	for _, o := range m {
+		sum += o
+	}
+	return sum
+}
+
+// A producer SIGKILLed mid-run and restarted, several times: the topic holds
+// every report of the stream exactly once, in order, with no gap.
+func TestProducerSIGKILLedAndRestartedWritesEveryReportOnce(t *testing.T) {
+	topic := newTopic(t)
+	count := int64(200_000)
+	midRun := 0
+	for midRun < 5 {
+		p := start(t, "producer", []string{"TOPIC=" + topic, "INTERVAL=0", fmt.Sprintf("COUNT=%d", count), "TXN_MAX_RECORDS=3000"})
+		time.Sleep(time.Duration(20+rand.IntN(200)) * time.Millisecond)
+		if !p.running() {
+			if p.exitCode != 0 {
+				t.Fatalf("producer exited %d", p.exitCode)
+			}
+			count += 200_000 // it finished before the kill: make the stream longer
+			continue
+		}
+		p.cmd.Process.Kill()
+		p.wait(10 * time.Second)
+		midRun++
+	}
+	produce(t, topic, count, "TXN_MAX_RECORDS=3000")
+	t.Logf("%d reports, producer SIGKILLed %d times mid-run", count, midRun)
+
+	// Read everything committed and check it is exactly the stream.
+	seen := make([]bool, count)
+	g := generator.New(1)
+	c := newClient(t, kgo.ConsumeTopics(topic), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var r reportpb.Report
+	lastIndex := map[int32]int64{}
+	for n := int64(0); n < count; {
+		fetches := c.PollFetches(ctx)
+		if err := fetches.Err0(); err != nil {
+			t.Fatalf("read back after %d reports: %v", n, err)
+		}
+		for _, rec := range fetches.Records() {
+			if err := codec.Decode(rec.Key, rec.Value, &r); err != nil {
+				t.Fatalf("partition %d offset %d: %v", rec.Partition, rec.Offset, err)
+			}
+			i, err := generator.Index(r.Date, r.StationId)
+			if err != nil || i >= count {
+				t.Fatalf("partition %d offset %d: report %v is not in the stream: %v", rec.Partition, rec.Offset, &r, err)
+			}
+			if seen[i] {
+				t.Fatalf("report %d (%s %s) is in the topic twice", i, r.Date, r.StationId)
+			}
+			if last, ok := lastIndex[rec.Partition]; ok && i < last {
+				t.Fatalf("partition %d: report %d after %d", rec.Partition, i, last)
+			}
+			if want := g.Report(i); want.Degrees != r.Degrees {
+				t.Fatalf("report %d: degrees %v, want %v", i, r.Degrees, want.Degrees)
+			}
+			seen[i], lastIndex[rec.Partition] = true, i
+			n++
+		}
+	}
+	// Nothing more than the stream: the topic holds exactly count reports.
+	more := c.PollRecords(ctxTimeout(t, 500*time.Millisecond), 1)
+	if len(more.Records()) > 0 {
+		t.Errorf("the topic holds more than %d reports", count)
+	}
+}
+
+func ctxTimeout(t testing.TB, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}

@@ -1,0 +1,125 @@
+package integration
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Bad configuration: one clear line on stderr and a non-zero exit, before
+// anything touches the broker or the disk.
+func TestBadConfigIsOneClearError(t *testing.T) {
+	for _, tt := range []struct {
+		svc  string
+		env  []string
+		args []string
+		want string
+	}{
+		{"consumer", nil, []string{"zero"}, `partition "zero"`},
+		{"consumer", nil, nil, "no partitions"},
+		{"consumer", []string{"ON_OFFSET_OUT_OF_RANGE=maybe"}, []string{"0"}, "ON_OFFSET_OUT_OF_RANGE"},
+		{"consumer", []string{"LOCK_WAIT=soon"}, []string{"0"}, "LOCK_WAIT"},
+		{"producer", []string{"COUNT=-5"}, nil, "COUNT"},
+		{"producer", []string{"INTERVAL=fast"}, nil, "INTERVAL"},
+		{"producer", []string{"KAFKA_SASL_MECHANISM=MAGIC"}, nil, "KAFKA_SASL_MECHANISM"},
+		{"debug", []string{"OUTPUT=xml"}, nil, "OUTPUT"},
+		{"debug", []string{"LOG_FORMAT=fancy"}, nil, "LOG_FORMAT"},
+	} {
+		t.Run(tt.svc+" "+tt.want, func(t *testing.T) {
+			p := start(t, tt.svc, append([]string{"TOPIC=" + newTopic(t), "DATA_DIR=" + t.TempDir()}, tt.env...), tt.args...)
+			if code := p.wait(30 * time.Second); code == 0 {
+				t.Fatal("exited 0")
+			}
+			lines := strings.Split(strings.TrimSpace(p.stderr.String()), "\n")
+			last := lines[len(lines)-1]
+			if !strings.HasPrefix(last, tt.svc+": ") || !strings.Contains(last, tt.want) {
+				t.Errorf("last stderr line %q, want %q", last, tt.want)
+			}
+		})
+	}
+}
+
+// A broker that does not answer: each service gives up after
+// KAFKA_CONNECT_TIMEOUT with one line naming the address.
+func TestUnreachableBrokerIsOneClearError(t *testing.T) {
+	dead := freeAddr(t)
+	for _, svc := range []string{"producer", "consumer", "debug"} {
+		t.Run(svc, func(t *testing.T) {
+			var args []string
+			if svc == "consumer" {
+				args = []string{"0"}
+			}
+			p := start(t, svc, []string{"KAFKA_BROKERS=" + dead, "KAFKA_CONNECT_TIMEOUT=1s", "DATA_DIR=" + t.TempDir()}, args...)
+			if code := p.wait(30 * time.Second); code == 0 {
+				t.Fatal("exited 0")
+			}
+			if want := "kafka at " + dead + " unreachable after 1s"; !strings.Contains(p.stderr.String(), want) {
+				t.Errorf("stderr lacks %q:\n%s", want, p.stderr.String())
+			}
+		})
+	}
+}
+
+// One partition, one owner: a second consumer of a partition whose file is
+// held fails clearly, naming the holder; the first goes on undisturbed.
+func TestSecondOwnerOfAPartitionFailsClearly(t *testing.T) {
+	topic, dir := newTopic(t), t.TempDir()
+	produce(t, topic, 1000)
+	env := []string{"TOPIC=" + topic, "DATA_DIR=" + dir}
+	owner := start(t, "consumer", env, "0", "1")
+	waitCaughtUp(t, dir, topic, []int32{0, 1}, time.Minute)
+
+	second := start(t, "consumer", append(env, "LOCK_WAIT=500ms"), "1", "2")
+	if code := second.wait(30 * time.Second); code == 0 {
+		t.Fatal("second owner exited 0")
+	}
+	want := fmt.Sprintf("partition 1 is owned by another consumer (pid %d", owner.cmd.Process.Pid)
+	if !strings.Contains(second.stderr.String(), want) {
+		t.Errorf("stderr lacks %q:\n%s", want, second.stderr.String())
+	}
+	if _, err := os.Stat(partitionFile(dir, 2)); err == nil {
+		t.Error("the second consumer wrote partition 2 although it did not get partition 1")
+	}
+	produce(t, topic, 2000)
+	waitCaughtUp(t, dir, topic, []int32{0, 1}, time.Minute)
+	owner.signal(syscall.SIGTERM)
+	if code := owner.wait(30 * time.Second); code != 0 {
+		t.Errorf("owner exited %d", code)
+	}
+}
+
+// SIGTERM stops every service cleanly with exit 0; the producer commits what
+// it produced, so a restart continues right after it.
+func TestSIGTERMStopsEachServiceCleanly(t *testing.T) {
+	topic := newTopic(t)
+	p := start(t, "producer", []string{"TOPIC=" + topic, "INTERVAL=1ms"})
+	p.waitForLog("producing", 30*time.Second)
+	time.Sleep(500 * time.Millisecond)
+	p.signal(syscall.SIGTERM)
+	if code := p.wait(30 * time.Second); code != 0 {
+		t.Fatalf("producer exited %d", code)
+	}
+	var n int64
+	for _, o := range endOffsets(t, topic) {
+		n += o
+	}
+	if n == 0 {
+		t.Fatal("nothing committed before SIGTERM")
+	}
+	for _, svc := range []string{"consumer", "debug"} {
+		var args []string
+		if svc == "consumer" {
+			args = []string{"0"}
+		}
+		c := start(t, svc, []string{"TOPIC=" + topic, "GROUP=" + topic, "DATA_DIR=" + t.TempDir()}, args...)
+		c.waitForLog("service="+svc, 30*time.Second)
+		time.Sleep(500 * time.Millisecond)
+		c.signal(syscall.SIGTERM)
+		if code := c.wait(30 * time.Second); code != 0 {
+			t.Errorf("%s exited %d after SIGTERM", svc, code)
+		}
+	}
+}
