@@ -216,21 +216,39 @@ func produce(t testing.TB, topic string, count int64, env ...string) {
 	}
 }
 
-// endOffsets returns each partition's end offset (high watermark).
+// endOffsets returns each partition's end offset once the log is settled: no
+// transaction is open or still writing its markers. (A real broker answers
+// EndTxn before it has written the markers, so right after the producer exits
+// the end offsets can still grow by one marker each.)
 func endOffsets(t testing.TB, topic string) map[int32]int64 {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	ends, err := newAdmin(t).ListEndOffsets(ctx, topic)
-	if err == nil {
-		err = ends.Error()
+	adm := newAdmin(t)
+	for {
+		ends, err := adm.ListEndOffsets(ctx, topic)
+		if err == nil {
+			err = ends.Error()
+		}
+		stable, serr := adm.ListCommittedOffsets(ctx, topic)
+		if err == nil && serr == nil {
+			err = stable.Error()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, settled := map[int32]int64{}, true
+		ends.Each(func(o kadm.ListedOffset) {
+			m[o.Partition] = o.Offset
+			if s, _ := stable.Lookup(topic, o.Partition); s.Offset != o.Offset {
+				settled = false
+			}
+		})
+		if settled {
+			return m
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := map[int32]int64{}
-	ends.Each(func(o kadm.ListedOffset) { m[o.Partition] = o.Offset })
-	return m
 }
 
 // fileStation and file are a partition file as any JSON reader sees it.

@@ -1,0 +1,59 @@
+# Weather streaming on Kafka: build, run, test.
+#   make run         the pipeline on an embedded broker (no Docker)
+#   make test        unit + integration tests (broker: KAFKA_BROKERS, else in-process kfake)
+#   make test-kafka  the integration tests against a real Apache Kafka, started for the run
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+GO ?= go
+
+# The workspace's modules; integration is tested on its own (it needs a broker).
+UNIT_MODULES := proto services/common services/producer services/consumer services/debug hack
+SERVICES := producer consumer debug
+
+.PHONY: help
+help: ## this list
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+.PHONY: build
+build: ## build the services and the embedded broker into bin/
+	$(GO) build -o bin/ $(addprefix ./services/,$(SERVICES)) ./hack/localkafka
+
+.PHONY: run
+run: build ## run the pipeline locally on an embedded broker; Ctrl-C stops it
+	hack/run-local.sh
+
+.PHONY: test
+test: proto-check vet test-unit test-integration ## everything make test-kafka runs, on KAFKA_BROKERS or kfake
+
+.PHONY: test-unit
+test-unit: ## unit tests of every module
+	for m in $(UNIT_MODULES); do (cd $$m && $(GO) test -count=1 ./...); done
+
+.PHONY: test-integration
+test-integration: ## the binaries against the broker in KAFKA_BROKERS (unset: in-process kfake)
+	cd services/integration && $(GO) test -count=1 -timeout 30m -v ./... 2>&1 | grep -vE '^(=== (RUN|PAUSE|CONT)|\s+--- PASS)'
+
+.PHONY: test-kafka
+test-kafka: ## integration tests against a real Apache Kafka started for the run (Java 17, Maven)
+	export KAFKA_BROKERS=$$(hack/kafka.sh start); trap 'hack/kafka.sh stop' EXIT; $(MAKE) test-integration
+
+.PHONY: vet
+vet: ## go vet and gofmt on every module
+	test -z "$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$'))" || { gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$'); exit 1; }
+	for m in $(UNIT_MODULES) services/integration; do (cd $$m && $(GO) vet ./...); done
+
+.PHONY: proto
+proto: ## regenerate proto/reportpb from proto/report.proto (pure Go, no protoc)
+	$(GO) run ./hack/protogen
+
+.PHONY: proto-check
+proto-check: ## fail if proto/reportpb is not what proto/report.proto generates
+	$(GO) run ./hack/protogen -check
+
+.PHONY: tidy
+tidy: ## go mod tidy in every module
+	for m in $(UNIT_MODULES) services/integration; do (cd $$m && $(GO) mod tidy); done
+
+.PHONY: clean
+clean: ## remove binaries and local run data (not the Kafka jar cache)
+	rm -rf bin data
