@@ -5,6 +5,7 @@
 //
 //	consumer 0 2          # partitions 0 and 2
 //	PARTITIONS=0,2 consumer
+//	PARTITIONS_BY_ORDINAL="0,2;1,3" POD_INDEX=1 consumer   # a StatefulSet pod: 1 and 3
 package main
 
 import (
@@ -13,6 +14,8 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -32,7 +35,9 @@ type config struct {
 	Kafka   kafkaconfig.Config
 	Observe observe.Config
 
-	Partitions   string        `env:"PARTITIONS"` // "0,2"; arguments win
+	Partitions   string        `env:"PARTITIONS"`            // "0,2"; arguments win
+	ByOrdinal    string        `env:"PARTITIONS_BY_ORDINAL"` // "0,2;1,3": the entry of this pod's ordinal
+	PodIndex     int           `env:"POD_INDEX" envDefault:"-1"`
 	DataDir      string        `env:"DATA_DIR" envDefault:"."`
 	OnOutOfRange string        `env:"ON_OFFSET_OUT_OF_RANGE" envDefault:"fail"`
 	LockWait     time.Duration `env:"LOCK_WAIT" envDefault:"30s"`
@@ -67,8 +72,31 @@ func loadConfig(args []string) (config, []int32, error) {
 	if err := fs.Parse(args); err != nil {
 		return cfg, nil, err
 	}
+	if fs.NArg() == 0 && cfg.Partitions == "" && cfg.ByOrdinal != "" {
+		ordinal, err := podOrdinal(cfg.PodIndex)
+		if err != nil {
+			return cfg, nil, err
+		}
+		parts, err := assignment.ForOrdinal(cfg.ByOrdinal, ordinal)
+		return cfg, parts, err
+	}
 	parts, err := assignment.Parse(fs.Args(), cfg.Partitions)
 	return cfg, parts, err
+}
+
+// podOrdinal is POD_INDEX, or else the number a StatefulSet puts at the end
+// of its pods' host names (weather-consumer-2).
+func podOrdinal(podIndex int) (int, error) {
+	if podIndex >= 0 {
+		return podIndex, nil
+	}
+	host, _ := os.Hostname()
+	if i := strings.LastIndexByte(host, '-'); i >= 0 {
+		if n, err := strconv.Atoi(host[i+1:]); err == nil {
+			return n, nil
+		}
+	}
+	return 0, fmt.Errorf("PARTITIONS_BY_ORDINAL needs POD_INDEX or a StatefulSet host name ending in -N, not %q", host)
 }
 
 func run(cfg config, parts []int32) error {
@@ -83,6 +111,13 @@ func run(cfg config, parts []int32) error {
 	var health observe.Health
 	if err := observe.Serve(ctx, cfg.Observe, reg, &health, log); err != nil {
 		return err
+	}
+	if len(parts) == 0 {
+		// A spare pod of a StatefulSet with more replicas than partitions.
+		log.Info("no partitions assigned to this pod: idling as a spare", "partitions_by_ordinal", cfg.ByOrdinal)
+		health.Ready(true)
+		<-ctx.Done()
+		return nil
 	}
 	store, err := checkpoint.Open(cfg.DataDir)
 	if err != nil {

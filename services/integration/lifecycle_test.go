@@ -2,6 +2,7 @@ package integration
 
 import (
 	"fmt"
+	"net/http"
 	"os"
 	"strings"
 	"syscall"
@@ -120,6 +121,32 @@ func TestSIGTERMStopsEachServiceCleanly(t *testing.T) {
 		c.signal(syscall.SIGTERM)
 		if code := c.wait(30 * time.Second); code != 0 {
 			t.Errorf("%s exited %d after SIGTERM", svc, code)
+		}
+	}
+}
+
+// A StatefulSet pod takes its ordinal's entry of PARTITIONS_BY_ORDINAL; a pod
+// whose ordinal has no entry idles, ready, until SIGTERM.
+func TestStatefulSetPodTakesItsOrdinalsPartitions(t *testing.T) {
+	topic, dir := newTopic(t), t.TempDir()
+	produce(t, topic, 1000)
+	env := []string{"TOPIC=" + topic, "DATA_DIR=" + dir, "PARTITIONS_BY_ORDINAL=0,2;1,3"}
+	pod1 := start(t, "consumer", append(env, "POD_INDEX=1"))
+	waitCaughtUp(t, dir, topic, []int32{1, 3}, time.Minute)
+	spare := start(t, "consumer", append(env, "POD_INDEX=2"))
+	spare.waitForLog("idling as a spare", 30*time.Second)
+	if resp, err := http.Get("http://" + spare.httpAddr + "/readyz"); err != nil || resp.StatusCode != 200 {
+		t.Errorf("spare not ready: %v %v", resp, err)
+	}
+	for _, p := range []*proc{pod1, spare} {
+		p.signal(syscall.SIGTERM)
+		if code := p.wait(30 * time.Second); code != 0 {
+			t.Errorf("exited %d", code)
+		}
+	}
+	for _, p := range []int32{0, 2} {
+		if _, err := os.Stat(partitionFile(dir, p)); err == nil {
+			t.Errorf("partition %d written by pod 1", p)
 		}
 	}
 }

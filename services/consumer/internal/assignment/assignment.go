@@ -1,5 +1,7 @@
 // Package assignment reads which partitions a stats consumer owns: from its
-// arguments ("consumer 0 2", as the original) or from PARTITIONS ("0,2").
+// arguments ("consumer 0 2", as the original), from PARTITIONS ("0,2"), or,
+// for a pod of a StatefulSet, from its ordinal's entry in
+// PARTITIONS_BY_ORDINAL ("0,2;1,3": pod 0 owns 0 and 2, pod 1 owns 1 and 3).
 package assignment
 
 import (
@@ -16,6 +18,42 @@ func Parse(args []string, env string) ([]int32, error) {
 	if len(args) == 0 {
 		args = []string{env}
 	}
+	parts, err := parseList(args)
+	if err == nil && len(parts) == 0 {
+		err = errors.New("no partitions: give them as arguments (consumer 0 2) or PARTITIONS=0,2")
+	}
+	return parts, err
+}
+
+// ForOrdinal returns the partitions of pod ordinal in byOrdinal, a list of
+// partition lists separated by ";" ("0,2;1,3"). An ordinal past the list, or
+// with an empty entry, owns nothing: the pod idles, ready, as a spare.
+// The lists must not share a partition.
+func ForOrdinal(byOrdinal string, ordinal int) ([]int32, error) {
+	if ordinal < 0 {
+		return nil, fmt.Errorf("pod ordinal %d < 0", ordinal)
+	}
+	var mine []int32
+	seen := map[int32]int{}
+	for i, entry := range strings.Split(byOrdinal, ";") {
+		parts, err := parseList([]string{entry})
+		if err != nil {
+			return nil, fmt.Errorf("PARTITIONS_BY_ORDINAL entry %d: %w", i, err)
+		}
+		for _, p := range parts {
+			if j, dup := seen[p]; dup {
+				return nil, fmt.Errorf("PARTITIONS_BY_ORDINAL gives partition %d to ordinals %d and %d", p, j, i)
+			}
+			seen[p] = i
+		}
+		if i == ordinal {
+			mine = parts
+		}
+	}
+	return mine, nil
+}
+
+func parseList(args []string) ([]int32, error) {
 	var parts []int32
 	for _, arg := range args {
 		for _, field := range strings.FieldsFunc(arg, func(r rune) bool { return r == ',' || r == ' ' }) {
@@ -28,9 +66,6 @@ func Parse(args []string, env string) ([]int32, error) {
 			}
 			parts = append(parts, int32(n))
 		}
-	}
-	if len(parts) == 0 {
-		return nil, errors.New("no partitions: give them as arguments (consumer 0 2) or PARTITIONS=0,2")
 	}
 	slices.Sort(parts)
 	return parts, nil

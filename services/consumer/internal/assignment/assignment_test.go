@@ -49,3 +49,33 @@ func TestCheck(t *testing.T) {
 		t.Errorf("Check = %v", err)
 	}
 }
+
+func TestForOrdinal(t *testing.T) {
+	tests := []struct {
+		spec    string
+		ordinal int
+		want    []int32
+		wantErr string
+	}{
+		{"0,2;1,3", 0, []int32{0, 2}, ""},
+		{"0,2;1,3", 1, []int32{1, 3}, ""},
+		{"0,2;1,3", 2, nil, ""}, // a spare
+		{"0,1,2,3;;", 1, nil, ""},
+		{"3;2;1;0", 3, []int32{0}, ""},
+		{"0,2;2,3", 0, nil, "partition 2 to ordinals 0 and 1"},
+		{"0;x", 0, nil, "entry 1"},
+		{"0", -1, nil, "ordinal -1"},
+	}
+	for _, tt := range tests {
+		got, err := ForOrdinal(tt.spec, tt.ordinal)
+		if tt.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("ForOrdinal(%q, %d) = %v, %v; want error %q", tt.spec, tt.ordinal, got, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil || !slices.Equal(got, tt.want) {
+			t.Errorf("ForOrdinal(%q, %d) = %v, %v; want %v", tt.spec, tt.ordinal, got, err, tt.want)
+		}
+	}
+}
