@@ -6,6 +6,7 @@
 //	consumer 0 2          # partitions 0 and 2
 //	PARTITIONS=0,2 consumer
 //	PARTITIONS_BY_ORDINAL="0,2;1,3" POD_INDEX=1 consumer   # a StatefulSet pod: 1 and 3
+//	consumer print [DIR]  # show DIR's (default DATA_DIR) partition files
 package main
 
 import (
@@ -14,6 +15,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -29,6 +31,7 @@ import (
 	"github.com/weatherstream/weather/services/consumer/internal/assignment"
 	"github.com/weatherstream/weather/services/consumer/internal/checkpoint"
 	"github.com/weatherstream/weather/services/consumer/internal/consume"
+	"github.com/weatherstream/weather/services/consumer/internal/stats"
 )
 
 type config struct {
@@ -47,6 +50,14 @@ type config struct {
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "print" {
+		// The images have no shell or cat: `kubectl exec … -- /consumer print`.
+		if err := printFiles(os.Args[2:]); err != nil {
+			fmt.Fprintf(os.Stderr, "consumer print: %v\n", err)
+			os.Exit(1)
+		}
+		return
+	}
 	cfg, parts, err := loadConfig(os.Args[1:])
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "consumer: %v\n", err)
@@ -151,4 +162,31 @@ func run(cfg config, parts []int32) error {
 	err = consumer.Run(ctx, client)
 	log.Info("stopped", "err", err)
 	return err
+}
+
+// printFiles shows every partition file of a directory (default DATA_DIR),
+// each checked as the consumer would load it.
+func printFiles(args []string) error {
+	dir := os.Getenv("DATA_DIR")
+	if len(args) > 0 {
+		dir = args[0]
+	}
+	if dir == "" {
+		dir = "."
+	}
+	names, err := filepath.Glob(filepath.Join(dir, "partition-*.json"))
+	if err != nil || len(names) == 0 {
+		return fmt.Errorf("no partition-N.json in %s", dir)
+	}
+	for _, name := range names {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		if _, err := stats.Parse(data); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		fmt.Printf("==> %s <==\n%s", name, data)
+	}
+	return nil
 }

@@ -2,6 +2,8 @@ package integration
 
 import (
 	"fmt"
+	"os"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -27,6 +29,18 @@ func TestPipelineFilesEqualStatsComputedFromTheGenerator(t *testing.T) {
 		c.signal(syscall.SIGTERM)
 		if code := c.wait(30 * time.Second); code != 0 {
 			t.Errorf("consumer exited %d after SIGTERM, want 0", code)
+		}
+	}
+
+	// What a person runs in a pod without a shell: consumer print.
+	printed := start(t, "consumer", nil, "print", dir)
+	if code := printed.wait(30 * time.Second); code != 0 {
+		t.Errorf("consumer print exited %d", code)
+	}
+	for p := range int32(4) {
+		data, _ := os.ReadFile(partitionFile(dir, p))
+		if !strings.Contains(printed.stdout.String(), "==> "+partitionFile(dir, p)+" <==\n"+string(data)) {
+			t.Errorf("consumer print lacks partition %d", p)
 		}
 	}
 
