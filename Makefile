@@ -57,3 +57,6 @@ tidy: ## go mod tidy in every module
 .PHONY: clean
 clean: ## remove binaries and local run data (not the Kafka jar cache)
 	rm -rf bin data
+
+# Kubernetes (kind, images, e2e) and benchmark targets live beside their tooling.
+-include hack/mk/*.mk

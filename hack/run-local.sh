@@ -15,8 +15,10 @@ mkdir -p "$LOGS"
 
 services=()
 broker=
+stopping=
 shutdown() {
   trap - INT TERM EXIT
+  stopping=1
   echo "run-local: stopping the services, then the broker ..." >&2
   [ ${#services[@]} -gt 0 ] && kill -TERM "${services[@]}" 2>/dev/null || true
   for pid in "${services[@]}"; do wait "$pid" 2>/dev/null || true; done
@@ -55,4 +57,4 @@ run-local: the pipeline is running on the embedded broker $ADDR.
 MSG
 # Any service exiting on its own ends the run (its log says why).
 wait -n "${services[@]}" || true
-echo "run-local: a service exited; see $LOGS/" >&2
+[ -n "$stopping" ] || echo "run-local: a service exited on its own; see $LOGS/" >&2

@@ -134,7 +134,8 @@ func run(cfg config, parts []int32) error {
 	if err != nil {
 		return err
 	}
-	admClient, err := kafkaconfig.Connect(ctx, cfg.Kafka)
+	// Fresh metadata while waiting for the producer to create the topic.
+	admClient, err := kafkaconfig.Connect(ctx, cfg.Kafka, kgo.MetadataMinAge(250*time.Millisecond))
 	if err != nil {
 		return err
 	}
