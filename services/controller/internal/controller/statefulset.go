@@ -1,0 +1,202 @@
+// Package controller keeps the stats consumers' partition assignment in step
+// with the consumer StatefulSet's replica count and the topic's partition
+// count.
+//
+// The assignment lives in the pod template, as the consumer container's
+// PARTITIONS_BY_ORDINAL variable: every pod reads its ordinal's entry at
+// start. Changing it rolls the pods; the controller changes it only when the
+// previous rollout has settled, and in steps (see rebalance.Next) such that
+// the pods of one rollout, old and new, never share a partition.
+package controller
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/tools/record"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+
+	"github.com/weatherstream/weather/services/controller/internal/rebalance"
+)
+
+const (
+	// ManagedLabel marks the StatefulSets this controller manages.
+	ManagedLabel = "weather.io/partition-controller"
+	// TargetAnnotation shows, on the StatefulSet, where the current steps lead.
+	TargetAnnotation = "weather.io/partitions-target"
+	// AssignmentEnv is the consumer's variable the controller writes.
+	AssignmentEnv = "PARTITIONS_BY_ORDINAL"
+)
+
+// StatefulSetReconciler rebalances the partitions of a consumer StatefulSet.
+type StatefulSetReconciler struct {
+	client.Client
+	Recorder record.EventRecorder
+	// Partitions returns the topic's partition count.
+	Partitions func(context.Context) (int, error)
+	// Container is the name of the consumer container in the pod template.
+	Container string
+	// Poll is how often the partition count is looked at when nothing else
+	// happens: partitions added to the topic get an owner within it.
+	Poll time.Duration
+}
+
+// +kubebuilder:rbac:groups=apps,resources=statefulsets,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
+
+// Reconcile moves one StatefulSet one step toward the even assignment.
+func (r *StatefulSetReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	logger := log.FromContext(ctx)
+	var sts appsv1.StatefulSet
+	if err := r.Get(ctx, req.NamespacedName, &sts); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	replicas := int32(1)
+	if sts.Spec.Replicas != nil {
+		replicas = *sts.Spec.Replicas
+	}
+	if replicas == 0 {
+		// Nobody consumes; the template keeps the last assignment, and a
+		// scale-up starts from it.
+		return ctrl.Result{RequeueAfter: r.Poll}, nil
+	}
+	env, err := r.assignmentEnv(&sts)
+	if err != nil {
+		r.Recorder.Event(&sts, corev1.EventTypeWarning, "NoAssignment", err.Error())
+		return ctrl.Result{}, nil // a template problem: wait for the next change of it
+	}
+	current, err := rebalance.Parse(env.Value)
+	if err != nil {
+		r.Recorder.Event(&sts, corev1.EventTypeWarning, "BadAssignment", err.Error())
+		current = nil // start over from "nobody owns anything": always safe
+	}
+	partitions, err := r.Partitions(ctx)
+	if err != nil {
+		return ctrl.Result{}, fmt.Errorf("partition count: %w", err)
+	}
+	desired := rebalance.Even(int(replicas), partitions)
+	if current.Equal(desired) {
+		return ctrl.Result{RequeueAfter: r.Poll}, nil
+	}
+	if settled, why, err := r.settled(ctx, &sts, replicas); err != nil || !settled {
+		logger.V(1).Info("waiting for the rollout to settle", "why", why)
+		return ctrl.Result{RequeueAfter: time.Second}, err
+	}
+	next := rebalance.Next(current, desired)
+	patch := client.MergeFrom(sts.DeepCopy())
+	env, _ = r.assignmentEnv(&sts)
+	env.Value = next.String()
+	if sts.Annotations == nil {
+		sts.Annotations = map[string]string{}
+	}
+	sts.Annotations[TargetAnnotation] = desired.String()
+	if err := r.Patch(ctx, &sts, patch); err != nil {
+		if apierrors.IsConflict(err) {
+			return ctrl.Result{Requeue: true}, nil
+		}
+		return ctrl.Result{}, err
+	}
+	msg := fmt.Sprintf("partitions by ordinal %q -> %q (target %q: %d replicas, %d partitions)",
+		current, next, desired, replicas, partitions)
+	logger.Info("rebalancing", "from", current.String(), "to", next.String(), "target", desired.String(), "replicas", replicas, "partitions", partitions)
+	r.Recorder.Event(&sts, corev1.EventTypeNormal, "Rebalance", msg)
+	rebalances.Inc()
+	return ctrl.Result{RequeueAfter: time.Second}, nil
+}
+
+// assignmentEnv returns the consumer container's assignment variable.
+func (r *StatefulSetReconciler) assignmentEnv(sts *appsv1.StatefulSet) (*corev1.EnvVar, error) {
+	for i := range sts.Spec.Template.Spec.Containers {
+		c := &sts.Spec.Template.Spec.Containers[i]
+		if c.Name != r.Container {
+			continue
+		}
+		for j := range c.Env {
+			if c.Env[j].Name == AssignmentEnv {
+				return &c.Env[j], nil
+			}
+		}
+		return nil, fmt.Errorf("container %q has no %s variable", r.Container, AssignmentEnv)
+	}
+	return nil, fmt.Errorf("pod template has no container %q", r.Container)
+}
+
+// settled reports whether every pod runs the current template: the
+// StatefulSet has seen its latest spec, and exactly replicas pods exist, none
+// terminating, all of the update revision and ready. Only then may the next
+// step start, so at most two consecutive assignments ever run side by side.
+func (r *StatefulSetReconciler) settled(ctx context.Context, sts *appsv1.StatefulSet, replicas int32) (bool, string, error) {
+	st := sts.Status
+	if st.ObservedGeneration < sts.Generation || st.UpdateRevision == "" {
+		return false, "the StatefulSet controller has not seen the latest spec", nil
+	}
+	selector, err := metav1.LabelSelectorAsSelector(sts.Spec.Selector)
+	if err != nil {
+		return false, "", err
+	}
+	var pods corev1.PodList
+	if err := r.List(ctx, &pods, client.InNamespace(sts.Namespace), client.MatchingLabelsSelector{Selector: selector}); err != nil {
+		return false, "", err
+	}
+	n := int32(0)
+	for i := range pods.Items {
+		pod := &pods.Items[i]
+		if !metav1.IsControlledBy(pod, sts) {
+			continue
+		}
+		n++
+		switch {
+		case pod.DeletionTimestamp != nil:
+			return false, "pod " + pod.Name + " is terminating", nil
+		case pod.Labels[appsv1.ControllerRevisionHashLabelKey] != st.UpdateRevision:
+			return false, "pod " + pod.Name + " runs an older template", nil
+		case !podReady(pod):
+			return false, "pod " + pod.Name + " is not ready", nil
+		}
+	}
+	if n != replicas {
+		return false, fmt.Sprintf("%d pods, want %d", n, replicas), nil
+	}
+	return true, "", nil
+}
+
+func podReady(pod *corev1.Pod) bool {
+	for _, c := range pod.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// SetupWithManager watches the managed StatefulSets and their pods.
+func (r *StatefulSetReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	managed, err := predicate.LabelSelectorPredicate(metav1.LabelSelector{
+		MatchLabels: map[string]string{ManagedLabel: "enabled"},
+	})
+	if err != nil {
+		return err
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("partitions").
+		For(&appsv1.StatefulSet{}, builder.WithPredicates(managed)).
+		Owns(&corev1.Pod{}). // a pod ready or gone may settle a rollout
+		Complete(r)
+}
+
+// Selector is the label selector of the StatefulSets the controller manages,
+// for narrowing the manager's cache.
+func Selector() labels.Selector {
+	return labels.SelectorFromSet(labels.Set{ManagedLabel: "enabled"})
+}

@@ -1,0 +1,132 @@
+package rebalance
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+)
+
+func TestEven(t *testing.T) {
+	tests := []struct {
+		replicas, partitions int
+		want                 string
+	}{
+		{1, 4, "0,1,2,3"},
+		{2, 4, "0,2;1,3"},
+		{3, 4, "0,3;1;2"},
+		{4, 4, "0;1;2;3"},
+		{6, 4, "0;1;2;3"}, // ordinals 4 and 5 are spares
+		{2, 5, "0,2,4;1,3"},
+	}
+	for _, tt := range tests {
+		if got := Even(tt.replicas, tt.partitions).String(); got != tt.want {
+			t.Errorf("Even(%d, %d) = %q, want %q", tt.replicas, tt.partitions, got, tt.want)
+		}
+	}
+}
+
+func TestParse(t *testing.T) {
+	tests := []struct {
+		in, want, err string
+	}{
+		{"0,2;1,3", "0,2;1,3", ""},
+		{" 2 , 0 ; 3,1 ;;", "0,2;1,3", ""},
+		{"", "", ""},
+		{";1", ";1", ""},
+		{"0,1;1", "", "partition 1 to ordinals 0 and 1"},
+		{"0;x", "", `partition "x"`},
+		{"-1", "", `partition "-1"`},
+	}
+	for _, tt := range tests {
+		a, err := Parse(tt.in)
+		if tt.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("Parse(%q) = %v, %v; want error %q", tt.in, a, err, tt.err)
+			}
+			continue
+		}
+		if err != nil || a.String() != tt.want {
+			t.Errorf("Parse(%q) = %q, %v; want %q", tt.in, a, err, tt.want)
+		}
+	}
+}
+
+func TestNextTakesAtMostTwoSteps(t *testing.T) {
+	tests := []struct {
+		current, desired string
+		steps            []string
+	}{
+		{"0,2;1,3", "0,2;1,3", nil},
+		{"0,2;1,3", "0,3;1;2", []string{"0;1", "0,3;1;2"}}, // scale 2 -> 3
+		{"0,3;1;2", "0,1,2,3", []string{"0,3", "0,1,2,3"}}, // scale 3 -> 1
+		{"0,1,2,3", "0,2;1,3", []string{"0,2", "0,2;1,3"}}, // scale 1 -> 2
+		{"", "0,2;1,3", []string{"0,2;1,3"}},               // nothing owned yet
+		{"0,2;1,3", "0,2,4;1,3", []string{"0,2,4;1,3"}},    // a partition added to the topic
+		{"0;1;2;3", "0,1,2,3", []string{"0", "0,1,2,3"}},   // scale 4 -> 1
+		{"0,1,2,3", "0;1;2;3", []string{"0", "0;1;2;3"}},   // scale 1 -> 4
+		{"0,2;1,3", "0,1,2,3", []string{"0,2", "0,1,2,3"}}, // scale 2 -> 1
+		{"1,3;0,2", "0,2;1,3", []string{"", "0,2;1,3"}},    // everything moves
+		{"0,2;1,3;;", "0,2;1,3", nil},                      // trailing spares are nothing
+	}
+	for _, tt := range tests {
+		cur, _ := Parse(tt.current)
+		want, _ := Parse(tt.desired)
+		var got []string
+		for i := 0; !cur.Equal(want); i++ {
+			if i == 3 {
+				t.Fatalf("%s -> %s: no convergence: %v", tt.current, tt.desired, got)
+			}
+			cur = Next(cur, want)
+			got = append(got, cur.String())
+		}
+		if fmt.Sprint(got) != fmt.Sprint(tt.steps) {
+			t.Errorf("%s -> %s: steps %q, want %q", tt.current, tt.desired, got, tt.steps)
+		}
+	}
+}
+
+// The safety property, over random scalings and partition growth: any two
+// consecutive assignments give each partition to at most one ordinal, so the
+// old and new pods of a rolling update never share a partition; and the last
+// one covers every partition exactly once.
+func TestNextNeverGivesAPartitionToTwoOrdinals(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for trial := range 2000 {
+		partitions := 1 + rng.IntN(12)
+		cur := Even(1+rng.IntN(8), partitions)
+		for change := 0; change < 5; change++ {
+			partitions += rng.IntN(2) // topics only grow
+			desired := Even(1+rng.IntN(8), partitions)
+			for step := 0; !cur.Equal(desired); step++ {
+				if step == 2 {
+					t.Fatalf("trial %d: %s -> %s takes more than two steps", trial, cur, desired)
+				}
+				next := Next(cur, desired)
+				owner := map[int32]int{}
+				for _, a := range []Assignment{cur, next} {
+					for ord, parts := range a {
+						for _, p := range parts {
+							if o, ok := owner[p]; ok && o != ord {
+								t.Fatalf("trial %d: %s then %s gives partition %d to ordinals %d and %d", trial, cur, next, p, o, ord)
+							}
+							owner[p] = ord
+						}
+					}
+				}
+				cur = next
+			}
+			covered := map[int32]int{}
+			for _, parts := range cur {
+				for _, p := range parts {
+					covered[p]++
+				}
+			}
+			for p := range int32(partitions) {
+				if covered[p] != 1 {
+					t.Fatalf("trial %d: partition %d owned %d times in %s", trial, p, covered[p], cur)
+				}
+			}
+		}
+	}
+}

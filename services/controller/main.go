@@ -1,0 +1,129 @@
+// Command controller keeps the stats consumers' partitions assigned: it
+// watches the consumer StatefulSet (label weather.io/partition-controller:
+// enabled) and, when its replica count or the topic's partition count
+// changes, rewrites the pods' PARTITIONS_BY_ORDINAL in safe steps, so that
+// `kubectl scale` just works.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	appsv1 "k8s.io/api/apps/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/weatherstream/weather/services/common/envconfig"
+	"github.com/weatherstream/weather/services/common/kafkaconfig"
+	"github.com/weatherstream/weather/services/common/observe"
+	"github.com/weatherstream/weather/services/controller/internal/controller"
+)
+
+type config struct {
+	Kafka   kafkaconfig.Config
+	Observe observe.Config
+
+	Namespace   string        `env:"NAMESPACE"` // the release's namespace (downward API)
+	Container   string        `env:"CONSUMER_CONTAINER" envDefault:"consumer"`
+	Poll        time.Duration `env:"POLL_INTERVAL" envDefault:"10s"`
+	MetricsAddr string        `env:"METRICS_ADDR" envDefault:":8080"`
+	HealthAddr  string        `env:"HEALTH_ADDR" envDefault:":8081"`
+	LeaderElect bool          `env:"LEADER_ELECT" envDefault:"true"`
+}
+
+func main() {
+	cfg, err := envconfig.Parse[config]()
+	if err == nil && cfg.Namespace == "" {
+		err = errors.New("NAMESPACE is empty")
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "controller: %v\n", err)
+		os.Exit(2)
+	}
+	if err := run(cfg); err != nil {
+		fmt.Fprintf(os.Stderr, "controller: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func run(cfg config) error {
+	logger, err := observe.NewLogger(cfg.Observe, "controller")
+	if err != nil {
+		return err
+	}
+	ctrl.SetLogger(logr.FromSlogHandler(logger.Handler()))
+
+	opts, err := cfg.Kafka.Opts()
+	if err != nil {
+		return err
+	}
+	// No ping at start: the broker may come up after the controller; a
+	// failed look-up is retried by the reconcile loop with backoff.
+	kafka, err := kgo.NewClient(append(opts, kgo.MetadataMinAge(time.Second))...)
+	if err != nil {
+		return err
+	}
+	defer kafka.Close()
+	adm := kadm.NewClient(kafka)
+
+	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
+		// Only the release's namespace, and only the managed StatefulSets:
+		// the Role grants no more.
+		Cache: cache.Options{
+			DefaultNamespaces: map[string]cache.Config{cfg.Namespace: {}},
+			ByObject:          map[client.Object]cache.ByObject{&appsv1.StatefulSet{}: {Label: controller.Selector()}},
+		},
+		Metrics:                 metricsserver.Options{BindAddress: cfg.MetricsAddr},
+		HealthProbeBindAddress:  cfg.HealthAddr,
+		LeaderElection:          cfg.LeaderElect,
+		LeaderElectionID:        "weather-partition-controller",
+		LeaderElectionNamespace: cfg.Namespace,
+		// A new leader takes over at once when the old one stops cleanly.
+		LeaderElectionReleaseOnCancel: true,
+	})
+	if err != nil {
+		return err
+	}
+	r := &controller.StatefulSetReconciler{
+		Client:     mgr.GetClient(),
+		Recorder:   mgr.GetEventRecorderFor("weather-partition-controller"),
+		Partitions: topicPartitions(adm, cfg.Kafka.Topic),
+		Container:  cfg.Container,
+		Poll:       cfg.Poll,
+	}
+	if err := r.SetupWithManager(mgr); err != nil {
+		return err
+	}
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		return err
+	}
+	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+		return err
+	}
+	logger.Info("starting", "namespace", cfg.Namespace, "topic", cfg.Kafka.Topic)
+	return mgr.Start(ctrl.SetupSignalHandler()) // returns nil after SIGTERM
+}
+
+// topicPartitions counts the topic's partitions.
+func topicPartitions(adm *kadm.Client, topic string) func(context.Context) (int, error) {
+	return func(ctx context.Context) (int, error) {
+		topics, err := adm.ListTopics(ctx, topic)
+		if err != nil {
+			return 0, err
+		}
+		t, ok := topics[topic]
+		if !ok || t.Err != nil || len(t.Partitions) == 0 {
+			return 0, fmt.Errorf("topic %s not found (%v)", topic, t.Err)
+		}
+		return len(t.Partitions), nil
+	}
+}
