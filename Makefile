@@ -7,7 +7,9 @@ SHELL := bash
 GO ?= go
 
 # The workspace's modules; integration is tested on its own (it needs a broker).
-UNIT_MODULES := proto services/common services/producer services/consumer services/debug hack
+# Those that talk to a kube-apiserver use envtest: kube-apiserver and etcd are
+# built from the Go module proxy into .cache/k8s on first use (~10 min cold).
+UNIT_MODULES := proto services/common services/producer services/consumer services/debug services/controller hack
 SERVICES := producer consumer debug
 
 .PHONY: help
@@ -26,7 +28,8 @@ run: build ## run the pipeline locally on an embedded broker; Ctrl-C stops it
 test: proto-check vet test-unit test-integration ## everything make test-kafka runs, on KAFKA_BROKERS or kfake
 
 .PHONY: test-unit
-test-unit: ## unit tests of every module
+test-unit: ## unit tests of every module (and envtest ones against a real kube-apiserver)
+	KUBEBUILDER_ASSETS=$$(hack/k8s/bins.sh envtest); export KUBEBUILDER_ASSETS; \
 	for m in $(UNIT_MODULES); do (cd $$m && $(GO) test -count=1 ./...); done
 
 .PHONY: test-integration

@@ -62,6 +62,9 @@ func (r *StatefulSetReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	if err := r.Get(ctx, req.NamespacedName, &sts); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
+	if sts.Labels[ManagedLabel] != "enabled" {
+		return ctrl.Result{}, nil // a pod event of a StatefulSet not ours
+	}
 	replicas := int32(1)
 	if sts.Spec.Replicas != nil {
 		replicas = *sts.Spec.Replicas
