@@ -9,7 +9,7 @@ GO ?= go
 # The workspace's modules; integration is tested on its own (it needs a broker).
 # Those that talk to a kube-apiserver use envtest: kube-apiserver and etcd are
 # built from the Go module proxy into .cache/k8s on first use (~10 min cold).
-UNIT_MODULES := proto services/common services/producer services/consumer services/debug services/controller hack
+UNIT_MODULES := proto services/common services/producer services/consumer services/debug services/controller charts hack
 SERVICES := producer consumer debug
 
 .PHONY: help

@@ -3,6 +3,7 @@ module github.com/weatherstream/weather/services/common
 go 1.26.0
 
 require (
+	github.com/caarlos0/env/v11 v11.4.2
 	github.com/prometheus/client_golang v1.25.0
 	github.com/twmb/franz-go v1.22.3
 	github.com/weatherstream/weather/proto v0.0.0

@@ -176,8 +176,11 @@ func printFiles(args []string) error {
 		dir = "."
 	}
 	names, err := filepath.Glob(filepath.Join(dir, "partition-*.json"))
-	if err != nil || len(names) == 0 {
-		return fmt.Errorf("no partition-N.json in %s", dir)
+	if err != nil {
+		return err
+	}
+	if len(names) == 0 {
+		fmt.Fprintf(os.Stderr, "no partition-N.json in %s yet\n", dir)
 	}
 	for _, name := range names {
 		data, err := os.ReadFile(name)

@@ -1,0 +1,1213 @@
+// Package charts checks the Helm chart in ./weather: it renders the chart
+// with the Helm SDK for the default values and for several other value sets,
+// decodes every object strictly into its Kubernetes API type (an unknown or
+// misspelled field fails), asserts what the chart promises (every partition
+// read by exactly one consumer ordinal, hardened pods, probes, labels,
+// Kafka's settings), checks that values.schema.json rejects bad values, runs
+// the equivalent of `helm lint --strict`, and (envtest_test.go) has a real
+// kube-apiserver validate every object with a server-side dry run.
+package charts
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"maps"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"helm.sh/helm/v3/pkg/action"
+	"helm.sh/helm/v3/pkg/chart"
+	"helm.sh/helm/v3/pkg/chart/loader"
+	"helm.sh/helm/v3/pkg/chartutil"
+	"helm.sh/helm/v3/pkg/engine"
+	"helm.sh/helm/v3/pkg/lint/support"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	kjson "k8s.io/apimachinery/pkg/runtime/serializer/json"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	kindv1alpha4 "sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
+	sigsyaml "sigs.k8s.io/yaml"
+)
+
+const (
+	chartDir  = "weather"
+	namespace = "weather-test"
+)
+
+// go test ./charts -run TestRender -args -dump DIR writes each scenario's
+// rendered chart to DIR/<scenario>.yaml, for reading.
+var dumpDir = flag.String("dump", "", "write each scenario's rendered manifests to this directory")
+
+// The Kubernetes the chart is rendered for (the version hack/k8s builds and
+// kind's node image runs).
+var kubeVersion = chartutil.KubeVersion{Version: "v1.34.4", Major: "1", Minor: "34"}
+
+// scenario is one set of values and what must hold for it (on top of the
+// checks every rendering gets, see checkCommon).
+type scenario struct {
+	name    string
+	release string // default "weather"
+	values  string // YAML, merged over values.yaml
+	check   func(t *testing.T, m *manifest)
+}
+
+func (s scenario) releaseName() string {
+	if s.release != "" {
+		return s.release
+	}
+	return "weather"
+}
+
+// The value sets every check (and the server-side dry run) goes through.
+var scenarios = []scenario{
+	{name: "defaults", check: func(t *testing.T, m *manifest) {
+		m.wantKinds(t, "ConfigMap/weather-kafka", "Service/weather-kafka", "Service/weather-kafka-headless",
+			"StatefulSet/weather-kafka", "Deployment/weather-producer", "PersistentVolumeClaim/weather-stats",
+			"Service/weather-consumer", "StatefulSet/weather-consumer", "Deployment/weather-debug")
+		checkAssignment(t, m, 4, 2, nil)
+		sts := m.statefulSet(t, "weather-consumer")
+		if got := envValue(t, container(t, &sts.Spec.Template.Spec, "consumer"), "PARTITIONS_BY_ORDINAL"); got != "0,2;1,3" {
+			t.Errorf("PARTITIONS_BY_ORDINAL = %q, want 0,2;1,3 (the original's two consumers)", got)
+		}
+		p := container(t, &m.deployment(t, "weather-producer").Spec.Template.Spec, "producer")
+		for name, want := range map[string]string{
+			"TOPIC": "temperatures", "TOPIC_PARTITIONS": "4", "TOPIC_REPLICATION_FACTOR": "1",
+			"INTERVAL": "100ms", "COUNT": "0", "SEED": "1", "TRANSACTIONAL_ID": "weather-producer",
+			"KAFKA_BROKERS": "weather-kafka.weather-test.svc.cluster.local:9092", "KAFKA_CONNECT_TIMEOUT": "2m",
+			"LOG_FORMAT": "text", "LOG_LEVEL": "info", "HTTP_ADDR": ":8080",
+		} {
+			if got := envValue(t, p, name); got != want {
+				t.Errorf("producer %s = %q, want %q", name, got, want)
+			}
+		}
+		for _, name := range []string{"KAFKA_TLS", "KAFKA_TLS_CA_FILE", "KAFKA_SASL_MECHANISM", "KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD"} {
+			if hasEnv(p, name) {
+				t.Errorf("producer has %s with the chart's own (plaintext) Kafka", name)
+			}
+		}
+		if got, want := p.Image, "localhost/weather/producer:0.1.0"; got != want {
+			t.Errorf("producer image %q, want %q (tag = appVersion)", got, want)
+		}
+		d := m.deployment(t, "weather-debug")
+		dc := container(t, &d.Spec.Template.Spec, "debug")
+		if got, want := dc.Image, "localhost/weather/consumer:0.1.0"; got != want {
+			t.Errorf("debug image %q, want %q (the consumer image carries /debug)", got, want)
+		}
+		if !slices.Equal(dc.Command, []string{"/debug"}) {
+			t.Errorf("debug command %q, want [/debug]", dc.Command)
+		}
+		if envValue(t, dc, "GROUP") != "debug" || envValue(t, dc, "OUTPUT") != "text" {
+			t.Errorf("debug GROUP/OUTPUT = %q/%q", envValue(t, dc, "GROUP"), envValue(t, dc, "OUTPUT"))
+		}
+		notes := m.notes
+		for _, want := range []string{
+			"kubectl -n weather-test exec weather-consumer-0 -- /consumer print",
+			"kubectl -n weather-test logs -f deployment/weather-debug",
+			"kubectl -n weather-test delete pod weather-consumer-0",
+			"kubectl -n weather-test scale statefulset/weather-consumer --replicas=N",
+			"kubectl -n weather-test scale statefulset/weather-consumer --replicas=0\n" +
+				"      helm -n weather-test upgrade weather <chart> --reuse-values --set consumer.replicas=N",
+		} {
+			if !strings.Contains(notes, want) {
+				t.Errorf("NOTES.txt lacks %q:\n%s", want, notes)
+			}
+		}
+	}},
+	{name: "external-kafka-tls-sasl", values: `
+kafka: {enabled: false}
+topic: {replicationFactor: 3}
+externalKafka:
+  bootstrapServers: b-1.kafka.example.com:9096,b-2.kafka.example.com:9096
+  tls:
+    enabled: true
+    caSecret: {name: kafka-ca, key: ca.pem}
+  sasl:
+    mechanism: SCRAM-SHA-512
+    username: weather
+    passwordSecret: {name: kafka-credentials, key: password}
+`, check: func(t *testing.T, m *manifest) {
+		m.wantKinds(t, "Deployment/weather-producer", "PersistentVolumeClaim/weather-stats",
+			"Service/weather-consumer", "StatefulSet/weather-consumer", "Deployment/weather-debug")
+		for _, w := range m.workloads() {
+			spec := w.podSpec
+			for _, c := range spec.Containers {
+				for name, want := range map[string]string{
+					"KAFKA_BROKERS":        "b-1.kafka.example.com:9096,b-2.kafka.example.com:9096",
+					"KAFKA_TLS":            "true",
+					"KAFKA_TLS_CA_FILE":    "/etc/weather/kafka-ca/ca.pem",
+					"KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+					"KAFKA_SASL_USERNAME":  "weather",
+				} {
+					if got := envValue(t, &c, name); got != want {
+						t.Errorf("%s: %s = %q, want %q", w.name, name, got, want)
+					}
+				}
+				pw := env(t, &c, "KAFKA_SASL_PASSWORD")
+				if pw.Value != "" || pw.ValueFrom == nil || pw.ValueFrom.SecretKeyRef == nil ||
+					pw.ValueFrom.SecretKeyRef.Name != "kafka-credentials" || pw.ValueFrom.SecretKeyRef.Key != "password" {
+					t.Errorf("%s: KAFKA_SASL_PASSWORD = %+v, want secretKeyRef kafka-credentials/password", w.name, pw)
+				}
+				mount := volumeMount(t, &c, "kafka-ca")
+				if mount.MountPath != "/etc/weather/kafka-ca" || !mount.ReadOnly {
+					t.Errorf("%s: CA mount %+v", w.name, mount)
+				}
+			}
+			v := volume(t, spec, "kafka-ca")
+			if v.Secret == nil || v.Secret.SecretName != "kafka-ca" || len(v.Secret.Items) != 1 ||
+				v.Secret.Items[0].Key != "ca.pem" || v.Secret.Items[0].Path != "ca.pem" {
+				t.Errorf("%s: CA volume %+v", w.name, v)
+			}
+		}
+		if got := envValue(t, container(t, &m.deployment(t, "weather-producer").Spec.Template.Spec, "producer"), "TOPIC_REPLICATION_FACTOR"); got != "3" {
+			t.Errorf("TOPIC_REPLICATION_FACTOR = %q, want 3", got)
+		}
+		if !strings.Contains(m.notes, "external: b-1.kafka.example.com:9096") {
+			t.Errorf("NOTES.txt does not name the external Kafka:\n%s", m.notes)
+		}
+	}},
+	{name: "external-kafka-plain-tls-system-roots", values: `
+kafka: {enabled: false}
+externalKafka: {bootstrapServers: "kafka:9093", tls: {enabled: true}}
+`, check: func(t *testing.T, m *manifest) {
+		c := container(t, &m.deployment(t, "weather-producer").Spec.Template.Spec, "producer")
+		if envValue(t, c, "KAFKA_TLS") != "true" || hasEnv(c, "KAFKA_TLS_CA_FILE") || hasEnv(c, "KAFKA_SASL_MECHANISM") {
+			t.Errorf("want KAFKA_TLS=true only, env %+v", c.Env)
+		}
+		if len(c.VolumeMounts) != 0 {
+			t.Errorf("volume mounts without a CA Secret: %+v", c.VolumeMounts)
+		}
+	}},
+	{name: "replicas-1", values: `consumer: {replicas: 1}`, check: func(t *testing.T, m *manifest) {
+		checkAssignment(t, m, 4, 1, nil)
+	}},
+	{name: "replicas-3", values: `consumer: {replicas: 3}`, check: func(t *testing.T, m *manifest) {
+		checkAssignment(t, m, 4, 3, nil)
+	}},
+	{name: "replicas-5-more-than-partitions", values: `consumer: {replicas: 5}`, check: func(t *testing.T, m *manifest) {
+		checkAssignment(t, m, 4, 5, nil)
+		if got := envValue(t, container(t, &m.statefulSet(t, "weather-consumer").Spec.Template.Spec, "consumer"), "PARTITIONS_BY_ORDINAL"); got != "0;1;2;3" {
+			t.Errorf("PARTITIONS_BY_ORDINAL = %q, want 0;1;2;3 (pod 4 a spare)", got)
+		}
+	}},
+	{name: "explicit-assignments", values: `consumer: {replicas: 7, assignments: [[0, 2], [1, 3]]}`, check: func(t *testing.T, m *manifest) {
+		checkAssignment(t, m, 4, 2, [][]int{{0, 2}, {1, 3}})
+	}},
+	{name: "explicit-assignments-with-spares", values: `consumer: {assignments: [[3], [2, 0], [], [1], []]}`, check: func(t *testing.T, m *manifest) {
+		checkAssignment(t, m, 4, 5, [][]int{{3}, {0, 2}, {}, {1}, {}})
+		if got := envValue(t, container(t, &m.statefulSet(t, "weather-consumer").Spec.Template.Spec, "consumer"), "PARTITIONS_BY_ORDINAL"); got != "3;0,2;;1" {
+			t.Errorf("PARTITIONS_BY_ORDINAL = %q, want 3;0,2;;1", got)
+		}
+		if !strings.Contains(m.notes, "consumer.assignments is set") {
+			t.Errorf("NOTES.txt does not say that assignments decide the replicas")
+		}
+	}},
+	{name: "partitions-6-replicas-4", values: `{topic: {partitions: 6}, consumer: {replicas: 4}}`, check: func(t *testing.T, m *manifest) {
+		checkAssignment(t, m, 6, 4, nil)
+		if got := envValue(t, container(t, &m.deployment(t, "weather-producer").Spec.Template.Spec, "producer"), "TOPIC_PARTITIONS"); got != "6" {
+			t.Errorf("TOPIC_PARTITIONS = %q, want 6", got)
+		}
+	}},
+	{name: "partitions-12-replicas-5", values: `{topic: {partitions: 12}, consumer: {replicas: 5}}`, check: func(t *testing.T, m *manifest) {
+		checkAssignment(t, m, 12, 5, nil)
+	}},
+	{name: "partitions-1-replicas-2", values: `{topic: {partitions: 1}, consumer: {replicas: 2}}`, check: func(t *testing.T, m *manifest) {
+		checkAssignment(t, m, 1, 2, nil)
+	}},
+	{name: "release-demo-options", release: "demo", values: `
+debug: {enabled: false}
+logging: {format: json, level: debug}
+httpPort: 9090
+imagePullSecrets: [{name: regcred}]
+topic: {name: weather.reports}
+producer:
+  image: {repository: registry.example.com/weather/producer, tag: "1.2.3", pullPolicy: Always}
+  interval: 1s
+  count: 1000
+  seed: 42
+  extraEnv: [{name: TXN_MAX_INTERVAL, value: 2s}]
+consumer:
+  image: {repository: registry.example.com/weather/consumer, tag: "1.2.3", pullPolicy: Always}
+  onOffsetOutOfRange: restart
+  lockWait: 1m
+  persistence: {accessMode: ReadWriteMany, storageClass: nfs, size: 5Gi}
+  extraEnv: [{name: CHECKPOINT_RETRIES, value: "9"}]
+kafka:
+  image: {repository: localhost/weather-e2e/kafka, tag: 4.1.1-e2e, pullPolicy: Never}
+  persistence: {storageClass: "-", size: 10Gi}
+  config: {log.retention.hours: 24, compression.type: zstd}
+`, check: func(t *testing.T, m *manifest) {
+		m.wantKinds(t, "ConfigMap/demo-weather-kafka", "Service/demo-weather-kafka", "Service/demo-weather-kafka-headless",
+			"StatefulSet/demo-weather-kafka", "Deployment/demo-weather-producer", "PersistentVolumeClaim/demo-weather-stats",
+			"Service/demo-weather-consumer", "StatefulSet/demo-weather-consumer")
+		p := container(t, &m.deployment(t, "demo-weather-producer").Spec.Template.Spec, "producer")
+		for name, want := range map[string]string{
+			"HTTP_ADDR": ":9090", "LOG_FORMAT": "json", "LOG_LEVEL": "debug", "TOPIC": "weather.reports",
+			"INTERVAL": "1s", "COUNT": "1000", "SEED": "42", "TXN_MAX_INTERVAL": "2s",
+			"KAFKA_BROKERS": "demo-weather-kafka.weather-test.svc.cluster.local:9092",
+		} {
+			if got := envValue(t, p, name); got != want {
+				t.Errorf("producer %s = %q, want %q", name, got, want)
+			}
+		}
+		if p.Image != "registry.example.com/weather/producer:1.2.3" || p.ImagePullPolicy != corev1.PullAlways {
+			t.Errorf("producer image %q %q", p.Image, p.ImagePullPolicy)
+		}
+		sts := m.statefulSet(t, "demo-weather-consumer")
+		c := container(t, &sts.Spec.Template.Spec, "consumer")
+		for name, want := range map[string]string{"ON_OFFSET_OUT_OF_RANGE": "restart", "LOCK_WAIT": "1m", "CHECKPOINT_RETRIES": "9"} {
+			if got := envValue(t, c, name); got != want {
+				t.Errorf("consumer %s = %q, want %q", name, got, want)
+			}
+		}
+		if got := sts.Spec.Template.Spec.ImagePullSecrets; len(got) != 1 || got[0].Name != "regcred" {
+			t.Errorf("imagePullSecrets %+v", got)
+		}
+		pvc := m.pvc(t, "demo-weather-stats")
+		if pvc.Spec.StorageClassName == nil || *pvc.Spec.StorageClassName != "nfs" ||
+			!slices.Equal(pvc.Spec.AccessModes, []corev1.PersistentVolumeAccessMode{corev1.ReadWriteMany}) ||
+			pvc.Spec.Resources.Requests.Storage().String() != "5Gi" {
+			t.Errorf("stats PVC spec %+v", pvc.Spec)
+		}
+		k := m.statefulSet(t, "demo-weather-kafka")
+		if sc := k.Spec.VolumeClaimTemplates[0].Spec.StorageClassName; sc == nil || *sc != "" {
+			t.Errorf(`storageClass "-" must render storageClassName: "", got %v`, sc)
+		}
+		if kc := container(t, &k.Spec.Template.Spec, "kafka"); kc.Image != "localhost/weather-e2e/kafka:4.1.1-e2e" || kc.ImagePullPolicy != corev1.PullNever {
+			t.Errorf("kafka image %q %q", kc.Image, kc.ImagePullPolicy)
+		}
+		props := parseProperties(m.configMap(t, "demo-weather-kafka").Data["server.properties"])
+		if props["log.retention.hours"] != "24" || props["compression.type"] != "zstd" {
+			t.Errorf("kafka.config not in server.properties: %v", props)
+		}
+		if strings.Contains(m.notes, "logs -f") {
+			t.Errorf("NOTES.txt tells how to read the disabled debug consumer:\n%s", m.notes)
+		}
+	}},
+}
+
+// Values the chart must refuse, and a piece of the error it must give.
+// schema: true means values.schema.json must be what refuses them.
+var badValues = []struct {
+	name, values, wantErr string
+	schema                bool
+}{
+	{"unknown top-level key", `consumr: {replicas: 3}`, "consumr", true},
+	{"unknown nested key", `consumer: {replica: 3}`, "replica", true},
+	{"replicas 0", `consumer: {replicas: 0}`, "replicas", true},
+	{"replicas not a number", `consumer: {replicas: three}`, "replicas", true},
+	{"partitions 0", `topic: {partitions: 0}`, "partitions", true},
+	{"partitions a string", `topic: {partitions: "4"}`, "partitions", true},
+	{"fractional partitions", `topic: {partitions: 2.5}`, "partitions", true},
+	{"bad offset policy", `consumer: {onOffsetOutOfRange: ignore}`, "onOffsetOutOfRange", true},
+	{"bad log format", `logging: {format: xml}`, "format", true},
+	{"bad log level", `logging: {level: verbose}`, "level", true},
+	{"bad pull policy", `producer: {image: {pullPolicy: Sometimes}}`, "pullPolicy", true},
+	{"bad duration", `producer: {interval: fast}`, "interval", true},
+	{"negative count", `producer: {count: -1}`, "count", true},
+	{"privileged port", `httpPort: 80`, "httpPort", true},
+	{"bad cluster id", `kafka: {clusterId: not-a-uuid}`, "clusterId", true},
+	{"bad SASL mechanism", `externalKafka: {sasl: {mechanism: GSSAPI}}`, "mechanism", true},
+	{"SASL without user", `{kafka: {enabled: false}, externalKafka: {bootstrapServers: "k:9092", sasl: {mechanism: PLAIN, passwordSecret: {name: pw}}}}`, "username", true},
+	{"SASL without secret", `{kafka: {enabled: false}, externalKafka: {bootstrapServers: "k:9092", sasl: {mechanism: PLAIN, username: u}}}`, "name", true},
+	{"bad bootstrap list", `externalKafka: {bootstrapServers: "kafka"}`, "bootstrapServers", true},
+	{"partition twice in one entry", `consumer: {assignments: [[0, 0], [1, 2, 3]]}`, "assignments", true},
+	{"bad access mode", `consumer: {persistence: {accessMode: ReadOnlyMany}}`, "accessMode", true},
+	{"bad size", `consumer: {persistence: {size: lots}}`, "size", true},
+	{"topic name with a space", `topic: {name: "my topic"}`, "name", true},
+	{"kafka config not a map", `kafka: {config: "a=b"}`, "config", true},
+	{"no external bootstrap", `kafka: {enabled: false}`, "externalKafka.bootstrapServers is required", false},
+	{"partition on two ordinals", `consumer: {assignments: [[0, 2], [2, 1, 3]]}`, "gives partition 2 to ordinals 0 and 1", false},
+	{"partition out of range", `consumer: {assignments: [[0, 2], [1, 3, 4]]}`, "names partition 4, but topic.partitions is 4", false},
+	{"partition unassigned", `consumer: {assignments: [[0, 2], [1]]}`, "gives partition 3 to no ordinal", false},
+	{"replication factor 3 on the chart's single broker", `topic: {replicationFactor: 3}`, "single broker", false},
+}
+
+var (
+	chartOnce   sync.Once
+	loadedChart *chart.Chart
+	chartErr    error
+)
+
+func loadWeatherChart(t testing.TB) *chart.Chart {
+	t.Helper()
+	chartOnce.Do(func() { loadedChart, chartErr = loader.Load(chartDir) })
+	if chartErr != nil {
+		t.Fatalf("load chart %s: %v", chartDir, chartErr)
+	}
+	return loadedChart
+}
+
+// renderChart renders the chart as `helm install --dry-run` would (values
+// coalesced with values.yaml and checked against values.schema.json), in
+// strict mode: a template using a value that does not exist fails.
+func renderChart(t testing.TB, release, valuesYAML string) (map[string]string, error) {
+	t.Helper()
+	ch := loadWeatherChart(t)
+	vals, err := chartutil.ReadValues([]byte(valuesYAML))
+	if err != nil {
+		t.Fatalf("test values: %v", err)
+	}
+	caps := chartutil.DefaultCapabilities.Copy()
+	caps.KubeVersion = kubeVersion
+	top, err := chartutil.ToRenderValues(ch, vals, chartutil.ReleaseOptions{
+		Name: release, Namespace: namespace, Revision: 1, IsInstall: true,
+	}, caps)
+	if err != nil {
+		return nil, err
+	}
+	return engine.Engine{Strict: true}.Render(ch, top)
+}
+
+// object is one rendered Kubernetes object.
+type object struct {
+	file string
+	obj  client.Object
+}
+
+type manifest struct {
+	objects []object
+	notes   string
+}
+
+// strictDecoder decodes YAML into the registered Go type of its
+// apiVersion/kind and fails on unknown and duplicate fields.
+var strictDecoder = kjson.NewSerializerWithOptions(kjson.DefaultMetaFactory, scheme.Scheme, scheme.Scheme,
+	kjson.SerializerOptions{Yaml: true, Strict: true})
+
+// renderObjects renders a scenario and decodes every object strictly.
+func renderObjects(t *testing.T, s scenario) *manifest {
+	t.Helper()
+	files, err := renderChart(t, s.releaseName(), s.values)
+	if err != nil {
+		t.Fatalf("render: %v", err)
+	}
+	if *dumpDir != "" {
+		var all strings.Builder
+		for _, name := range slices.Sorted(maps.Keys(files)) {
+			fmt.Fprintf(&all, "# Source: %s\n%s\n---\n", name, files[name])
+		}
+		if err := os.WriteFile(filepath.Join(*dumpDir, s.name+".yaml"), []byte(all.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := &manifest{}
+	for _, name := range slices.Sorted(maps.Keys(files)) {
+		switch {
+		case path.Base(name) == "NOTES.txt":
+			m.notes = files[name]
+			continue
+		case strings.HasPrefix(path.Base(name), "_"):
+			continue
+		}
+		r := utilyaml.NewYAMLReader(bufio.NewReader(strings.NewReader(files[name])))
+		for {
+			doc, err := r.Read()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				t.Fatalf("%s: split YAML: %v", name, err)
+			}
+			if isEmptyYAML(doc) {
+				continue
+			}
+			obj, gvk, err := strictDecoder.Decode(doc, nil, nil)
+			if err != nil {
+				t.Fatalf("%s: strict decode: %v\n%s", name, err, doc)
+			}
+			cobj, ok := obj.(client.Object)
+			if !ok {
+				t.Fatalf("%s: %v is not an object", name, gvk)
+			}
+			m.objects = append(m.objects, object{file: name, obj: cobj})
+		}
+	}
+	if m.notes == "" {
+		t.Errorf("NOTES.txt rendered empty")
+	}
+	return m
+}
+
+func isEmptyYAML(doc []byte) bool {
+	for _, line := range bytes.Split(doc, []byte("\n")) {
+		line = bytes.TrimSpace(line)
+		if len(line) > 0 && line[0] != '#' && string(line) != "---" {
+			return false
+		}
+	}
+	return true
+}
+
+func kindOf(o client.Object) string {
+	gvks, _, err := scheme.Scheme.ObjectKinds(o)
+	if err != nil || len(gvks) == 0 {
+		return fmt.Sprintf("%T", o)
+	}
+	return gvks[0].Kind
+}
+
+func (m *manifest) get(t *testing.T, kind, name string) client.Object {
+	t.Helper()
+	for _, o := range m.objects {
+		if kindOf(o.obj) == kind && o.obj.GetName() == name {
+			return o.obj
+		}
+	}
+	t.Fatalf("no %s/%s rendered; have %v", kind, name, m.names())
+	return nil
+}
+
+func (m *manifest) names() []string {
+	var names []string
+	for _, o := range m.objects {
+		names = append(names, kindOf(o.obj)+"/"+o.obj.GetName())
+	}
+	slices.Sort(names)
+	return names
+}
+
+// wantKinds checks that exactly these objects are rendered.
+func (m *manifest) wantKinds(t *testing.T, want ...string) {
+	t.Helper()
+	slices.Sort(want)
+	if got := m.names(); !slices.Equal(got, want) {
+		t.Errorf("rendered objects\n got %v\nwant %v", got, want)
+	}
+}
+
+func (m *manifest) statefulSet(t *testing.T, name string) *appsv1.StatefulSet {
+	return m.get(t, "StatefulSet", name).(*appsv1.StatefulSet)
+}
+func (m *manifest) deployment(t *testing.T, name string) *appsv1.Deployment {
+	return m.get(t, "Deployment", name).(*appsv1.Deployment)
+}
+func (m *manifest) service(t *testing.T, name string) *corev1.Service {
+	return m.get(t, "Service", name).(*corev1.Service)
+}
+func (m *manifest) configMap(t *testing.T, name string) *corev1.ConfigMap {
+	return m.get(t, "ConfigMap", name).(*corev1.ConfigMap)
+}
+func (m *manifest) pvc(t *testing.T, name string) *corev1.PersistentVolumeClaim {
+	return m.get(t, "PersistentVolumeClaim", name).(*corev1.PersistentVolumeClaim)
+}
+
+// workload is a Deployment or StatefulSet, seen through its pod template.
+type workload struct {
+	name      string
+	component string
+	selector  map[string]string
+	podLabels map[string]string
+	podSpec   *corev1.PodSpec
+	obj       client.Object
+}
+
+func (m *manifest) workloads() []workload {
+	var ws []workload
+	for _, o := range m.objects {
+		switch w := o.obj.(type) {
+		case *appsv1.Deployment:
+			ws = append(ws, workload{w.Name, w.Spec.Template.Labels["app.kubernetes.io/component"],
+				w.Spec.Selector.MatchLabels, w.Spec.Template.Labels, &w.Spec.Template.Spec, w})
+		case *appsv1.StatefulSet:
+			ws = append(ws, workload{w.Name, w.Spec.Template.Labels["app.kubernetes.io/component"],
+				w.Spec.Selector.MatchLabels, w.Spec.Template.Labels, &w.Spec.Template.Spec, w})
+		}
+	}
+	return ws
+}
+
+func container(t *testing.T, spec *corev1.PodSpec, name string) *corev1.Container {
+	t.Helper()
+	for i := range spec.Containers {
+		if spec.Containers[i].Name == name {
+			return &spec.Containers[i]
+		}
+	}
+	t.Fatalf("no container %q", name)
+	return nil
+}
+
+func hasEnv(c *corev1.Container, name string) bool {
+	for _, e := range c.Env {
+		if e.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func env(t *testing.T, c *corev1.Container, name string) corev1.EnvVar {
+	t.Helper()
+	for _, e := range c.Env {
+		if e.Name == name {
+			return e
+		}
+	}
+	t.Fatalf("container %s has no env %s", c.Name, name)
+	return corev1.EnvVar{}
+}
+
+func envValue(t *testing.T, c *corev1.Container, name string) string {
+	t.Helper()
+	e := env(t, c, name)
+	if e.ValueFrom != nil {
+		t.Fatalf("container %s env %s comes from %+v, want a value", c.Name, name, e.ValueFrom)
+	}
+	return e.Value
+}
+
+func volumeMount(t *testing.T, c *corev1.Container, name string) corev1.VolumeMount {
+	t.Helper()
+	for _, m := range c.VolumeMounts {
+		if m.Name == name {
+			return m
+		}
+	}
+	t.Fatalf("container %s does not mount %s", c.Name, name)
+	return corev1.VolumeMount{}
+}
+
+func volume(t *testing.T, spec *corev1.PodSpec, name string) corev1.Volume {
+	t.Helper()
+	for _, v := range spec.Volumes {
+		if v.Name == name {
+			return v
+		}
+	}
+	t.Fatalf("pod has no volume %s", name)
+	return corev1.Volume{}
+}
+
+func parseProperties(s string) map[string]string {
+	props := map[string]string{}
+	for _, line := range strings.Split(s, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		k, v, _ := strings.Cut(line, "=")
+		props[strings.TrimSpace(k)] = strings.TrimSpace(v)
+	}
+	return props
+}
+
+func TestRender(t *testing.T) {
+	for _, s := range scenarios {
+		t.Run(s.name, func(t *testing.T) {
+			m := renderObjects(t, s)
+			checkCommon(t, m, s)
+			if s.check != nil {
+				s.check(t, m)
+			}
+		})
+	}
+}
+
+// checkCommon is what every rendering must satisfy.
+func checkCommon(t *testing.T, m *manifest, s scenario) {
+	t.Helper()
+	release := s.releaseName()
+	seen := map[string]bool{}
+	for _, o := range m.objects {
+		id := kindOf(o.obj) + "/" + o.obj.GetName()
+		if seen[id] {
+			t.Errorf("%s rendered twice", id)
+		}
+		seen[id] = true
+		if o.obj.GetNamespace() != "" {
+			t.Errorf("%s sets metadata.namespace; helm -n decides it", id)
+		}
+		// Recommended labels on every object.
+		l := o.obj.GetLabels()
+		for key, want := range map[string]string{
+			"app.kubernetes.io/name":       "weather",
+			"app.kubernetes.io/instance":   release,
+			"app.kubernetes.io/managed-by": "Helm",
+			"app.kubernetes.io/part-of":    "weather",
+			"app.kubernetes.io/version":    "0.1.0",
+			"helm.sh/chart":                "weather-0.1.0",
+		} {
+			if l[key] != want {
+				t.Errorf("%s: label %s = %q, want %q", id, key, l[key], want)
+			}
+		}
+		if !slices.Contains([]string{"kafka", "producer", "consumer", "debug"}, l["app.kubernetes.io/component"]) {
+			t.Errorf("%s: label app.kubernetes.io/component = %q", id, l["app.kubernetes.io/component"])
+		}
+	}
+
+	values := coalescedValues(t, s)
+	httpPort := int32(values.intAt(t, "httpPort"))
+	ws := m.workloads()
+	for _, w := range ws {
+		// The selector picks this workload's pods and no other workload's.
+		sel := labels.SelectorFromSet(w.selector)
+		if len(w.selector) == 0 || !sel.Matches(labels.Set(w.podLabels)) {
+			t.Errorf("%s: selector %v does not match its pod labels %v", w.name, w.selector, w.podLabels)
+		}
+		for _, other := range ws {
+			if other.name != w.name && sel.Matches(labels.Set(other.podLabels)) {
+				t.Errorf("%s: selector %v also matches the pods of %s", w.name, w.selector, other.name)
+			}
+		}
+		for _, key := range []string{"app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/component"} {
+			if w.selector[key] == "" {
+				t.Errorf("%s: selector lacks %s", w.name, key)
+			}
+		}
+		for _, key := range []string{"app.kubernetes.io/version", "helm.sh/chart"} {
+			if _, ok := w.selector[key]; ok {
+				t.Errorf("%s: selector has %s, which changes on upgrade (selectors are immutable)", w.name, key)
+			}
+		}
+		spec := w.podSpec
+		if spec.EnableServiceLinks == nil || *spec.EnableServiceLinks {
+			t.Errorf("%s: enableServiceLinks must be false", w.name)
+		}
+		if spec.AutomountServiceAccountToken == nil || *spec.AutomountServiceAccountToken {
+			t.Errorf("%s: automountServiceAccountToken must be false (no pod talks to the API)", w.name)
+		}
+		checkPodSecurity(t, w)
+		for i := range spec.Containers {
+			c := &spec.Containers[i]
+			names := map[string]bool{}
+			for _, e := range c.Env {
+				if names[e.Name] {
+					t.Errorf("%s/%s: env %s set twice", w.name, c.Name, e.Name)
+				}
+				names[e.Name] = true
+			}
+			if c.Resources.Requests.Cpu().IsZero() || c.Resources.Requests.Memory().IsZero() || c.Resources.Limits.Memory().IsZero() {
+				t.Errorf("%s/%s: want cpu+memory requests and a memory limit, got %+v", w.name, c.Name, c.Resources)
+			}
+			if w.component != "kafka" {
+				checkServiceProbes(t, w.name, c, httpPort)
+			}
+		}
+		// Every volume mounted exists, and every volume is mounted.
+		vols := map[string]bool{}
+		for _, v := range spec.Volumes {
+			vols[v.Name] = true
+		}
+		if sts, ok := w.obj.(*appsv1.StatefulSet); ok {
+			for _, pvc := range sts.Spec.VolumeClaimTemplates {
+				vols[pvc.Name] = true
+			}
+		}
+		mounted := map[string]bool{}
+		for _, c := range spec.Containers {
+			for _, vm := range c.VolumeMounts {
+				if !vols[vm.Name] {
+					t.Errorf("%s/%s mounts unknown volume %s", w.name, c.Name, vm.Name)
+				}
+				mounted[vm.Name] = true
+			}
+		}
+		for v := range vols {
+			if !mounted[v] {
+				t.Errorf("%s: volume %s is never mounted", w.name, v)
+			}
+		}
+	}
+
+	// Services select the pods of exactly one workload and name its ports.
+	for _, o := range m.objects {
+		svc, ok := o.obj.(*corev1.Service)
+		if !ok {
+			continue
+		}
+		var matched []workload
+		for _, w := range ws {
+			if labels.SelectorFromSet(svc.Spec.Selector).Matches(labels.Set(w.podLabels)) {
+				matched = append(matched, w)
+			}
+		}
+		if len(svc.Spec.Selector) == 0 || len(matched) != 1 {
+			t.Errorf("Service %s selects %d workloads, want 1", svc.Name, len(matched))
+			continue
+		}
+		for _, p := range svc.Spec.Ports {
+			if !hasContainerPort(matched[0].podSpec, p.TargetPort.String()) {
+				t.Errorf("Service %s port %s: target %s is no container port of %s", svc.Name, p.Name, p.TargetPort.String(), matched[0].name)
+			}
+		}
+	}
+
+	fullname := release
+	if !strings.Contains(release, "weather") {
+		fullname = release + "-weather"
+	}
+	checkConsumer(t, m, fullname, values)
+	p := m.deployment(t, fullname+"-producer")
+	if p.Spec.Replicas == nil || *p.Spec.Replicas != 1 || p.Spec.Strategy.Type != appsv1.RecreateDeploymentStrategyType {
+		t.Errorf("producer: want exactly 1 replica and strategy Recreate, got %v %v", p.Spec.Replicas, p.Spec.Strategy.Type)
+	}
+	if values.boolAt(t, "kafka.enabled") {
+		checkKafka(t, m, fullname, values)
+	} else {
+		for _, o := range m.objects {
+			if o.obj.GetLabels()["app.kubernetes.io/component"] == "kafka" {
+				t.Errorf("kafka.enabled=false but %s/%s is rendered", kindOf(o.obj), o.obj.GetName())
+			}
+		}
+	}
+	if values.boolAt(t, "debug.enabled") {
+		m.deployment(t, fullname+"-debug")
+	}
+}
+
+func hasContainerPort(spec *corev1.PodSpec, target string) bool {
+	for _, c := range spec.Containers {
+		for _, p := range c.Ports {
+			if p.Name == target || strconv.Itoa(int(p.ContainerPort)) == target {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// checkPodSecurity: every pod runs as non-root, without privilege escalation
+// or capabilities, with the runtime's seccomp profile and a read-only root
+// file system (PodSecurity "restricted", and then some).
+func checkPodSecurity(t *testing.T, w workload) {
+	t.Helper()
+	psc := w.podSpec.SecurityContext
+	if psc == nil || psc.RunAsNonRoot == nil || !*psc.RunAsNonRoot || psc.RunAsUser == nil || *psc.RunAsUser == 0 {
+		t.Errorf("%s: pod securityContext must run as a non-root uid: %+v", w.name, psc)
+	}
+	if psc == nil || psc.SeccompProfile == nil || psc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
+		t.Errorf("%s: pod seccompProfile must be RuntimeDefault", w.name)
+	}
+	wantUID := int64(65532) // distroless nonroot
+	if w.component == "kafka" {
+		wantUID = 1000 // apache/kafka's appuser
+	}
+	if psc != nil && psc.RunAsUser != nil && *psc.RunAsUser != wantUID {
+		t.Errorf("%s: runAsUser %d, want %d (the image's user)", w.name, *psc.RunAsUser, wantUID)
+	}
+	if len(w.podSpec.InitContainers) > 0 {
+		t.Errorf("%s: init containers are not checked here; add them to checkPodSecurity", w.name)
+	}
+	for _, c := range w.podSpec.Containers {
+		sc := c.SecurityContext
+		switch {
+		case sc == nil:
+			t.Errorf("%s/%s: no securityContext", w.name, c.Name)
+			continue
+		case sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation:
+			t.Errorf("%s/%s: allowPrivilegeEscalation must be false", w.name, c.Name)
+		case sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem:
+			t.Errorf("%s/%s: readOnlyRootFilesystem must be true", w.name, c.Name)
+		case sc.RunAsNonRoot == nil || !*sc.RunAsNonRoot:
+			t.Errorf("%s/%s: runAsNonRoot must be true", w.name, c.Name)
+		case sc.Privileged != nil && *sc.Privileged:
+			t.Errorf("%s/%s: privileged", w.name, c.Name)
+		case sc.Capabilities == nil || !slices.Equal(sc.Capabilities.Drop, []corev1.Capability{"ALL"}) || len(sc.Capabilities.Add) > 0:
+			t.Errorf("%s/%s: capabilities must drop ALL and add none: %+v", w.name, c.Name, sc.Capabilities)
+		case sc.SeccompProfile == nil || sc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault:
+			t.Errorf("%s/%s: seccompProfile must be RuntimeDefault", w.name, c.Name)
+		}
+	}
+}
+
+// checkServiceProbes: the services' HTTP server listens on the named port
+// "http" (HTTP_ADDR), liveness is /healthz, readiness /readyz.
+func checkServiceProbes(t *testing.T, wname string, c *corev1.Container, httpPort int32) {
+	t.Helper()
+	if got := envValue(t, c, "HTTP_ADDR"); got != fmt.Sprintf(":%d", httpPort) {
+		t.Errorf("%s: HTTP_ADDR %q, want :%d", wname, got, httpPort)
+	}
+	if len(c.Ports) != 1 || c.Ports[0].Name != "http" || c.Ports[0].ContainerPort != httpPort {
+		t.Errorf("%s: ports %+v, want http:%d", wname, c.Ports, httpPort)
+	}
+	for _, p := range []struct {
+		kind  string
+		probe *corev1.Probe
+		path  string
+	}{{"liveness", c.LivenessProbe, "/healthz"}, {"readiness", c.ReadinessProbe, "/readyz"}} {
+		if p.probe == nil || p.probe.HTTPGet == nil {
+			t.Errorf("%s: no HTTP %s probe", wname, p.kind)
+			continue
+		}
+		if p.probe.HTTPGet.Path != p.path || p.probe.HTTPGet.Port.String() != "http" {
+			t.Errorf("%s: %s probe %s on port %s, want %s on http", wname, p.kind, p.probe.HTTPGet.Path, p.probe.HTTPGet.Port.String(), p.path)
+		}
+	}
+	if c.StartupProbe != nil {
+		t.Errorf("%s: unexpected startup probe", wname)
+	}
+}
+
+// checkConsumer: one StatefulSet whose pods all mount the one shared,
+// kept PVC at /data and find their partitions by ordinal.
+func checkConsumer(t *testing.T, m *manifest, fullname string, values chartValues) {
+	t.Helper()
+	sts := m.statefulSet(t, fullname+"-consumer")
+	if sts.Spec.PodManagementPolicy != appsv1.ParallelPodManagement {
+		t.Errorf("consumer podManagementPolicy %q, want Parallel", sts.Spec.PodManagementPolicy)
+	}
+	if sts.Spec.ServiceName != fullname+"-consumer" {
+		t.Errorf("consumer serviceName %q", sts.Spec.ServiceName)
+	} else if svc := m.service(t, sts.Spec.ServiceName); svc.Spec.ClusterIP != corev1.ClusterIPNone {
+		t.Errorf("consumer governing service is not headless")
+	}
+	if len(sts.Spec.VolumeClaimTemplates) != 0 {
+		t.Errorf("consumer StatefulSet has volumeClaimTemplates: the pods must share ONE volume")
+	}
+	pvc := m.pvc(t, fullname+"-stats")
+	if pvc.Annotations["helm.sh/resource-policy"] != "keep" {
+		t.Errorf("stats PVC lacks helm.sh/resource-policy: keep")
+	}
+	if got, want := string(pvc.Spec.AccessModes[0]), values.stringAt(t, "consumer.persistence.accessMode"); got != want || len(pvc.Spec.AccessModes) != 1 {
+		t.Errorf("stats PVC access modes %v, want [%s]", pvc.Spec.AccessModes, want)
+	}
+	v := volume(t, &sts.Spec.Template.Spec, "stats")
+	if v.PersistentVolumeClaim == nil || v.PersistentVolumeClaim.ClaimName != pvc.Name || v.PersistentVolumeClaim.ReadOnly {
+		t.Errorf("consumer pods do not mount the stats PVC read-write: %+v", v)
+	}
+	c := container(t, &sts.Spec.Template.Spec, "consumer")
+	if vm := volumeMount(t, c, "stats"); vm.MountPath != "/data" || vm.ReadOnly || vm.SubPath != "" {
+		t.Errorf("stats mount %+v, want /data, read-write, whole volume", vm)
+	}
+	if got := envValue(t, c, "DATA_DIR"); got != "/data" {
+		t.Errorf("DATA_DIR %q, want /data", got)
+	}
+	pi := env(t, c, "POD_INDEX")
+	if pi.ValueFrom == nil || pi.ValueFrom.FieldRef == nil || pi.ValueFrom.FieldRef.FieldPath != "metadata.labels['apps.kubernetes.io/pod-index']" {
+		t.Errorf("POD_INDEX must come from the pod-index label, got %+v", pi)
+	}
+	if len(c.Command) != 0 || len(c.Args) != 0 {
+		t.Errorf("consumer must run the image's entrypoint without arguments (arguments win over PARTITIONS_BY_ORDINAL): %q %q", c.Command, c.Args)
+	}
+	if hasEnv(c, "PARTITIONS") {
+		t.Errorf("PARTITIONS would win over PARTITIONS_BY_ORDINAL")
+	}
+}
+
+// checkAssignment: the consumer StatefulSet has `replicas` pods and its
+// PARTITIONS_BY_ORDINAL names every partition of the topic exactly once; with
+// explicit lists they are exactly those, else partition p is ordinal p%replicas's.
+func checkAssignment(t *testing.T, m *manifest, partitions, replicas int, explicit [][]int) {
+	t.Helper()
+	var sts *appsv1.StatefulSet
+	for _, o := range m.objects {
+		if s, ok := o.obj.(*appsv1.StatefulSet); ok && s.Spec.Template.Labels["app.kubernetes.io/component"] == "consumer" {
+			sts = s
+		}
+	}
+	if sts == nil {
+		t.Fatal("no consumer StatefulSet")
+	}
+	if sts.Spec.Replicas == nil || int(*sts.Spec.Replicas) != replicas {
+		t.Errorf("consumer replicas %v, want %d", sts.Spec.Replicas, replicas)
+	}
+	byOrdinal := envValue(t, container(t, &sts.Spec.Template.Spec, "consumer"), "PARTITIONS_BY_ORDINAL")
+	lists, err := parseByOrdinal(byOrdinal)
+	if err != nil {
+		t.Fatalf("PARTITIONS_BY_ORDINAL %q: %v", byOrdinal, err)
+	}
+	// One entry per ordinal, but trailing spares (empty entries) left out, as
+	// the partition controller writes it.
+	if len(lists) > replicas || len(lists) == 0 || len(lists[len(lists)-1]) == 0 {
+		t.Errorf("PARTITIONS_BY_ORDINAL %q: %d entries for %d replicas, or a trailing empty entry", byOrdinal, len(lists), replicas)
+	}
+	owner := map[int]int{}
+	for ordinal, list := range lists {
+		for _, p := range list {
+			if prev, dup := owner[p]; dup {
+				t.Errorf("PARTITIONS_BY_ORDINAL %q: partition %d on ordinals %d and %d", byOrdinal, p, prev, ordinal)
+			}
+			owner[p] = ordinal
+			if p < 0 || p >= partitions {
+				t.Errorf("PARTITIONS_BY_ORDINAL %q: partition %d does not exist (%d partitions)", byOrdinal, p, partitions)
+			}
+			if explicit == nil && p%replicas != ordinal {
+				t.Errorf("PARTITIONS_BY_ORDINAL %q: partition %d on ordinal %d, want %d", byOrdinal, p, ordinal, p%replicas)
+			}
+		}
+	}
+	for p := range partitions {
+		if _, ok := owner[p]; !ok {
+			t.Errorf("PARTITIONS_BY_ORDINAL %q: partition %d read by no ordinal", byOrdinal, p)
+		}
+	}
+	if explicit != nil {
+		for i := range explicit {
+			explicit[i] = slices.Sorted(slices.Values(explicit[i]))
+		}
+		for len(explicit) > 0 && len(explicit[len(explicit)-1]) == 0 {
+			explicit = explicit[:len(explicit)-1]
+		}
+		if !slices.EqualFunc(lists, explicit, slices.Equal) {
+			t.Errorf("PARTITIONS_BY_ORDINAL %q, want %v", byOrdinal, explicit)
+		}
+	}
+}
+
+// parseByOrdinal reads PARTITIONS_BY_ORDINAL as the consumer does
+// (services/consumer/internal/assignment): ";" between ordinals, "," between
+// partitions, sorted.
+func parseByOrdinal(s string) ([][]int, error) {
+	var lists [][]int
+	for _, entry := range strings.Split(s, ";") {
+		list := []int{}
+		for _, f := range strings.FieldsFunc(entry, func(r rune) bool { return r == ',' || r == ' ' }) {
+			n, err := strconv.Atoi(f)
+			if err != nil || n < 0 {
+				return nil, fmt.Errorf("partition %q", f)
+			}
+			list = append(list, n)
+		}
+		slices.Sort(list)
+		lists = append(lists, list)
+	}
+	return lists, nil
+}
+
+// checkKafka: the single KRaft node as the notes on Kafka on Kubernetes say.
+func checkKafka(t *testing.T, m *manifest, fullname string, values chartValues) {
+	t.Helper()
+	name, headless := fullname+"-kafka", fullname+"-kafka-headless"
+	h := m.service(t, headless)
+	if h.Spec.ClusterIP != corev1.ClusterIPNone || !h.Spec.PublishNotReadyAddresses {
+		t.Errorf("%s: want clusterIP None and publishNotReadyAddresses, got %q %v", headless, h.Spec.ClusterIP, h.Spec.PublishNotReadyAddresses)
+	}
+	bootstrap := m.service(t, name)
+	if bootstrap.Spec.ClusterIP == corev1.ClusterIPNone || bootstrap.Spec.PublishNotReadyAddresses ||
+		len(bootstrap.Spec.Ports) != 1 || bootstrap.Spec.Ports[0].Port != 9092 {
+		t.Errorf("%s: want a normal ClusterIP service of ready brokers on 9092: %+v", name, bootstrap.Spec)
+	}
+	sts := m.statefulSet(t, name)
+	if sts.Spec.ServiceName != headless || sts.Spec.Replicas == nil || *sts.Spec.Replicas != 1 {
+		t.Errorf("%s: serviceName %q replicas %v", name, sts.Spec.ServiceName, sts.Spec.Replicas)
+	}
+	spec := &sts.Spec.Template.Spec
+	if spec.EnableServiceLinks == nil || *spec.EnableServiceLinks {
+		t.Errorf("%s: enableServiceLinks must be false (KAFKA_PORT=tcp://... breaks the image)", name)
+	}
+	if len(sts.Spec.VolumeClaimTemplates) != 1 {
+		t.Fatalf("%s: want one volumeClaimTemplate", name)
+	}
+	vct := sts.Spec.VolumeClaimTemplates[0]
+	c := container(t, spec, "kafka")
+	if c.Image != values.stringAt(t, "kafka.image.repository")+":"+values.stringAt(t, "kafka.image.tag") {
+		t.Errorf("kafka image %q", c.Image)
+	}
+	dataMount := volumeMount(t, c, vct.Name)
+	cfgMount := volumeMount(t, c, "config")
+	for _, want := range []string{"/tmp", "/opt/kafka/logs"} {
+		found := false
+		for _, vm := range c.VolumeMounts {
+			found = found || vm.MountPath == want
+		}
+		if !found {
+			t.Errorf("%s: nothing writable mounted at %s (read-only root file system)", name, want)
+		}
+	}
+
+	props := parseProperties(m.configMap(t, name).Data["server.properties"])
+	for key, want := range map[string]string{
+		"process.roles":                                    "broker,controller",
+		"node.id":                                          "1",
+		"listeners":                                        "PLAINTEXT://:9092,CONTROLLER://:9093",
+		"controller.listener.names":                        "CONTROLLER",
+		"controller.quorum.voters":                         "1@localhost:9093",
+		"offsets.topic.replication.factor":                 "1",
+		"transaction.state.log.replication.factor":         "1",
+		"transaction.state.log.min.isr":                    "1",
+		"share.coordinator.state.topic.replication.factor": "1",
+		"share.coordinator.state.topic.min.isr":            "1",
+		"group.initial.rebalance.delay.ms":                 "0",
+		"auto.create.topics.enable":                        "false",
+	} {
+		if props[key] != want {
+			t.Errorf("server.properties %s = %q, want %q", key, props[key], want)
+		}
+	}
+	if _, ok := props["advertised.listeners"]; ok {
+		t.Errorf("server.properties sets advertised.listeners; the pod's own name is given at start")
+	}
+	if dirs := props["log.dirs"]; !strings.HasPrefix(dirs, dataMount.MountPath+"/") || strings.Contains(dirs, ",") {
+		t.Errorf("log.dirs %q is not one directory on the PVC mounted at %s", dirs, dataMount.MountPath)
+	}
+
+	// The explicit start: format with the fixed cluster id, then the broker
+	// with this pod's headless DNS name advertised.
+	script := strings.Join(append(slices.Clone(c.Command), c.Args...), " ")
+	cfgFile := cfgMount.MountPath + "/server.properties"
+	for _, want := range []string{
+		"/opt/kafka/bin/kafka-storage.sh format --ignore-formatted",
+		`-t "$KAFKA_CLUSTER_ID" -c ` + cfgFile,
+		"exec /opt/kafka/bin/kafka-server-start.sh " + cfgFile,
+		`--override "advertised.listeners=PLAINTEXT://${POD_NAME}.` + headless + `.${POD_NAMESPACE}.svc.cluster.local:9092"`,
+	} {
+		if !strings.Contains(script, want) {
+			t.Errorf("kafka start script lacks %q:\n%s", want, script)
+		}
+	}
+	if c.Command[0] != "/bin/sh" {
+		t.Errorf("kafka command %q: want /bin/sh (the e2e image has no bash)", c.Command)
+	}
+	if got := envValue(t, c, "KAFKA_CLUSTER_ID"); got != values.stringAt(t, "kafka.clusterId") {
+		t.Errorf("KAFKA_CLUSTER_ID %q, want the values' %q", got, values.stringAt(t, "kafka.clusterId"))
+	}
+	if got := envValue(t, c, "KAFKA_LOG4J_OPTS"); got != "-Dlog4j2.configurationFile="+cfgMount.MountPath+"/log4j2.properties" {
+		t.Errorf("KAFKA_LOG4J_OPTS %q", got)
+	}
+	if _, ok := m.configMap(t, name).Data["log4j2.properties"]; !ok {
+		t.Errorf("no log4j2.properties in the ConfigMap")
+	}
+	for _, e := range []string{"POD_NAME", "POD_NAMESPACE"} {
+		if v := env(t, c, e); v.ValueFrom == nil || v.ValueFrom.FieldRef == nil {
+			t.Errorf("%s must come from the downward API", e)
+		}
+	}
+	if c.ReadinessProbe == nil || c.ReadinessProbe.TCPSocket == nil || c.ReadinessProbe.TCPSocket.Port.String() != "kafka" {
+		t.Errorf("kafka readiness probe %+v, want tcp on the client port", c.ReadinessProbe)
+	}
+	if c.LivenessProbe == nil || c.StartupProbe == nil {
+		t.Errorf("kafka needs liveness and startup probes")
+	}
+	if _, ok := sts.Spec.Template.Annotations["checksum/config"]; !ok {
+		t.Errorf("kafka pod template lacks checksum/config (a config change must restart the broker)")
+	}
+}
+
+// chartValues are the coalesced values of a scenario (values.yaml + its own).
+type chartValues chartutil.Values
+
+func coalescedValues(t *testing.T, s scenario) chartValues {
+	t.Helper()
+	vals, err := chartutil.ReadValues([]byte(s.values))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := chartutil.CoalesceValues(loadWeatherChart(t), vals)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return chartValues(out)
+}
+
+func (v chartValues) at(t *testing.T, p string) any {
+	t.Helper()
+	x, err := chartutil.Values(v).PathValue(p)
+	if err != nil {
+		t.Fatalf("value %s: %v", p, err)
+	}
+	return x
+}
+
+func (v chartValues) stringAt(t *testing.T, p string) string { return fmt.Sprint(v.at(t, p)) }
+func (v chartValues) boolAt(t *testing.T, p string) bool     { return v.at(t, p) == true }
+func (v chartValues) intAt(t *testing.T, p string) int {
+	t.Helper()
+	switch x := v.at(t, p).(type) {
+	case float64:
+		return int(x)
+	case int64:
+		return int(x)
+	case int:
+		return x
+	}
+	t.Fatalf("value %s is not a number", p)
+	return 0
+}
+
+func TestBadValues(t *testing.T) {
+	// Helm logs some value problems (a table replaced by a scalar) with the
+	// standard logger as it coalesces: into the test's log, not stderr.
+	log.SetOutput(testLogWriter{t})
+	t.Cleanup(func() { log.SetOutput(os.Stderr) })
+	for _, bv := range badValues {
+		t.Run(bv.name, func(t *testing.T) {
+			_, err := renderChart(t, "weather", bv.values)
+			if err == nil {
+				t.Fatalf("values %s rendered; want an error with %q", bv.values, bv.wantErr)
+			}
+			isSchema := strings.Contains(err.Error(), "values don't meet the specifications of the schema")
+			if isSchema != bv.schema {
+				t.Errorf("schema error = %v, want %v: %v", isSchema, bv.schema, err)
+			}
+			if !strings.Contains(err.Error(), bv.wantErr) {
+				t.Errorf("error does not mention %q: %v", bv.wantErr, err)
+			}
+		})
+	}
+}
+
+type testLogWriter struct{ t *testing.T }
+
+func (w testLogWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+// TestLint is `helm lint --strict` (warnings fail too) for the default values
+// and every scenario's.
+func TestLint(t *testing.T) {
+	for _, s := range scenarios {
+		t.Run(s.name, func(t *testing.T) {
+			vals, err := chartutil.ReadValues([]byte(s.values))
+			if err != nil {
+				t.Fatal(err)
+			}
+			lint := action.NewLint()
+			lint.Strict = true
+			lint.Namespace = namespace
+			lint.KubeVersion = &kubeVersion
+			result := lint.Run([]string{chartDir}, vals)
+			if result.TotalChartsLinted != 1 {
+				t.Errorf("linted %d charts", result.TotalChartsLinted)
+			}
+			for _, err := range result.Errors {
+				t.Errorf("helm lint --strict: %v", err)
+			}
+			for _, msg := range result.Messages {
+				if msg.Severity >= support.WarningSev {
+					t.Errorf("helm lint: %v", msg)
+				} else {
+					t.Logf("helm lint: %v", msg)
+				}
+			}
+		})
+	}
+}
+
+// TestKindConfig decodes manifests/kind-config.yaml strictly into kind's own
+// config type: one control-plane node on a node image pinned by digest.
+func TestKindConfig(t *testing.T) {
+	data, err := os.ReadFile("../manifests/kind-config.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg kindv1alpha4.Cluster
+	if err := sigsyaml.UnmarshalStrict(data, &cfg); err != nil {
+		t.Fatalf("kind-config.yaml: %v", err)
+	}
+	if cfg.Kind != "Cluster" || cfg.APIVersion != "kind.x-k8s.io/v1alpha4" {
+		t.Errorf("kind %q apiVersion %q", cfg.Kind, cfg.APIVersion)
+	}
+	if len(cfg.Nodes) != 1 || cfg.Nodes[0].Role != kindv1alpha4.ControlPlaneRole {
+		t.Fatalf("want exactly one control-plane node, got %+v", cfg.Nodes)
+	}
+	if img := cfg.Nodes[0].Image; !regexp.MustCompile(`^kindest/node:v1\.34\.[0-9]+@sha256:[0-9a-f]{64}$`).MatchString(img) {
+		t.Errorf("node image %q: want kindest/node:v1.34.x pinned by digest", img)
+	}
+}

@@ -1,0 +1,110 @@
+package charts
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+)
+
+// warnings collects the API server's warnings (deprecated fields, PodSecurity
+// violations, ...): a rendering that draws any fails.
+type warnings struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (w *warnings) HandleWarningHeaderWithContext(_ context.Context, _ int, _ string, text string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.msgs = append(w.msgs, text)
+}
+
+func (w *warnings) take() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	msgs := w.msgs
+	w.msgs = nil
+	return msgs
+}
+
+// TestServerSideDryRun has a real kube-apiserver (with etcd, started by
+// controller-runtime's envtest) validate every object of every scenario with
+// a dry-run create: the API server's own validation and defaulting, and
+// PodSecurity "restricted" (the namespace enforces it and warns on workloads
+// whose pods would violate it). It needs the binaries: KUBEBUILDER_ASSETS is
+// a directory with kube-apiserver and etcd (make test sets it from
+// hack/k8s/bins.sh envtest). Without it the test fails; it never skips.
+func TestServerSideDryRun(t *testing.T) {
+	assets := os.Getenv("KUBEBUILDER_ASSETS")
+	if assets == "" {
+		t.Fatal("KUBEBUILDER_ASSETS is not set: the chart's server-side validation needs a kube-apiserver and etcd. " +
+			"Run `make test` (it sets KUBEBUILDER_ASSETS from hack/k8s/bins.sh envtest), or " +
+			"KUBEBUILDER_ASSETS=$(hack/k8s/bins.sh envtest) go test ./charts/...")
+	}
+	for _, bin := range []string{"kube-apiserver", "etcd"} {
+		if _, err := os.Stat(filepath.Join(assets, bin)); err != nil {
+			t.Fatalf("KUBEBUILDER_ASSETS=%s: %v", assets, err)
+		}
+	}
+
+	start := time.Now()
+	env := &envtest.Environment{BinaryAssetsDirectory: assets, ErrorIfCRDPathMissing: true}
+	cfg, err := env.Start()
+	if err != nil {
+		t.Fatalf("start kube-apiserver and etcd from %s: %v", assets, err)
+	}
+	t.Cleanup(func() {
+		if err := env.Stop(); err != nil {
+			t.Errorf("stop envtest: %v", err)
+		}
+	})
+	t.Logf("kube-apiserver and etcd up in %s", time.Since(start).Round(time.Millisecond))
+
+	warns := &warnings{}
+	cfg.WarningHandlerWithContext = warns
+	c, err := client.New(cfg, client.Options{Scheme: scheme.Scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace, Labels: map[string]string{
+		"pod-security.kubernetes.io/enforce": "restricted",
+		"pod-security.kubernetes.io/warn":    "restricted",
+		"pod-security.kubernetes.io/audit":   "restricted",
+	}}}
+	if err := c.Create(ctx, ns); err != nil {
+		t.Fatalf("create namespace: %v", err)
+	}
+
+	for _, s := range scenarios {
+		t.Run(s.name, func(t *testing.T) {
+			m := renderObjects(t, s)
+			for _, o := range m.objects {
+				obj := o.obj.DeepCopyObject().(client.Object)
+				obj.SetNamespace(namespace)
+				id := kindOf(obj) + "/" + obj.GetName()
+				if err := c.Create(ctx, obj, client.DryRunAll); err != nil {
+					t.Errorf("%s (%s): server-side dry run: %v", id, o.file, err)
+				}
+				for _, w := range warns.take() {
+					t.Errorf("%s (%s): API server warning: %s", id, o.file, w)
+				}
+				// A dry run persists nothing: the next scenario can create the same names.
+				if obj.GetUID() == "" {
+					t.Errorf("%s: dry run returned no server-filled object", id)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,271 @@
+{{/*
+Names. The prefix of every resource is the release name if it already
+contains the chart name ("weather"), else "<release>-weather", cut to 63
+characters minus the longest suffix the chart adds ("-kafka-headless").
+*/}}
+{{- define "weather.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "weather.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 48 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 48 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 48 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "weather.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Resource names of the components. */}}
+{{- define "weather.kafka.fullname" -}}{{ include "weather.fullname" . }}-kafka{{- end -}}
+{{- define "weather.kafka.headless" -}}{{ include "weather.fullname" . }}-kafka-headless{{- end -}}
+{{- define "weather.producer.fullname" -}}{{ include "weather.fullname" . }}-producer{{- end -}}
+{{- define "weather.consumer.fullname" -}}{{ include "weather.fullname" . }}-consumer{{- end -}}
+{{- define "weather.consumer.pvc" -}}{{ include "weather.fullname" . }}-stats{{- end -}}
+{{- define "weather.debug.fullname" -}}{{ include "weather.fullname" . }}-debug{{- end -}}
+
+{{/*
+Labels. Call with (dict "ctx" $ "component" "producer").
+*/}}
+{{- define "weather.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "weather.name" .ctx }}
+app.kubernetes.io/instance: {{ .ctx.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end -}}
+
+{{- define "weather.labels" -}}
+helm.sh/chart: {{ include "weather.chart" .ctx }}
+{{ include "weather.selectorLabels" . }}
+app.kubernetes.io/part-of: {{ include "weather.name" .ctx }}
+{{- if .ctx.Chart.AppVersion }}
+app.kubernetes.io/version: {{ .ctx.Chart.AppVersion | quote }}
+{{- end }}
+app.kubernetes.io/managed-by: {{ .ctx.Release.Service }}
+{{- end -}}
+
+{{/*
+An image reference. Call with (dict "ctx" $ "image" .Values.producer.image);
+the tag defaults to the chart's appVersion.
+*/}}
+{{- define "weather.image" -}}
+{{- printf "%s:%s" .image.repository (.image.tag | default .ctx.Chart.AppVersion | toString) -}}
+{{- end -}}
+
+{{/*
+storageClassName line of a PVC spec: "" omits it (the default class), "-"
+is storageClassName: "" (no dynamic provisioning).
+*/}}
+{{- define "weather.storageClass" -}}
+{{- if eq . "-" -}}
+storageClassName: ""
+{{- else if . -}}
+storageClassName: {{ . | quote }}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Kafka: the bootstrap servers every service gets as KAFKA_BROKERS.
+*/}}
+{{- define "weather.kafka.bootstrapServers" -}}
+{{- if .Values.kafka.enabled -}}
+{{ include "weather.kafka.fullname" . }}.{{ .Release.Namespace }}.svc.{{ .Values.clusterDomain }}:9092
+{{- else -}}
+{{ required "externalKafka.bootstrapServers is required when kafka.enabled is false" .Values.externalKafka.bootstrapServers }}
+{{- end -}}
+{{- end -}}
+
+{{- define "weather.kafka.caDir" -}}/etc/weather/kafka-ca{{- end -}}
+
+{{/*
+Environment of every service: Kafka connection, topic, HTTP server, logs.
+*/}}
+{{- define "weather.commonEnv" -}}
+- name: KAFKA_BROKERS
+  value: {{ include "weather.kafka.bootstrapServers" . | quote }}
+- name: TOPIC
+  value: {{ .Values.topic.name | quote }}
+- name: KAFKA_CONNECT_TIMEOUT
+  value: {{ .Values.kafkaConnectTimeout | quote }}
+{{- if not .Values.kafka.enabled }}
+{{- with .Values.externalKafka }}
+{{- if or .tls.enabled .tls.caSecret.name }}
+- name: KAFKA_TLS
+  value: "true"
+{{- end }}
+{{- if .tls.caSecret.name }}
+- name: KAFKA_TLS_CA_FILE
+  value: {{ printf "%s/%s" (include "weather.kafka.caDir" $) .tls.caSecret.key | quote }}
+{{- end }}
+{{- if .sasl.mechanism }}
+- name: KAFKA_SASL_MECHANISM
+  value: {{ .sasl.mechanism | quote }}
+- name: KAFKA_SASL_USERNAME
+  value: {{ required "externalKafka.sasl.username is required with a SASL mechanism" .sasl.username | quote }}
+- name: KAFKA_SASL_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ required "externalKafka.sasl.passwordSecret.name is required with a SASL mechanism" .sasl.passwordSecret.name | quote }}
+      key: {{ .sasl.passwordSecret.key | quote }}
+{{- end }}
+{{- end }}
+{{- end }}
+- name: HTTP_ADDR
+  value: {{ printf ":%d" (int .Values.httpPort) | quote }}
+- name: LOG_FORMAT
+  value: {{ .Values.logging.format | quote }}
+- name: LOG_LEVEL
+  value: {{ .Values.logging.level | quote }}
+{{- end -}}
+
+{{/* The CA volume (external Kafka over TLS with a CA Secret), if any. */}}
+{{- define "weather.kafka.caVolumeMounts" -}}
+{{- if and (not .Values.kafka.enabled) .Values.externalKafka.tls.caSecret.name -}}
+- name: kafka-ca
+  mountPath: {{ include "weather.kafka.caDir" . }}
+  readOnly: true
+{{- end }}
+{{- end -}}
+
+{{- define "weather.kafka.caVolumes" -}}
+{{- if and (not .Values.kafka.enabled) .Values.externalKafka.tls.caSecret.name -}}
+- name: kafka-ca
+  secret:
+    secretName: {{ .Values.externalKafka.tls.caSecret.name | quote }}
+    items:
+      - key: {{ .Values.externalKafka.tls.caSecret.key | quote }}
+        path: {{ .Values.externalKafka.tls.caSecret.key | quote }}
+{{- end }}
+{{- end -}}
+
+{{/*
+Hardening shared by the service pods (distroless, uid 65532).
+*/}}
+{{- define "weather.podSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: 65532
+runAsGroup: 65532
+fsGroup: 65532
+fsGroupChangePolicy: OnRootMismatch
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{- define "weather.containerSecurityContext" -}}
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: true
+runAsNonRoot: true
+capabilities:
+  drop:
+    - ALL
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{/* The HTTP port and the probes on it, for the service containers. */}}
+{{- define "weather.httpPortAndProbes" -}}
+ports:
+  - name: http
+    containerPort: {{ int .Values.httpPort }}
+    protocol: TCP
+livenessProbe:
+  httpGet:
+    path: /healthz
+    port: http
+  periodSeconds: 10
+  timeoutSeconds: 2
+  failureThreshold: 3
+readinessProbe:
+  httpGet:
+    path: /readyz
+    port: http
+  periodSeconds: 5
+  timeoutSeconds: 2
+  failureThreshold: 3
+{{- end -}}
+
+{{/*
+Consumers: the partitions of each StatefulSet ordinal, as one list per
+ordinal. From consumer.assignments when given (checked: every partition of
+the topic exactly once), else partition p goes to ordinal p % replicas.
+Returns JSON: {"lists": [[0,2],[1,3]]}.
+*/}}
+{{- define "weather.consumer.assignmentLists" -}}
+{{- $partitions := int .Values.topic.partitions -}}
+{{- $lists := list -}}
+{{- if .Values.consumer.assignments -}}
+{{- $owner := dict -}}
+{{- range $ordinal, $entry := .Values.consumer.assignments -}}
+{{- $mine := list -}}
+{{- range $entry -}}
+{{- $p := int . -}}
+{{- if or (lt $p 0) (ge $p $partitions) -}}
+{{- fail (printf "consumer.assignments[%d] names partition %d, but topic.partitions is %d" $ordinal $p $partitions) -}}
+{{- end -}}
+{{- if hasKey $owner (toString $p) -}}
+{{- fail (printf "consumer.assignments gives partition %d to ordinals %v and %d" $p (get $owner (toString $p)) $ordinal) -}}
+{{- end -}}
+{{- $_ := set $owner (toString $p) $ordinal -}}
+{{- end -}}
+{{- /* sorted, as the consumer reads it */ -}}
+{{- range $p := until $partitions -}}
+{{- if eq (toString (get $owner (toString $p))) (toString $ordinal) -}}
+{{- $mine = append $mine $p -}}
+{{- end -}}
+{{- end -}}
+{{- $lists = append $lists $mine -}}
+{{- end -}}
+{{- range $p := until $partitions -}}
+{{- if not (hasKey $owner (toString $p)) -}}
+{{- fail (printf "consumer.assignments gives partition %d to no ordinal (topic.partitions is %d)" $p $partitions) -}}
+{{- end -}}
+{{- end -}}
+{{- else -}}
+{{- $replicas := int .Values.consumer.replicas -}}
+{{- range $ordinal := until $replicas -}}
+{{- $mine := list -}}
+{{- range $p := until $partitions -}}
+{{- if eq (mod $p $replicas) $ordinal -}}
+{{- $mine = append $mine $p -}}
+{{- end -}}
+{{- end -}}
+{{- $lists = append $lists $mine -}}
+{{- end -}}
+{{- end -}}
+{{- dict "lists" $lists | toJson -}}
+{{- end -}}
+
+{{/* Consumers: the StatefulSet's replicas. */}}
+{{- define "weather.consumer.replicas" -}}
+{{- if .Values.consumer.assignments -}}
+{{- len .Values.consumer.assignments -}}
+{{- else -}}
+{{- int .Values.consumer.replicas -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Consumers: PARTITIONS_BY_ORDINAL, "0,2;1,3" (entry i is ordinal i's list; an
+empty or missing entry is a spare). Trailing empty entries are left out, the
+form the partition controller writes. This is the one place the chart
+decides the assignment: a controller that rebalances on scale
+(controller.enabled) takes over this value in the StatefulSet.
+*/}}
+{{- define "weather.consumer.partitionsByOrdinal" -}}
+{{- $entries := list -}}
+{{- $last := -1 -}}
+{{- range $i, $list := (include "weather.consumer.assignmentLists" . | fromJson).lists -}}
+{{- $ps := list -}}
+{{- range $list }}{{ $ps = append $ps (int . | toString) }}{{ end -}}
+{{- $entries = append $entries (join "," $ps) -}}
+{{- if $ps }}{{ $last = $i }}{{ end -}}
+{{- end -}}
+{{- join ";" (slice $entries 0 (add1 $last | int)) -}}
+{{- end -}}
