@@ -3,7 +3,8 @@
 // decodes every object strictly into its Kubernetes API type (an unknown or
 // misspelled field fails), asserts what the chart promises (every partition
 // read by exactly one consumer ordinal, hardened pods, probes, labels,
-// Kafka's settings), checks that values.schema.json rejects bad values, runs
+// Kafka's settings, the partition controller's least-privilege RBAC), checks
+// that values.schema.json rejects bad values, runs
 // the equivalent of `helm lint --strict`, and (envtest_test.go) has a real
 // kube-apiserver validate every object with a server-side dry run.
 package charts
@@ -20,6 +21,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -35,6 +37,7 @@ import (
 	"helm.sh/helm/v3/pkg/lint/support"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	kjson "k8s.io/apimachinery/pkg/runtime/serializer/json"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
@@ -78,7 +81,9 @@ var scenarios = []scenario{
 	{name: "defaults", check: func(t *testing.T, m *manifest) {
 		m.wantKinds(t, "ConfigMap/weather-kafka", "Service/weather-kafka", "Service/weather-kafka-headless",
 			"StatefulSet/weather-kafka", "Deployment/weather-producer", "PersistentVolumeClaim/weather-stats",
-			"Service/weather-consumer", "StatefulSet/weather-consumer", "Deployment/weather-debug")
+			"Service/weather-consumer", "StatefulSet/weather-consumer", "Deployment/weather-debug",
+			"ServiceAccount/weather-controller", "Role/weather-controller", "RoleBinding/weather-controller",
+			"Deployment/weather-controller")
 		checkAssignment(t, m, 4, 2, nil)
 		sts := m.statefulSet(t, "weather-consumer")
 		if got := envValue(t, container(t, &sts.Spec.Template.Spec, "consumer"), "PARTITIONS_BY_ORDINAL"); got != "0,2;1,3" {
@@ -114,18 +119,55 @@ var scenarios = []scenario{
 		if envValue(t, dc, "GROUP") != "debug" || envValue(t, dc, "OUTPUT") != "text" {
 			t.Errorf("debug GROUP/OUTPUT = %q/%q", envValue(t, dc, "GROUP"), envValue(t, dc, "OUTPUT"))
 		}
+		cc := container(t, &m.deployment(t, "weather-controller").Spec.Template.Spec, "controller")
+		if got, want := cc.Image, "localhost/weather/controller:0.1.0"; got != want {
+			t.Errorf("controller image %q, want %q (tag = appVersion)", got, want)
+		}
+		for name, want := range map[string]string{
+			"KAFKA_BROKERS": "weather-kafka.weather-test.svc.cluster.local:9092", "TOPIC": "temperatures",
+			"POLL_INTERVAL": "10s", "METRICS_ADDR": ":8080", "HEALTH_ADDR": ":8081",
+		} {
+			if got := envValue(t, cc, name); got != want {
+				t.Errorf("controller %s = %q, want %q", name, got, want)
+			}
+		}
 		notes := m.notes
 		for _, want := range []string{
 			"kubectl -n weather-test exec weather-consumer-0 -- /consumer print",
 			"kubectl -n weather-test logs -f deployment/weather-debug",
 			"kubectl -n weather-test delete pod weather-consumer-0",
 			"kubectl -n weather-test scale statefulset/weather-consumer --replicas=N",
-			"kubectl -n weather-test scale statefulset/weather-consumer --replicas=0\n" +
-				"      helm -n weather-test upgrade weather <chart> --reuse-values --set consumer.replicas=N",
+			// With the controller a scale is all it takes: no helm upgrade.
+			"deployment/weather-controller",
 		} {
 			if !strings.Contains(notes, want) {
 				t.Errorf("NOTES.txt lacks %q:\n%s", want, notes)
 			}
+		}
+		if strings.Contains(notes, "--set consumer.replicas=N") {
+			t.Errorf("NOTES.txt tells to rescale with helm upgrade although the controller rebalances:\n%s", notes)
+		}
+	}},
+	{name: "controller-disabled", values: `controller: {enabled: false}`, check: func(t *testing.T, m *manifest) {
+		m.wantKinds(t, "ConfigMap/weather-kafka", "Service/weather-kafka", "Service/weather-kafka-headless",
+			"StatefulSet/weather-kafka", "Deployment/weather-producer", "PersistentVolumeClaim/weather-stats",
+			"Service/weather-consumer", "StatefulSet/weather-consumer", "Deployment/weather-debug")
+		checkAssignment(t, m, 4, 2, nil)
+		if _, ok := m.statefulSet(t, "weather-consumer").Labels[partitionControllerLabel]; ok {
+			t.Errorf("controller.enabled=false but the consumer StatefulSet has label %s", partitionControllerLabel)
+		}
+		for _, want := range []string{
+			"kubectl -n weather-test scale statefulset/weather-consumer --replicas=N",
+			// Without the controller a rescale is a helm upgrade, consumers stopped.
+			"kubectl -n weather-test scale statefulset/weather-consumer --replicas=0\n" +
+				"      helm -n weather-test upgrade weather <chart> --reuse-values --set consumer.replicas=N",
+		} {
+			if !strings.Contains(m.notes, want) {
+				t.Errorf("NOTES.txt lacks %q:\n%s", want, m.notes)
+			}
+		}
+		if strings.Contains(m.notes, "weather-controller") {
+			t.Errorf("NOTES.txt names the disabled controller:\n%s", m.notes)
 		}
 	}},
 	{name: "external-kafka-tls-sasl", values: `
@@ -142,7 +184,10 @@ externalKafka:
     passwordSecret: {name: kafka-credentials, key: password}
 `, check: func(t *testing.T, m *manifest) {
 		m.wantKinds(t, "Deployment/weather-producer", "PersistentVolumeClaim/weather-stats",
-			"Service/weather-consumer", "StatefulSet/weather-consumer", "Deployment/weather-debug")
+			"Service/weather-consumer", "StatefulSet/weather-consumer", "Deployment/weather-debug",
+			"ServiceAccount/weather-controller", "Role/weather-controller", "RoleBinding/weather-controller",
+			"Deployment/weather-controller")
+		// Every workload, the controller too, reaches Kafka the same way.
 		for _, w := range m.workloads() {
 			spec := w.podSpec
 			for _, c := range spec.Containers {
@@ -204,10 +249,11 @@ externalKafka: {bootstrapServers: "kafka:9093", tls: {enabled: true}}
 			t.Errorf("PARTITIONS_BY_ORDINAL = %q, want 0;1;2;3 (pod 4 a spare)", got)
 		}
 	}},
-	{name: "explicit-assignments", values: `consumer: {replicas: 7, assignments: [[0, 2], [1, 3]]}`, check: func(t *testing.T, m *manifest) {
+	// Explicit assignments are the chart's alone: the controller is off.
+	{name: "explicit-assignments", values: `{controller: {enabled: false}, consumer: {replicas: 7, assignments: [[0, 2], [1, 3]]}}`, check: func(t *testing.T, m *manifest) {
 		checkAssignment(t, m, 4, 2, [][]int{{0, 2}, {1, 3}})
 	}},
-	{name: "explicit-assignments-with-spares", values: `consumer: {assignments: [[3], [2, 0], [], [1], []]}`, check: func(t *testing.T, m *manifest) {
+	{name: "explicit-assignments-with-spares", values: `{controller: {enabled: false}, consumer: {assignments: [[3], [2, 0], [], [1], []]}}`, check: func(t *testing.T, m *manifest) {
 		checkAssignment(t, m, 4, 5, [][]int{{3}, {0, 2}, {}, {1}, {}})
 		if got := envValue(t, container(t, &m.statefulSet(t, "weather-consumer").Spec.Template.Spec, "consumer"), "PARTITIONS_BY_ORDINAL"); got != "3;0,2;;1" {
 			t.Errorf("PARTITIONS_BY_ORDINAL = %q, want 3;0,2;;1", got)
@@ -250,10 +296,32 @@ kafka:
   image: {repository: localhost/weather-e2e/kafka, tag: 4.1.1-e2e, pullPolicy: Never}
   persistence: {storageClass: "-", size: 10Gi}
   config: {log.retention.hours: 24, compression.type: zstd}
+controller:
+  image: {repository: registry.example.com/weather/controller, tag: "1.2.3", pullPolicy: Always}
+  pollInterval: 1m30s
+  resources: {requests: {cpu: 10m, memory: 32Mi}, limits: {memory: 64Mi}}
 `, check: func(t *testing.T, m *manifest) {
 		m.wantKinds(t, "ConfigMap/demo-weather-kafka", "Service/demo-weather-kafka", "Service/demo-weather-kafka-headless",
 			"StatefulSet/demo-weather-kafka", "Deployment/demo-weather-producer", "PersistentVolumeClaim/demo-weather-stats",
-			"Service/demo-weather-consumer", "StatefulSet/demo-weather-consumer")
+			"Service/demo-weather-consumer", "StatefulSet/demo-weather-consumer",
+			"ServiceAccount/demo-weather-controller", "Role/demo-weather-controller", "RoleBinding/demo-weather-controller",
+			"Deployment/demo-weather-controller")
+		cd := m.deployment(t, "demo-weather-controller")
+		cc := container(t, &cd.Spec.Template.Spec, "controller")
+		if cc.Image != "registry.example.com/weather/controller:1.2.3" || cc.ImagePullPolicy != corev1.PullAlways {
+			t.Errorf("controller image %q %q", cc.Image, cc.ImagePullPolicy)
+		}
+		for name, want := range map[string]string{"POLL_INTERVAL": "1m30s", "METRICS_ADDR": ":9090", "TOPIC": "weather.reports", "LOG_FORMAT": "json"} {
+			if got := envValue(t, cc, name); got != want {
+				t.Errorf("controller %s = %q, want %q", name, got, want)
+			}
+		}
+		if cc.Resources.Requests.Cpu().String() != "10m" || cc.Resources.Limits.Memory().String() != "64Mi" {
+			t.Errorf("controller resources %+v, want controller.resources", cc.Resources)
+		}
+		if got := cd.Spec.Template.Spec.ImagePullSecrets; len(got) != 1 || got[0].Name != "regcred" {
+			t.Errorf("controller imagePullSecrets %+v", got)
+		}
 		p := container(t, &m.deployment(t, "demo-weather-producer").Spec.Template.Spec, "producer")
 		for name, want := range map[string]string{
 			"HTTP_ADDR": ":9090", "LOG_FORMAT": "json", "LOG_LEVEL": "debug", "TOPIC": "weather.reports",
@@ -325,15 +393,22 @@ var badValues = []struct {
 	{"SASL without user", `{kafka: {enabled: false}, externalKafka: {bootstrapServers: "k:9092", sasl: {mechanism: PLAIN, passwordSecret: {name: pw}}}}`, "username", true},
 	{"SASL without secret", `{kafka: {enabled: false}, externalKafka: {bootstrapServers: "k:9092", sasl: {mechanism: PLAIN, username: u}}}`, "name", true},
 	{"bad bootstrap list", `externalKafka: {bootstrapServers: "kafka"}`, "bootstrapServers", true},
-	{"partition twice in one entry", `consumer: {assignments: [[0, 0], [1, 2, 3]]}`, "assignments", true},
+	{"partition twice in one entry", `{controller: {enabled: false}, consumer: {assignments: [[0, 0], [1, 2, 3]]}}`, "assignments", true},
 	{"bad access mode", `consumer: {persistence: {accessMode: ReadOnlyMany}}`, "accessMode", true},
 	{"bad size", `consumer: {persistence: {size: lots}}`, "size", true},
 	{"topic name with a space", `topic: {name: "my topic"}`, "name", true},
 	{"kafka config not a map", `kafka: {config: "a=b"}`, "config", true},
 	{"no external bootstrap", `kafka: {enabled: false}`, "externalKafka.bootstrapServers is required", false},
-	{"partition on two ordinals", `consumer: {assignments: [[0, 2], [2, 1, 3]]}`, "gives partition 2 to ordinals 0 and 1", false},
-	{"partition out of range", `consumer: {assignments: [[0, 2], [1, 3, 4]]}`, "names partition 4, but topic.partitions is 4", false},
-	{"partition unassigned", `consumer: {assignments: [[0, 2], [1]]}`, "gives partition 3 to no ordinal", false},
+	{"partition on two ordinals", `{controller: {enabled: false}, consumer: {assignments: [[0, 2], [2, 1, 3]]}}`, "gives partition 2 to ordinals 0 and 1", false},
+	{"partition out of range", `{controller: {enabled: false}, consumer: {assignments: [[0, 2], [1, 3, 4]]}}`, "names partition 4, but topic.partitions is 4", false},
+	{"partition unassigned", `{controller: {enabled: false}, consumer: {assignments: [[0, 2], [1]]}}`, "gives partition 3 to no ordinal", false},
+	{"controller unknown key", `controller: {pollIntervall: 5s}`, "pollIntervall", true},
+	{"controller enabled not a boolean", `controller: {enabled: "yes"}`, "/controller/enabled", true},
+	{"controller pollInterval not a duration", `controller: {pollInterval: often}`, "/controller/pollInterval", true},
+	{"controller pollInterval 0", `controller: {pollInterval: "0"}`, "/controller/pollInterval", true},
+	{"controller bad pull policy", `controller: {image: {pullPolicy: Sometimes}}`, "/controller/image/pullPolicy", true},
+	// The controller owns the assignment: explicit ones need it off.
+	{"assignments with the controller", `consumer: {assignments: [[0, 2], [1, 3]]}`, "controller.enabled", false},
 	{"replication factor 3 on the chart's single broker", `topic: {replicationFactor: 3}`, "single broker", false},
 }
 
@@ -646,13 +721,23 @@ func checkCommon(t *testing.T, m *manifest, s scenario) {
 				t.Errorf("%s: label %s = %q, want %q", id, key, l[key], want)
 			}
 		}
-		if !slices.Contains([]string{"kafka", "producer", "consumer", "debug"}, l["app.kubernetes.io/component"]) {
+		if !slices.Contains([]string{"kafka", "producer", "consumer", "debug", "controller"}, l["app.kubernetes.io/component"]) {
 			t.Errorf("%s: label app.kubernetes.io/component = %q", id, l["app.kubernetes.io/component"])
+		}
+		// Least privilege: the chart grants rights in its namespace only.
+		switch o.obj.(type) {
+		case *rbacv1.ClusterRole, *rbacv1.ClusterRoleBinding:
+			t.Errorf("%s: the chart must not grant cluster-wide rights", id)
 		}
 	}
 
 	values := coalescedValues(t, s)
 	httpPort := int32(values.intAt(t, "httpPort"))
+	fullname := release
+	if !strings.Contains(release, "weather") {
+		fullname = release + "-weather"
+	}
+	controllerSA := fullname + "-controller"
 	ws := m.workloads()
 	for _, w := range ws {
 		// The selector picks this workload's pods and no other workload's.
@@ -679,8 +764,21 @@ func checkCommon(t *testing.T, m *manifest, s scenario) {
 		if spec.EnableServiceLinks == nil || *spec.EnableServiceLinks {
 			t.Errorf("%s: enableServiceLinks must be false", w.name)
 		}
-		if spec.AutomountServiceAccountToken == nil || *spec.AutomountServiceAccountToken {
-			t.Errorf("%s: automountServiceAccountToken must be false (no pod talks to the API)", w.name)
+		if w.component == "controller" {
+			// The one pod that talks to the API, as its own ServiceAccount.
+			if spec.AutomountServiceAccountToken == nil || !*spec.AutomountServiceAccountToken {
+				t.Errorf("%s: automountServiceAccountToken must be true (the controller talks to the API)", w.name)
+			}
+			if spec.ServiceAccountName != controllerSA {
+				t.Errorf("%s: serviceAccountName %q, want %q", w.name, spec.ServiceAccountName, controllerSA)
+			}
+		} else {
+			if spec.AutomountServiceAccountToken == nil || *spec.AutomountServiceAccountToken {
+				t.Errorf("%s: automountServiceAccountToken must be false (only the controller talks to the API)", w.name)
+			}
+			if spec.ServiceAccountName == controllerSA || spec.DeprecatedServiceAccount == controllerSA {
+				t.Errorf("%s: runs as the controller's ServiceAccount %s", w.name, controllerSA)
+			}
 		}
 		checkPodSecurity(t, w)
 		for i := range spec.Containers {
@@ -695,7 +793,11 @@ func checkCommon(t *testing.T, m *manifest, s scenario) {
 			if c.Resources.Requests.Cpu().IsZero() || c.Resources.Requests.Memory().IsZero() || c.Resources.Limits.Memory().IsZero() {
 				t.Errorf("%s/%s: want cpu+memory requests and a memory limit, got %+v", w.name, c.Name, c.Resources)
 			}
-			if w.component != "kafka" {
+			switch w.component {
+			case "kafka":
+			case "controller":
+				checkControllerProbes(t, w.name, c, httpPort)
+			default:
 				checkServiceProbes(t, w.name, c, httpPort)
 			}
 		}
@@ -748,10 +850,6 @@ func checkCommon(t *testing.T, m *manifest, s scenario) {
 		}
 	}
 
-	fullname := release
-	if !strings.Contains(release, "weather") {
-		fullname = release + "-weather"
-	}
 	checkConsumer(t, m, fullname, values)
 	p := m.deployment(t, fullname+"-producer")
 	if p.Spec.Replicas == nil || *p.Spec.Replicas != 1 || p.Spec.Strategy.Type != appsv1.RecreateDeploymentStrategyType {
@@ -768,6 +866,23 @@ func checkCommon(t *testing.T, m *manifest, s scenario) {
 	}
 	if values.boolAt(t, "debug.enabled") {
 		m.deployment(t, fullname+"-debug")
+	}
+	if values.boolAt(t, "controller.enabled") {
+		checkController(t, m, fullname, values)
+	} else {
+		for _, o := range m.objects {
+			switch o.obj.(type) {
+			case *corev1.ServiceAccount, *rbacv1.Role, *rbacv1.RoleBinding:
+				t.Errorf("controller.enabled=false but %s/%s is rendered", kindOf(o.obj), o.obj.GetName())
+				continue
+			}
+			if o.obj.GetLabels()["app.kubernetes.io/component"] == "controller" {
+				t.Errorf("controller.enabled=false but %s/%s is rendered", kindOf(o.obj), o.obj.GetName())
+			}
+		}
+		if v, ok := m.statefulSet(t, fullname+"-consumer").Labels[partitionControllerLabel]; ok {
+			t.Errorf("controller.enabled=false but the consumer StatefulSet has %s=%s: a running controller would take it over", partitionControllerLabel, v)
+		}
 	}
 }
 
@@ -836,6 +951,38 @@ func checkServiceProbes(t *testing.T, wname string, c *corev1.Container, httpPor
 	if len(c.Ports) != 1 || c.Ports[0].Name != "http" || c.Ports[0].ContainerPort != httpPort {
 		t.Errorf("%s: ports %+v, want http:%d", wname, c.Ports, httpPort)
 	}
+	checkHTTPProbes(t, wname, c, "http")
+}
+
+// The controller's health port (controller-runtime's health probe server,
+// HEALTH_ADDR); its metrics are on httpPort (METRICS_ADDR).
+const controllerHealthPort = 8081
+
+// checkControllerProbes: controller-runtime serves /metrics on the port
+// "http" (METRICS_ADDR) and /healthz, /readyz on the port "health"
+// (HEALTH_ADDR); the probes use the latter.
+func checkControllerProbes(t *testing.T, wname string, c *corev1.Container, httpPort int32) {
+	t.Helper()
+	if got := envValue(t, c, "METRICS_ADDR"); got != fmt.Sprintf(":%d", httpPort) {
+		t.Errorf("%s: METRICS_ADDR %q, want :%d", wname, got, httpPort)
+	}
+	if got := envValue(t, c, "HEALTH_ADDR"); got != fmt.Sprintf(":%d", controllerHealthPort) {
+		t.Errorf("%s: HEALTH_ADDR %q, want :%d", wname, got, controllerHealthPort)
+	}
+	want := []corev1.ContainerPort{
+		{Name: "http", ContainerPort: httpPort, Protocol: corev1.ProtocolTCP},
+		{Name: "health", ContainerPort: controllerHealthPort, Protocol: corev1.ProtocolTCP},
+	}
+	if !slices.Equal(c.Ports, want) {
+		t.Errorf("%s: ports %+v, want http:%d and health:%d", wname, c.Ports, httpPort, controllerHealthPort)
+	}
+	checkHTTPProbes(t, wname, c, "health")
+}
+
+// checkHTTPProbes: liveness is GET /healthz, readiness GET /readyz, both on
+// the named container port; no startup probe.
+func checkHTTPProbes(t *testing.T, wname string, c *corev1.Container, port string) {
+	t.Helper()
 	for _, p := range []struct {
 		kind  string
 		probe *corev1.Probe
@@ -845,8 +992,8 @@ func checkServiceProbes(t *testing.T, wname string, c *corev1.Container, httpPor
 			t.Errorf("%s: no HTTP %s probe", wname, p.kind)
 			continue
 		}
-		if p.probe.HTTPGet.Path != p.path || p.probe.HTTPGet.Port.String() != "http" {
-			t.Errorf("%s: %s probe %s on port %s, want %s on http", wname, p.kind, p.probe.HTTPGet.Path, p.probe.HTTPGet.Port.String(), p.path)
+		if p.probe.HTTPGet.Path != p.path || p.probe.HTTPGet.Port.String() != port {
+			t.Errorf("%s: %s probe %s on port %s, want %s on %s", wname, p.kind, p.probe.HTTPGet.Path, p.probe.HTTPGet.Port.String(), p.path, port)
 		}
 	}
 	if c.StartupProbe != nil {
@@ -897,6 +1044,120 @@ func checkConsumer(t *testing.T, m *manifest, fullname string, values chartValue
 	}
 	if hasEnv(c, "PARTITIONS") {
 		t.Errorf("PARTITIONS would win over PARTITIONS_BY_ORDINAL")
+	}
+}
+
+// The label by which the partition controller finds the StatefulSets it
+// manages (services/controller/internal/controller.ManagedLabel).
+const partitionControllerLabel = "weather.io/partition-controller"
+
+// controllerRules are all the partition controller may do, in its release's
+// namespace: "group/resource" -> verbs.
+var controllerRules = map[string][]string{
+	// The consumer StatefulSet: read it, write its pod template's assignment.
+	"apps/statefulsets": {"get", "list", "watch", "update", "patch"},
+	// Whether a rollout has settled.
+	"/pods": {"get", "list", "watch"},
+	// What it did, both event APIs.
+	"/events":              {"create", "patch"},
+	"events.k8s.io/events": {"create", "patch"},
+	// Leader election.
+	"coordination.k8s.io/leases": {"get", "list", "watch", "create", "update", "patch"},
+}
+
+// checkController: the partition controller runs as its own ServiceAccount,
+// bound to a Role in the release's namespace that grants exactly
+// controllerRules; it manages the consumer StatefulSet by its label and
+// reaches Kafka as the other services do.
+func checkController(t *testing.T, m *manifest, fullname string, values chartValues) {
+	t.Helper()
+	name := fullname + "-controller"
+	sa := m.get(t, "ServiceAccount", name).(*corev1.ServiceAccount)
+	role := m.get(t, "Role", name).(*rbacv1.Role)
+	rb := m.get(t, "RoleBinding", name).(*rbacv1.RoleBinding)
+
+	// Exactly these rules: no wildcard, no other resource or verb, no
+	// subresource, no resourceNames or nonResourceURLs.
+	got := map[string][]string{}
+	for i, r := range role.Rules {
+		if len(r.ResourceNames) > 0 || len(r.NonResourceURLs) > 0 {
+			t.Errorf("Role %s rule %d: resourceNames %v nonResourceURLs %v", role.Name, i, r.ResourceNames, r.NonResourceURLs)
+		}
+		for _, g := range r.APIGroups {
+			for _, res := range r.Resources {
+				key := g + "/" + res
+				got[key] = slices.Compact(slices.Sorted(slices.Values(append(got[key], r.Verbs...))))
+			}
+		}
+	}
+	want := map[string][]string{}
+	for key, verbs := range controllerRules {
+		want[key] = slices.Sorted(slices.Values(verbs))
+	}
+	if !maps.EqualFunc(got, want, slices.Equal) {
+		t.Errorf("Role %s grants\n %v\nwant exactly\n %v", role.Name, got, want)
+	}
+
+	if rb.RoleRef != (rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: role.Name}) {
+		t.Errorf("RoleBinding %s roleRef %+v, want Role %s", rb.Name, rb.RoleRef, role.Name)
+	}
+	if want := []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: sa.Name, Namespace: namespace}}; !slices.Equal(rb.Subjects, want) {
+		t.Errorf("RoleBinding %s subjects %+v, want exactly %+v", rb.Name, rb.Subjects, want)
+	}
+
+	d := m.deployment(t, name)
+	if r := d.Spec.Replicas; r == nil {
+		t.Errorf("%s: replicas unset, want 1", name)
+	} else if *r != 1 {
+		t.Errorf("%s: replicas %d, want 1", name, *r)
+	}
+	spec := &d.Spec.Template.Spec
+	if spec.ServiceAccountName != sa.Name {
+		t.Errorf("%s: serviceAccountName %q, want %q", name, spec.ServiceAccountName, sa.Name)
+	}
+	if spec.AutomountServiceAccountToken == nil || !*spec.AutomountServiceAccountToken {
+		t.Errorf("%s: automountServiceAccountToken must be true (it talks to the API)", name)
+	}
+	c := container(t, spec, "controller")
+	ns := env(t, c, "NAMESPACE")
+	if ns.Value != "" || ns.ValueFrom == nil || ns.ValueFrom.FieldRef == nil || ns.ValueFrom.FieldRef.FieldPath != "metadata.namespace" {
+		t.Errorf("%s: NAMESPACE = %+v, want fieldRef metadata.namespace (the Role's namespace)", name, ns)
+	}
+	if got, want := envValue(t, c, "POLL_INTERVAL"), values.stringAt(t, "controller.pollInterval"); got != want {
+		t.Errorf("%s: POLL_INTERVAL %q, want %q", name, got, want)
+	}
+	tag := values.stringAt(t, "controller.image.tag")
+	if tag == "" {
+		tag = loadWeatherChart(t).Metadata.AppVersion
+	}
+	if got, want := c.Image, values.stringAt(t, "controller.image.repository")+":"+tag; got != want {
+		t.Errorf("%s: image %q, want %q", name, got, want)
+	}
+	if got, want := string(c.ImagePullPolicy), values.stringAt(t, "controller.image.pullPolicy"); got != want {
+		t.Errorf("%s: imagePullPolicy %q, want %q", name, got, want)
+	}
+	// Kafka and the topic exactly as the other services see them.
+	p := container(t, &m.deployment(t, fullname+"-producer").Spec.Template.Spec, "producer")
+	for _, e := range []string{"KAFKA_BROKERS", "TOPIC", "KAFKA_CONNECT_TIMEOUT", "KAFKA_TLS", "KAFKA_TLS_CA_FILE",
+		"KAFKA_SASL_MECHANISM", "KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD", "LOG_FORMAT", "LOG_LEVEL"} {
+		if hasEnv(p, e) != hasEnv(c, e) {
+			t.Errorf("%s: has %s: %v, the producer: %v", name, e, hasEnv(c, e), hasEnv(p, e))
+		} else if hasEnv(p, e) && !reflect.DeepEqual(env(t, c, e), env(t, p, e)) {
+			t.Errorf("%s: %s = %+v, the producer's %+v", name, e, env(t, c, e), env(t, p, e))
+		}
+	}
+
+	// The consumer StatefulSet is marked for the controller, on its own
+	// metadata only: not in the (immutable) selector nor the pod template.
+	sts := m.statefulSet(t, fullname+"-consumer")
+	if got := sts.Labels[partitionControllerLabel]; got != "enabled" {
+		t.Errorf("consumer StatefulSet label %s = %q, want enabled (the controller manages only labeled StatefulSets)", partitionControllerLabel, got)
+	}
+	if _, ok := sts.Spec.Selector.MatchLabels[partitionControllerLabel]; ok {
+		t.Errorf("consumer StatefulSet selector has %s: turning the controller off would need a new StatefulSet", partitionControllerLabel)
+	}
+	if _, ok := sts.Spec.Template.Labels[partitionControllerLabel]; ok {
+		t.Errorf("consumer pod template has %s: toggling the controller would roll the consumers", partitionControllerLabel)
 	}
 }
 

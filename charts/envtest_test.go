@@ -2,8 +2,10 @@ package charts
 
 import (
 	"context"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -87,7 +89,10 @@ func TestServerSideDryRun(t *testing.T) {
 		t.Fatalf("create namespace: %v", err)
 	}
 
+	// Every object the API server accepted, by scenario.
+	accepted := map[string]map[string]bool{}
 	for _, s := range scenarios {
+		accepted[s.name] = map[string]bool{}
 		t.Run(s.name, func(t *testing.T) {
 			m := renderObjects(t, s)
 			for _, o := range m.objects {
@@ -96,6 +101,8 @@ func TestServerSideDryRun(t *testing.T) {
 				id := kindOf(obj) + "/" + obj.GetName()
 				if err := c.Create(ctx, obj, client.DryRunAll); err != nil {
 					t.Errorf("%s (%s): server-side dry run: %v", id, o.file, err)
+				} else {
+					accepted[s.name][id] = true
 				}
 				for _, w := range warns.take() {
 					t.Errorf("%s (%s): API server warning: %s", id, o.file, w)
@@ -106,5 +113,12 @@ func TestServerSideDryRun(t *testing.T) {
 				}
 			}
 		})
+	}
+	// The partition controller's objects (its RBAC too) went through it.
+	for _, id := range []string{"ServiceAccount/weather-controller", "Role/weather-controller",
+		"RoleBinding/weather-controller", "Deployment/weather-controller"} {
+		if !accepted["defaults"][id] {
+			t.Errorf("defaults: %s was not accepted by the server-side dry run (accepted: %v)", id, slices.Sorted(maps.Keys(accepted["defaults"])))
+		}
 	}
 }

@@ -42,8 +42,12 @@ type config struct {
 
 func main() {
 	cfg, err := envconfig.Parse[config]()
-	if err == nil && cfg.Namespace == "" {
+	switch {
+	case err != nil:
+	case cfg.Namespace == "":
 		err = errors.New("NAMESPACE is empty")
+	case cfg.Poll <= 0:
+		err = errors.New("POLL_INTERVAL must be > 0")
 	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "controller: %v\n", err)

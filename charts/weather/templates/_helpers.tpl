@@ -31,6 +31,7 @@ characters minus the longest suffix the chart adds ("-kafka-headless").
 {{- define "weather.consumer.fullname" -}}{{ include "weather.fullname" . }}-consumer{{- end -}}
 {{- define "weather.consumer.pvc" -}}{{ include "weather.fullname" . }}-stats{{- end -}}
 {{- define "weather.debug.fullname" -}}{{ include "weather.fullname" . }}-debug{{- end -}}
+{{- define "weather.controller.fullname" -}}{{ include "weather.fullname" . }}-controller{{- end -}}
 
 {{/*
 Labels. Call with (dict "ctx" $ "component" "producer").
@@ -268,4 +269,27 @@ decides the assignment: a controller that rebalances on scale
 {{- if $ps }}{{ $last = $i }}{{ end -}}
 {{- end -}}
 {{- join ";" (slice $entries 0 (add1 $last | int)) -}}
+{{- end -}}
+
+{{/*
+Consumers: the PARTITIONS_BY_ORDINAL the StatefulSet gets. With the
+controller on, an upgrade keeps the live value: the controller owns it, and
+jumping straight to a new assignment in one rolling update could give a
+partition to an old and a new pod at once; the controller steps there.
+*/}}
+{{- define "weather.consumer.partitionsByOrdinalLive" -}}
+{{- $value := include "weather.consumer.partitionsByOrdinal" . -}}
+{{- if .Values.controller.enabled -}}
+{{- $live := lookup "apps/v1" "StatefulSet" .Release.Namespace (include "weather.consumer.fullname" .) -}}
+{{- if $live -}}
+{{- range $live.spec.template.spec.containers -}}
+{{- if eq .name "consumer" -}}
+{{- range .env -}}
+{{- if eq .name "PARTITIONS_BY_ORDINAL" }}{{ $value = .value }}{{ end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- $value -}}
 {{- end -}}
