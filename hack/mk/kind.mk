@@ -4,7 +4,7 @@
 #
 #   make kind-up     kind cluster + images + chart, waits until all is ready
 #   make kind-down   delete the kind cluster (and everything in it)
-#   make images      build the two images, tagged $(VERSION)
+#   make images      build the three images, tagged $(VERSION)
 #   make deploy      helm upgrade --install into the CURRENT kube context
 #   make undeploy    helm uninstall from the current kube context
 #
@@ -13,7 +13,7 @@
 #                      the changes> when proto/ or services/ have uncommitted
 #                      changes, so every different build gets its own tag and
 #                      a deploy of it rolls the pods
-#   WEATHER_IMAGE_PRODUCER, WEATHER_IMAGE_CONSUMER   image repositories
+#   WEATHER_IMAGE_PRODUCER, WEATHER_IMAGE_CONSUMER, WEATHER_IMAGE_CONTROLLER   image repositories
 #   WEATHER_RELEASE, WEATHER_NAMESPACE               Helm release and namespace
 #   WEATHER_HELM_ARGS  more helm upgrade arguments, e.g. "--set consumer.replicas=3"
 #   KIND_CLUSTER, KIND_CONFIG                        the kind cluster
@@ -33,6 +33,7 @@ WEATHER_RELEASE ?= weather
 WEATHER_NAMESPACE ?= weather
 WEATHER_IMAGE_PRODUCER ?= localhost/weather/producer
 WEATHER_IMAGE_CONSUMER ?= localhost/weather/consumer
+WEATHER_IMAGE_CONTROLLER ?= localhost/weather/controller
 WEATHER_HELM_TIMEOUT ?= 5m
 WEATHER_HELM_ARGS ?=
 
@@ -53,6 +54,8 @@ $(HELM) upgrade --install $(WEATHER_RELEASE) $(WEATHER_CHART) $(1) \
 	--set-string consumer.image.tag=$(VERSION) \
 	--set-string debug.image.repository=$(WEATHER_IMAGE_CONSUMER) \
 	--set-string debug.image.tag=$(VERSION) \
+	--set-string controller.image.repository=$(WEATHER_IMAGE_CONTROLLER) \
+	--set-string controller.image.tag=$(VERSION) \
 	--wait --timeout $(WEATHER_HELM_TIMEOUT) $(WEATHER_HELM_ARGS)
 endef
 
@@ -66,9 +69,10 @@ done
 endef
 
 .PHONY: images
-images: ## build the producer and consumer images, tagged $(VERSION) (Docker)
+images: ## build the producer, consumer and controller images, tagged $(VERSION) (Docker)
 	$(DOCKER) build -f Dockerfile.producer -t $(WEATHER_IMAGE_PRODUCER):$(VERSION) .
 	$(DOCKER) build -f Dockerfile.consumer -t $(WEATHER_IMAGE_CONSUMER):$(VERSION) .
+	$(DOCKER) build -f Dockerfile.controller -t $(WEATHER_IMAGE_CONTROLLER):$(VERSION) .
 
 .PHONY: kind-up
 kind-up: ## kind cluster, images loaded into it, chart installed; waits until ready
@@ -79,7 +83,7 @@ kind-up: ## kind cluster, images loaded into it, chart installed; waits until re
 	fi
 	$(MAKE) --no-print-directory images VERSION=$(VERSION)
 	$(KIND) load docker-image --name $(KIND_CLUSTER) \
-		$(WEATHER_IMAGE_PRODUCER):$(VERSION) $(WEATHER_IMAGE_CONSUMER):$(VERSION)
+		$(WEATHER_IMAGE_PRODUCER):$(VERSION) $(WEATHER_IMAGE_CONSUMER):$(VERSION) $(WEATHER_IMAGE_CONTROLLER):$(VERSION)
 	$(call weather_helm_install,--kube-context kind-$(KIND_CLUSTER))
 	$(call weather_rollout_status,--context kind-$(KIND_CLUSTER))
 	@echo "kind-up: release $(WEATHER_RELEASE) ($(VERSION)) is ready in kind-$(KIND_CLUSTER), namespace $(WEATHER_NAMESPACE)." \
