@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Run the chart's end-to-end test (hack/cluster/e2e, a Go test in its own
+# module) against the cluster of hack/cluster/up.sh, with the locally built
+# images. Only image values differ from the chart's defaults: the tags of the
+# project's images (hack/images/build.sh tags them "$IMAGE_TAG") and the Kafka
+# image (built from the Maven Central jars, apache/kafka's layout).
+#
+#   hack/cluster/e2e.sh [go test flags, e.g. -run TestChart]
+#
+# Env: E2E_NAMESPACE, E2E_RELEASE (see hack/cluster/e2e/e2e_test.go).
+set -euo pipefail
+# shellcheck source=hack/cluster/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+[[ -f $KUBECONFIG_ADMIN ]] || die "no cluster ($KUBECONFIG_ADMIN missing): run hack/cluster/up.sh"
+[[ -x $K8S_BIN/helm ]] || die "$K8S_BIN/helm missing: run hack/k8s/bins.sh cluster"
+
+export KUBECONFIG=$KUBECONFIG_ADMIN
+export E2E_KUBECTL=$K8S_BIN/kubectl
+export E2E_HELM=$K8S_BIN/helm
+export E2E_CHART=$REPO/charts/weather
+export E2E_HELM_SET="
+producer.image.tag=$IMAGE_TAG
+consumer.image.tag=$IMAGE_TAG
+debug.image.tag=$IMAGE_TAG
+controller.image.tag=$IMAGE_TAG
+kafka.image.repository=$IMG_KAFKA_REPO
+kafka.image.tag=$IMG_KAFKA_TAG
+"
+# The project's images must be the chart's default repositories: only the
+# tag may differ from what users get.
+values=$(cat "$REPO/charts/weather/values.yaml")
+for repo in "$IMG_PRODUCER_REPO" "$IMG_CONSUMER_REPO" "$IMG_CONTROLLER_REPO"; do
+	grep -q "repository: $repo\$" <<<"$values" ||
+		die "charts/weather/values.yaml does not default to $repo (hack/images/images.sh)"
+done
+
+# Every image the chart will run must be in the cluster's containerd: a
+# missing one would only show as ImagePullBackOff when helm --wait times out.
+sets=()
+for v in $E2E_HELM_SET; do sets+=(--set "$v"); done
+have=$(ctr images ls -q)
+missing=()
+for img in $("$E2E_HELM" template e2e "$E2E_CHART" "${sets[@]}" | awk '$1 == "image:" || $1 == "-" && $2 == "image:" { print $NF }' | tr -d '"' | sort -u); do
+	# containerd names images fully: docker.io/library/x for a bare x.
+	ref=$img
+	[[ $ref == */* ]] || ref=library/$ref
+	[[ ${ref%%/*} == *.* || ${ref%%/*} == localhost ]] || ref=docker.io/$ref
+	grep -qxF "$ref" <<<"$have" || missing+=("$img")
+done
+((${#missing[@]} == 0)) || die "the chart runs images that are not built and imported: ${missing[*]} (hack/images/build.sh, hack/images/images.sh)"
+
+cd "$CLUSTER_HACK/e2e"
+# -v streams the phases as they run; the summary table comes at the end.
+GOWORK=off go test -count=1 -v -timeout 40m "$@" .

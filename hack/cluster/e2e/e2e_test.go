@@ -1,0 +1,739 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestChart installs the chart with helm on the e2e cluster and proves, with
+// kubectl and an independent recount of the topic:
+//   - every pod becomes ready;
+//   - the partition files appear on the consumers' volume and grow;
+//   - `kubectl logs` of the debug pod shows records (the generated ones);
+//   - the stats equal a recount of the topic (nothing lost, nothing counted
+//     twice), after each of: steady state; consumer pods deleted mid-stream
+//     (one gracefully, one killed), which resume from their checkpoints; the
+//     consumers scaled to zero and back; scaled out by one and back, with
+//     the chart's partition controller moving partitions between pods
+//     (2 -> 3 -> 1 -> 0 -> 2, every assignment logged); the
+//     broker pod deleted, which comes back with its data while the pipeline
+//     recovers.
+//
+// Environment (hack/cluster/e2e.sh sets it):
+//
+//	KUBECONFIG        the cluster's admin kubeconfig (required)
+//	E2E_KUBECTL       kubectl binary (default: kubectl on PATH)
+//	E2E_HELM          helm binary (default: helm on PATH)
+//	E2E_CHART         the chart (default: <repo>/charts/weather)
+//	E2E_NAMESPACE     namespace to install into (default: weather-e2e)
+//	E2E_RELEASE       release name (default: weather)
+//	E2E_HELM_SET      newline-separated --set values (the local images)
+//	E2E_DNS           the cluster DNS, ip:port (default: kube-system/kube-dns:53)
+func TestChart(t *testing.T) {
+	kubeconfig := os.Getenv("KUBECONFIG")
+	if kubeconfig == "" {
+		t.Skip("KUBECONFIG is not set: run through hack/cluster/e2e.sh (make test-e2e)")
+	}
+	ctx := context.Background()
+	if d, ok := t.Deadline(); ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, d.Add(-30*time.Second))
+		defer cancel()
+	}
+	s := &suite{
+		t:       t,
+		ctx:     ctx,
+		release: env("E2E_RELEASE", "weather"),
+		chart:   env("E2E_CHART", "../../../charts/weather"),
+		start:   time.Now(),
+	}
+	s.k = Tools{
+		Kubectl: env("E2E_KUBECTL", "kubectl"), Helm: env("E2E_HELM", "helm"),
+		Kubeconfig: kubeconfig, Namespace: env("E2E_NAMESPACE", "weather-e2e"), Log: t.Logf,
+	}
+	t.Cleanup(s.summary)
+	t.Cleanup(func() {
+		if t.Failed() {
+			s.diagnose()
+		}
+	})
+
+	s.phase("helm install (all workloads ready: --wait)", s.install)
+	s.phase("all pods ready", s.allReady)
+	s.phase("partition files appear on the volume and grow", s.filesGrow)
+	s.phase("stats = recount of the topic (steady state)", func() error { _, err := s.checkStats("steady state"); return err })
+	s.phase("kubectl logs of the debug pod shows records", s.debugLogs)
+	s.phase("consumer pods deleted mid-stream resume from their checkpoints", s.deleteConsumers)
+	s.phase("consumers scaled to 0 and back", s.scaleConsumers)
+	s.phase("consumers scaled 2 -> 3 -> 1 -> 0 -> 2 (the controller reassigns partitions)", s.scaleOut)
+	s.phase("broker pod deleted: back with its data, pipeline recovers", s.deleteBroker)
+	s.phase("all pods ready at the end", s.allReady)
+}
+
+type suite struct {
+	t       *testing.T
+	ctx     context.Context
+	k       Tools
+	release string
+	chart   string
+	start   time.Time
+
+	// Learned after the install.
+	kafka      Kafka
+	seed       uint64
+	partitions int32
+	dataDir    string // the consumers' volume, on this host
+	consumers  string // the consumers' StatefulSet
+	replicas   int
+
+	phases []phaseResult
+}
+
+type phaseResult struct {
+	name string
+	took time.Duration
+	err  error
+}
+
+// phase runs one step, times it, and stops the test if it fails.
+func (s *suite) phase(name string, f func() error) {
+	s.t.Helper()
+	s.t.Logf("=== phase: %s", name)
+	start := time.Now()
+	err := f()
+	s.phases = append(s.phases, phaseResult{name, time.Since(start), err})
+	if err != nil {
+		s.t.Fatalf("phase %q failed after %s: %v", name, time.Since(start).Round(time.Millisecond), err)
+	}
+	s.t.Logf("--- ok (%s): %s", time.Since(start).Round(time.Millisecond), name)
+}
+
+func (s *suite) summary() {
+	var b strings.Builder
+	fmt.Fprintf(&b, "\ne2e summary (chart %s, release %s in namespace %s):\n", s.chart, s.release, s.k.Namespace)
+	for _, p := range s.phases {
+		status := "ok  "
+		if p.err != nil {
+			status = "FAIL"
+		}
+		fmt.Fprintf(&b, "  %s %7.1fs  %s\n", status, p.took.Seconds(), p.name)
+	}
+	fmt.Fprintf(&b, "  total %.1fs\n", time.Since(s.start).Seconds())
+	fmt.Print(b.String())
+}
+
+func env(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// selector of a component's pods/workloads in this release.
+func (s *suite) selector(component string) string {
+	return "app.kubernetes.io/instance=" + s.release + ",app.kubernetes.io/component=" + component
+}
+
+func (s *suite) kubectl(args ...string) (string, error) { return s.k.KubectlOut(s.ctx, args...) }
+
+// ----------------------------------------------------------------- install ---
+
+func (s *suite) install() error {
+	// A fresh namespace, also when run again on a cluster kept up by hand.
+	if _, err := s.kubectl("delete", "namespace", s.k.Namespace, "--ignore-not-found", "--wait=true", "--timeout=3m"); err != nil {
+		return err
+	}
+	args := []string{"install", s.release, s.chart, "--create-namespace", "--wait", "--timeout", "10m"}
+	for _, set := range strings.Fields(os.Getenv("E2E_HELM_SET")) {
+		args = append(args, "--set", set)
+	}
+	if _, err := s.k.HelmOut(s.ctx, args...); err != nil {
+		return err
+	}
+
+	// What the test needs to know, from the release itself.
+	out, err := s.k.HelmOut(s.ctx, "get", "values", s.release, "--all", "--output", "json")
+	if err != nil {
+		return err
+	}
+	var values struct {
+		Producer struct{ Seed uint64 }
+		Topic    struct{ Partitions int32 }
+	}
+	if err := json.Unmarshal([]byte(out), &values); err != nil {
+		return fmt.Errorf("helm values: %w", err)
+	}
+	s.seed, s.partitions = values.Producer.Seed, values.Topic.Partitions
+
+	envOf := func(name string) (string, error) {
+		return s.kubectl("get", "deployment", "-l", s.selector("producer"), "-o",
+			`jsonpath={.items[0].spec.template.spec.containers[0].env[?(@.name=="`+name+`")].value}`)
+	}
+	if s.kafka.Bootstrap, err = envOf("KAFKA_BROKERS"); err != nil {
+		return err
+	}
+	if s.kafka.Topic, err = envOf("TOPIC"); err != nil {
+		return err
+	}
+	if s.kafka.DNS = os.Getenv("E2E_DNS"); s.kafka.DNS == "" {
+		ip, err := s.kubectl("get", "service", "kube-dns", "--namespace", "kube-system", "-o", "jsonpath={.spec.clusterIP}")
+		if err != nil {
+			return err
+		}
+		s.kafka.DNS = ip + ":53"
+	}
+
+	// The consumers' StatefulSet and the host directory behind its volume.
+	if s.consumers, err = s.kubectl("get", "statefulset", "-l", s.selector("consumer"), "-o", "jsonpath={.items[0].metadata.name}"); err != nil {
+		return err
+	}
+	rep, err := s.kubectl("get", "statefulset", s.consumers, "-o", "jsonpath={.spec.replicas}")
+	if err != nil {
+		return err
+	}
+	if s.replicas, err = strconv.Atoi(rep); err != nil {
+		return fmt.Errorf("replicas %q: %w", rep, err)
+	}
+	claim, err := s.kubectl("get", "statefulset", s.consumers, "-o",
+		"jsonpath={.spec.template.spec.volumes[?(@.persistentVolumeClaim)].persistentVolumeClaim.claimName}")
+	if err != nil {
+		return err
+	}
+	pv, err := s.kubectl("get", "pvc", claim, "-o", "jsonpath={.spec.volumeName}")
+	if err != nil {
+		return err
+	}
+	path, err := s.kubectl("get", "pv", pv, "-o", "jsonpath={.spec.hostPath.path}{.spec.local.path}")
+	if err != nil {
+		return err
+	}
+	if path == "" {
+		return fmt.Errorf("PV %s of PVC %s is neither hostPath nor local", pv, claim)
+	}
+	s.dataDir = path
+	s.t.Logf("kafka %s (DNS %s), topic %q with %d partitions, seed %d; consumers: statefulset %s, %d replicas, volume %s = %s",
+		s.kafka.Bootstrap, s.kafka.DNS, s.kafka.Topic, s.partitions, s.seed, s.consumers, s.replicas, claim, s.dataDir)
+	return nil
+}
+
+// allReady waits until every pod of the namespace is ready and reports
+// their restarts.
+func (s *suite) allReady() error {
+	if _, err := s.kubectl("wait", "--for=condition=Ready", "pod", "--all", "--timeout=5m"); err != nil {
+		return err
+	}
+	out, err := s.kubectl("get", "pods", "-o",
+		`jsonpath={range .items[*]}{.metadata.name}{" restarts="}{.status.containerStatuses[*].restartCount}{"\n"}{end}`)
+	s.t.Logf("pods:\n%s", out)
+	return err
+}
+
+// ------------------------------------------------------------------ files ---
+
+// files reads all partition files, failing if one is missing.
+func (s *suite) files() (map[int32]File, error) {
+	files, err := ReadFiles(s.dataDir, s.partitions)
+	if err != nil {
+		return nil, err
+	}
+	for p := range s.partitions {
+		if _, ok := files[p]; !ok {
+			return files, fmt.Errorf("no partition-%d.json in %s", p, s.dataDir)
+		}
+	}
+	return files, nil
+}
+
+// waitOffsets waits until every file's offset is at least min[p] (strictly
+// more if strict).
+func (s *suite) waitOffsets(what string, timeout time.Duration, min map[int32]int64, strict bool) (map[int32]File, error) {
+	var files map[int32]File
+	err := Eventually(s.ctx, timeout, time.Second, func() error {
+		var err error
+		if files, err = s.files(); err != nil {
+			return err
+		}
+		for p, f := range files {
+			if f.Offset < min[p] || (strict && f.Offset == min[p]) {
+				return fmt.Errorf("%s: partition %d at offset %d, waiting for %s%d", what, p, f.Offset, map[bool]string{true: ">", false: ">="}[strict], min[p])
+			}
+		}
+		return nil
+	})
+	if err == nil {
+		s.t.Logf("%s: offsets %v", what, Offsets(files))
+	}
+	return files, err
+}
+
+func (s *suite) filesGrow() error {
+	var first map[int32]File
+	err := Eventually(s.ctx, 3*time.Minute, time.Second, func() error {
+		var err error
+		first, err = s.files()
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	s.t.Logf("files present in %s: offsets %v", s.dataDir, Offsets(first))
+	_, err = s.waitOffsets("files grow", 2*time.Minute, Offsets(first), true)
+	return err
+}
+
+// checkStats compares the files with an independent recount of the topic,
+// and the topic with the producer's generated stream.
+func (s *suite) checkStats(when string) (map[int32]File, error) {
+	files, err := s.files()
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, 3*time.Minute)
+	defer cancel()
+	_, end, err := s.kafka.Offsets(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("topic offsets: %w", err)
+	}
+	for p, f := range files {
+		if f.Offset > end[p] {
+			return nil, fmt.Errorf("partition %d: file offset %d is beyond the topic's end %d", p, f.Offset, end[p])
+		}
+	}
+	start := time.Now()
+	rc, err := s.kafka.Recount(ctx, Offsets(files), s.seed)
+	if err != nil {
+		return nil, err
+	}
+	diffs := append(Compare(files, rc), rc.StreamErrors...)
+	var total int64
+	for _, p := range sortedKeys(files) {
+		total += rc.Records[p]
+		s.t.Logf("  %s: partition %d: offset %d of %d; %d reports, %d transaction markers, %d skipped; %d stations",
+			when, p, files[p].Offset, end[p], rc.Records[p], rc.Controls[p], rc.Skipped[p], len(files[p].Stations))
+	}
+	if len(diffs) > 0 {
+		return nil, fmt.Errorf("%s: the stats differ from the recount of the topic:\n  %s", when, strings.Join(diffs, "\n  "))
+	}
+	s.t.Logf("%s: stats of %d reports equal the recount of the topic and the generated stream (recount %s)",
+		when, total, time.Since(start).Round(time.Millisecond))
+	return files, nil
+}
+
+// ------------------------------------------------------------------ debug ---
+
+func (s *suite) debugLogs() error {
+	deploy, err := s.kubectl("get", "deployment", "-l", s.selector("debug"), "-o", "jsonpath={.items[0].metadata.name}")
+	if err != nil {
+		return err
+	}
+	files, err := s.files()
+	if err != nil {
+		return err
+	}
+	return Eventually(s.ctx, 2*time.Minute, 2*time.Second, func() error {
+		out, err := s.kubectl("logs", "deployment/"+deploy, "--tail=200")
+		if err != nil {
+			return err
+		}
+		var lines []DebugLine
+		for _, line := range strings.Split(out, "\n") {
+			if l, ok := ParseDebugLine(line); ok {
+				lines = append(lines, l)
+			}
+		}
+		if len(lines) < 20 {
+			return fmt.Errorf("%d report lines in the debug pod's log, want 20+", len(lines))
+		}
+		for _, l := range lines {
+			if err := CheckDebugLine(l, s.seed); err != nil {
+				return fmt.Errorf("debug printed a report that is not in the stream: %w", err)
+			}
+			if _, ok := files[l.Partition].Stations[l.Station]; !ok {
+				return fmt.Errorf("debug printed %s in partition %d, whose stats have no such station", l.Station, l.Partition)
+			}
+		}
+		s.t.Logf("debug pod printed %d report lines (checked against the stream), e.g. %+v", len(lines), lines[len(lines)-1])
+		return nil
+	})
+}
+
+// -------------------------------------------------------------- consumers ---
+
+func (s *suite) podNames(component string) ([]string, error) {
+	out, err := s.kubectl("get", "pods", "-l", s.selector(component), "-o", "jsonpath={.items[*].metadata.name}")
+	names := strings.Fields(out)
+	slices.Sort(names)
+	return names, err
+}
+
+func (s *suite) podUID(name string) (string, error) {
+	return s.kubectl("get", "pod", name, "-o", "jsonpath={.metadata.uid}")
+}
+
+// resumeLine is the consumer's log line for a partition resumed from its
+// checkpoint (slog text or JSON).
+var resumeLine = regexp.MustCompile(`resuming from checkpoint.*?\bpartition"?[=:](\d+).*?\boffset"?[=:](\d+)`)
+
+func (s *suite) deleteConsumers() error {
+	pods, err := s.podNames("consumer")
+	if err != nil {
+		return err
+	}
+	if len(pods) == 0 {
+		return errors.New("no consumer pods")
+	}
+	before, err := s.files()
+	if err != nil {
+		return err
+	}
+	uids := map[string]string{}
+	for _, p := range pods {
+		if uids[p], err = s.podUID(p); err != nil {
+			return err
+		}
+	}
+	s.t.Logf("offsets before: %v", Offsets(before))
+	// One pod the usual way (SIGTERM: it checkpoints the batch in hand), the
+	// other killed outright (SIGKILL: the last checkpoint is all there is).
+	if _, err := s.kubectl("delete", "pod", pods[0], "--wait=true", "--timeout=2m"); err != nil {
+		return err
+	}
+	if len(pods) > 1 {
+		if _, err := s.kubectl("delete", "pod", pods[1], "--grace-period=0", "--force", "--wait=true", "--timeout=2m"); err != nil {
+			return err
+		}
+	}
+	if _, err := s.kubectl("rollout", "status", "statefulset/"+s.consumers, "--timeout=3m"); err != nil {
+		return err
+	}
+	if err := s.waitNewPods(pods, uids); err != nil {
+		return err
+	}
+
+	// Each partition was picked up where its checkpoint left it: never
+	// before the offset it had before the deletion, never from scratch.
+	resumed := map[int32]int64{}
+	for _, pod := range pods[:min(2, len(pods))] {
+		var logs string
+		err := Eventually(s.ctx, time.Minute, time.Second, func() error {
+			var err error
+			if logs, err = s.kubectl("logs", pod); err != nil {
+				return err
+			}
+			if !resumeLine.MatchString(logs) {
+				return fmt.Errorf("no %q line in the log of %s yet", "resuming from checkpoint", pod)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if strings.Contains(logs, "no checkpoint, starting at the log start") || strings.Contains(logs, "starting partition afresh") {
+			return fmt.Errorf("%s started a partition from scratch:\n%s", pod, logs)
+		}
+		for _, m := range resumeLine.FindAllStringSubmatch(logs, -1) {
+			p, _ := strconv.ParseInt(m[1], 10, 32)
+			off, _ := strconv.ParseInt(m[2], 10, 64)
+			resumed[int32(p)] = off
+			s.t.Logf("%s resumed partition %d from its checkpoint at offset %d (before the deletion: %d)", pod, p, off, before[int32(p)].Offset)
+			if off < before[int32(p)].Offset {
+				return fmt.Errorf("%s resumed partition %d at %d, before its checkpoint %d", pod, p, off, before[int32(p)].Offset)
+			}
+		}
+	}
+	if len(pods) <= 2 && len(resumed) != int(s.partitions) {
+		return fmt.Errorf("resumed partitions %v, want all %d", resumed, s.partitions)
+	}
+	if _, err := s.waitOffsets("consuming again", 2*time.Minute, resumed, true); err != nil {
+		return err
+	}
+	_, err = s.checkStats("after the consumer pods were deleted")
+	return err
+}
+
+// waitNewPods waits until each of pods is a new pod (another UID) and ready.
+func (s *suite) waitNewPods(pods []string, old map[string]string) error {
+	for _, p := range pods {
+		err := Eventually(s.ctx, 5*time.Minute, time.Second, func() error {
+			uid, err := s.podUID(p)
+			if err != nil {
+				return err
+			}
+			if uid == old[p] {
+				return fmt.Errorf("pod %s not replaced yet", p)
+			}
+			ready, err := s.kubectl("get", "pod", p, "-o", `jsonpath={.status.conditions[?(@.type=="Ready")].status}`)
+			if err != nil {
+				return err
+			}
+			if ready != "True" {
+				return fmt.Errorf("new pod %s not ready", p)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *suite) scaleConsumers() error {
+	if _, err := s.kubectl("scale", "statefulset/"+s.consumers, "--replicas=0"); err != nil {
+		return err
+	}
+	err := Eventually(s.ctx, 3*time.Minute, time.Second, func() error {
+		pods, err := s.podNames("consumer")
+		if err == nil && len(pods) > 0 {
+			err = fmt.Errorf("consumer pods still there: %v", pods)
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	// Nobody writes the files now; give the producer time to run ahead.
+	stopped, err := s.files()
+	if err != nil {
+		return err
+	}
+	time.Sleep(5 * time.Second)
+	still, err := s.files()
+	if err != nil {
+		return err
+	}
+	if !maps.Equal(Offsets(stopped), Offsets(still)) {
+		return fmt.Errorf("files changed with no consumers: %v, then %v", Offsets(stopped), Offsets(still))
+	}
+	if _, err := s.checkStats("scaled to zero"); err != nil {
+		return err
+	}
+	_, end, err := s.kafka.Offsets(s.ctx)
+	if err != nil {
+		return err
+	}
+	s.t.Logf("backlog while scaled to zero: files at %v, topic at %v", Offsets(still), end)
+
+	if _, err := s.kubectl("scale", "statefulset/"+s.consumers, "--replicas="+strconv.Itoa(s.replicas)); err != nil {
+		return err
+	}
+	if _, err := s.kubectl("rollout", "status", "statefulset/"+s.consumers, "--timeout=3m"); err != nil {
+		return err
+	}
+	if _, err := s.waitOffsets("backlog consumed", 3*time.Minute, end, false); err != nil {
+		return err
+	}
+	_, err = s.checkStats("scaled back to " + strconv.Itoa(s.replicas))
+	return err
+}
+
+// scaleOut scales the consumers 2 -> 3 -> 1 -> 0 -> 2 (from the chart's
+// replica count up by one, down to one, to zero and back) while the producer
+// runs. With the chart's partition controller (controller.enabled) the
+// partitions follow in rollouts — every assignment it writes is logged —
+// without it extra pods idle as spares. After each step the stats equal a
+// recount of the topic.
+func (s *suite) scaleOut() error {
+	for _, n := range []int{s.replicas + 1, 1, 0, s.replicas} {
+		if _, err := s.kubectl("scale", "statefulset/"+s.consumers, "--replicas="+strconv.Itoa(n)); err != nil {
+			return err
+		}
+		assignment, err := s.settle(n)
+		if err != nil {
+			return err
+		}
+		s.t.Logf("%d consumers settled, partitions by ordinal %q", n, assignment)
+		if n > 0 {
+			_, end, err := s.kafka.Offsets(s.ctx)
+			if err != nil {
+				return err
+			}
+			if _, err := s.waitOffsets("consuming with "+strconv.Itoa(n)+" pods", 3*time.Minute, end, false); err != nil {
+				return err
+			}
+		}
+		if _, err := s.checkStats("scaled to " + strconv.Itoa(n)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// settle waits until the consumer StatefulSet runs n ready pods of its
+// latest template and, if the partition controller manages it, the
+// controller has reached its target assignment. It returns the assignment.
+func (s *suite) settle(n int) (string, error) {
+	var assignment string
+	var seen []string // every assignment the template had while settling
+	defer func() { s.t.Logf("scale to %d: assignments seen %q", n, seen) }()
+	err := Eventually(s.ctx, 5*time.Minute, time.Second, func() error {
+		out, err := s.kubectl("get", "statefulset", s.consumers, "-o", "json")
+		if err != nil {
+			return err
+		}
+		var sts struct {
+			Metadata struct {
+				Generation int64
+				Labels     map[string]string
+			}
+			Spec struct {
+				Template struct {
+					Spec struct {
+						Containers []struct {
+							Env []struct{ Name, Value string }
+						}
+					}
+				}
+			}
+			Status struct {
+				ObservedGeneration              int64
+				ReadyReplicas, UpdatedReplicas  int
+				CurrentRevision, UpdateRevision string
+			}
+		}
+		if err := json.Unmarshal([]byte(out), &sts); err != nil {
+			return err
+		}
+		assignment = ""
+		for _, c := range sts.Spec.Template.Spec.Containers {
+			for _, e := range c.Env {
+				if e.Name == "PARTITIONS_BY_ORDINAL" {
+					assignment = e.Value
+				}
+			}
+		}
+		if len(seen) == 0 || seen[len(seen)-1] != assignment {
+			seen = append(seen, assignment)
+		}
+		st := sts.Status
+		// At zero replicas the controller has nothing to do: the template
+		// keeps the last assignment for the next scale-up.
+		managed := sts.Metadata.Labels["weather.io/partition-controller"] == "enabled" && n > 0
+		switch want := evenAssignment(max(n, 1), int(s.partitions)); {
+		case st.ObservedGeneration < sts.Metadata.Generation || st.CurrentRevision != st.UpdateRevision:
+			return fmt.Errorf("statefulset %s: rollout in progress", s.consumers)
+		case st.ReadyReplicas != n || st.UpdatedReplicas != n:
+			return fmt.Errorf("statefulset %s: %d ready, %d updated, want %d", s.consumers, st.ReadyReplicas, st.UpdatedReplicas, n)
+		case managed && assignment != want:
+			return fmt.Errorf("statefulset %s: partitions by ordinal %q, want %q from the partition controller", s.consumers, assignment, want)
+		}
+		return nil
+	})
+	return assignment, err
+}
+
+// evenAssignment is the partition controller's documented target: partition
+// p to ordinal p % replicas, as PARTITIONS_BY_ORDINAL ("0,3;1;2").
+func evenAssignment(replicas, partitions int) string {
+	lists := make([][]string, min(replicas, partitions))
+	for p := range partitions {
+		lists[p%replicas] = append(lists[p%replicas], strconv.Itoa(p))
+	}
+	entries := make([]string, len(lists))
+	for i, l := range lists {
+		entries[i] = strings.Join(l, ",")
+	}
+	return strings.Join(entries, ";")
+}
+
+// ----------------------------------------------------------------- broker ---
+
+func (s *suite) deleteBroker() error {
+	pods, err := s.podNames("kafka")
+	if err != nil {
+		return err
+	}
+	if len(pods) != 1 {
+		return fmt.Errorf("kafka pods %v, want one", pods)
+	}
+	uid, err := s.podUID(pods[0])
+	if err != nil {
+		return err
+	}
+	start0, end0, err := s.kafka.Offsets(s.ctx)
+	if err != nil {
+		return err
+	}
+	s.t.Logf("topic before: start %v, end %v", start0, end0)
+
+	if _, err := s.kubectl("delete", "pod", pods[0], "--wait=true", "--timeout=3m"); err != nil {
+		return err
+	}
+	if err := s.waitNewPods(pods, map[string]string{pods[0]: uid}); err != nil {
+		return err
+	}
+
+	// Back with its data: the same log start, and at least the same end.
+	var start1, end1 map[int32]int64
+	err = Eventually(s.ctx, 3*time.Minute, 2*time.Second, func() error {
+		ctx, cancel := context.WithTimeout(s.ctx, 30*time.Second)
+		defer cancel()
+		var err error
+		start1, end1, err = s.kafka.Offsets(ctx)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	s.t.Logf("topic after: start %v, end %v", start1, end1)
+	for p, e := range end0 {
+		if start1[p] != start0[p] || end1[p] < e {
+			return fmt.Errorf("partition %d: log was [%d, %d) before the restart, [%d, %d) after: data lost",
+				p, start0[p], e, start1[p], end1[p])
+		}
+	}
+
+	// The pipeline recovers: new reports are produced and consumed past
+	// everything that existed before the restart.
+	if _, err := s.waitOffsets("consumed past the pre-restart end", 5*time.Minute, end0, true); err != nil {
+		return err
+	}
+	if err := s.allReady(); err != nil {
+		return err
+	}
+	_, err = s.checkStats("after the broker pod was deleted")
+	return err
+}
+
+// ------------------------------------------------------------ diagnostics ---
+
+// diagnose prints what a person needs to see why a run failed.
+func (s *suite) diagnose() {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	k := s.k
+	k.Log = func(string, ...any) {}
+	show := func(args ...string) {
+		out, err := k.KubectlOut(ctx, args...)
+		if err != nil {
+			out += "\n" + err.Error()
+		}
+		fmt.Printf("\n----- kubectl %s\n%s\n", strings.Join(args, " "), out)
+	}
+	show("get", "all,pvc,pv", "-o", "wide")
+	show("get", "events", "--sort-by=.lastTimestamp")
+	show("describe", "pods")
+	pods, _ := k.KubectlOut(ctx, "get", "pods", "-o", "jsonpath={.items[*].metadata.name}")
+	for _, p := range strings.Fields(pods) {
+		show("logs", p, "--all-containers", "--tail=80")
+		show("logs", p, "--all-containers", "--tail=80", "--previous")
+	}
+	if s.dataDir != "" {
+		entries, _ := os.ReadDir(s.dataDir)
+		for _, e := range entries {
+			data, _ := os.ReadFile(filepath.Join(s.dataDir, e.Name()))
+			fmt.Printf("\n----- %s\n%s\n", e.Name(), data)
+		}
+	}
+}

@@ -1,0 +1,68 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+)
+
+// Tools runs kubectl and helm against the e2e cluster.
+type Tools struct {
+	Kubectl    string
+	Helm       string
+	Kubeconfig string
+	Namespace  string
+	Log        func(format string, args ...any)
+}
+
+// Kubectl runs kubectl in the test namespace and returns its stdout.
+func (t Tools) KubectlOut(ctx context.Context, args ...string) (string, error) {
+	return t.run(ctx, t.Kubectl, append([]string{"--namespace", t.Namespace}, args...)...)
+}
+
+// HelmOut runs helm in the test namespace and returns its stdout.
+func (t Tools) HelmOut(ctx context.Context, args ...string) (string, error) {
+	return t.run(ctx, t.Helm, append([]string{"--namespace", t.Namespace}, args...)...)
+}
+
+func (t Tools) run(ctx context.Context, bin string, args ...string) (string, error) {
+	t.Log("$ %s %s", shortName(bin), strings.Join(args, " "))
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+t.Kubeconfig)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if err != nil {
+		return stdout.String(), fmt.Errorf("%s %s: %w\n%s%s", shortName(bin), strings.Join(args, " "), err, stdout.String(), stderr.String())
+	}
+	return stdout.String(), nil
+}
+
+func shortName(bin string) string {
+	if i := strings.LastIndexByte(bin, '/'); i >= 0 {
+		return bin[i+1:]
+	}
+	return bin
+}
+
+// Eventually calls f every interval until it returns nil or timeout passes;
+// then it returns f's last error.
+func Eventually(ctx context.Context, timeout, interval time.Duration, f func() error) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for {
+		err := f()
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("after %s: %w", timeout, err)
+		case <-time.After(interval):
+		}
+	}
+}
