@@ -79,12 +79,27 @@ func Run(ctx context.Context, log *slog.Logger, client *kgo.Client, cfg Config, 
 		txnStart time.Time
 		inTxn    bool
 	)
-	var tick <-chan time.Time
+	// Pacing by schedule: report k of this run is due at start + k*Interval,
+	// and each wake-up produces every report that is due. (One report per
+	// tick of a time.Ticker caps the pace near 1000/s: a ticker fires at most
+	// about once per millisecond and drops the ticks it cannot deliver.)
+	var (
+		tick  <-chan time.Time
+		start = time.Now()
+		sent  int64
+	)
 	if cfg.Interval > 0 {
-		t := time.NewTicker(cfg.Interval)
+		t := time.NewTicker(max(cfg.Interval, time.Millisecond))
 		defer t.Stop()
 		tick = t.C
 	}
+	// A whole day takes this long at the pace: a transaction ends at the end
+	// of a day if waiting for the next one would make it older than
+	// TxnInterval.
+	day := time.Duration(generator.NumStations) * cfg.Interval
+	// Values are encoded into shared chunks rather than one allocation each;
+	// a chunk is freed once the client is done with all its records.
+	var chunk []byte
 	m.next.Set(float64(next))
 
 	// commit ends the open transaction. It does not use ctx: a SIGTERM
@@ -117,14 +132,15 @@ func Run(ctx context.Context, log *slog.Logger, client *kgo.Client, cfg Config, 
 	}
 
 	for cfg.Count == 0 || next < cfg.Count {
-		if tick != nil {
+		if ctx.Err() != nil {
+			break
+		}
+		if tick != nil && sent > int64(time.Since(start)/cfg.Interval) {
 			select {
 			case <-ctx.Done():
 			case <-tick:
 			}
-		}
-		if ctx.Err() != nil {
-			break
+			continue
 		}
 		if !inTxn {
 			if err := client.BeginTransaction(); err != nil {
@@ -133,14 +149,20 @@ func Run(ctx context.Context, log *slog.Logger, client *kgo.Client, cfg Config, 
 			inTxn, txnFirst, txnStart = true, next, time.Now()
 		}
 		gen.Fill(next, &report)
-		value, err := codec.Encode(nil, &report)
-		if err != nil {
+		if cap(chunk)-len(chunk) < 256 {
+			chunk = make([]byte, 0, 64<<10)
+		}
+		n := len(chunk)
+		var err error
+		if chunk, err = codec.Encode(chunk, &report); err != nil {
 			return txnFirst, err
 		}
+		value := chunk[n:len(chunk):len(chunk)]
 		client.Produce(context.Background(), &kgo.Record{Key: keys[next%generator.NumStations], Value: value}, onDone)
 		next++
+		sent++
 		if next%generator.NumStations == 0 &&
-			(next-txnFirst >= int64(cfg.TxnRecords) || time.Since(txnStart) >= cfg.TxnInterval) {
+			(next-txnFirst >= int64(cfg.TxnRecords) || time.Since(txnStart)+day > cfg.TxnInterval) {
 			if err := commit(); err != nil {
 				return txnFirst, err
 			}
