@@ -44,6 +44,8 @@ test-kafka: ## integration tests against a real Apache Kafka started for the run
 vet: ## go vet and gofmt on every module
 	test -z "$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$'))" || { gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$'); exit 1; }
 	for m in $(UNIT_MODULES) services/integration; do (cd $$m && $(GO) vet ./...); done
+	# Modules outside the workspace (their own dependency sets).
+	for m in hack/bench hack/cluster/e2e; do (cd $$m && GOWORK=off $(GO) vet ./...); done
 
 .PHONY: proto
 proto: ## regenerate proto/reportpb from proto/report.proto (pure Go, no protoc)

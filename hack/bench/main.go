@@ -1,0 +1,350 @@
+// Command bench answers, with figures from one run on one broker, how many
+// reports per second the pipeline sustains, how much memory the stats
+// consumer needs, how fast it recovers from SIGKILL and how long a report
+// takes from the producer into a checkpoint file. `make bench` runs it:
+//
+//	bench -repo . -bin .cache/bench/bin
+//
+// It starts a real Apache Kafka broker (hack/kafka.sh) unless -brokers or
+// KAFKA_BROKERS names one, runs the Go benchmarks of the hot functions, then
+// the producer, the stats consumer and Kafka's own perf tools as processes,
+// and prints one markdown table with absolute figures and the ratios that the
+// targets are about (machines here are noisy: ratios within one run are what
+// count). Progress goes to stderr, the table to stdout and to -out.
+//
+// The bench binary also has two helper modes it runs as child processes, so
+// that their memory and CPU are their own:
+//
+//	bench rawconsume ...   a franz-go consumer doing nothing per record (the baseline)
+//	bench pace ...         a transactional producer paced by schedule (see pace.go)
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+)
+
+func main() {
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case "rawconsume":
+			os.Exit(rawConsumeMain(os.Args[2:]))
+		case "pace":
+			os.Exit(paceMain(os.Args[2:]))
+		}
+	}
+	os.Exit(benchMain(os.Args[1:]))
+}
+
+// bench is one run.
+type bench struct {
+	repo, binDir, runDir, self string
+	records                    int64
+	latency, latencyFast       time.Duration
+	fastRate                   int
+	restarts                   int
+	reps                       int
+	goBench                    bool
+	benchtime                  string
+	keep                       bool
+	only                       []string
+	topic                      string
+	consumerEnv                []string
+	consumerSrc                []byte // services/consumer/main.go at the start
+
+	brokers    string
+	kafkaHome  string
+	stopBroker func()
+	adm        *kadm.Client
+	start      time.Time
+
+	mu       sync.Mutex
+	children map[*child]bool
+	logs     int
+
+	res results
+}
+
+func benchMain(args []string) int {
+	b := &bench{children: map[*child]bool{}, start: time.Now()}
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.StringVar(&b.repo, "repo", ".", "the repository's root")
+	fs.StringVar(&b.binDir, "bin", ".cache/bench/bin", "directory holding the built producer and consumer")
+	fs.Int64Var(&b.records, "records", 2_000_000, "reports produced at full speed and consumed from offset 0")
+	fs.DurationVar(&b.latency, "latency", 60*time.Second, "how long to produce at the default pace for the end-to-end latency; 0: skip")
+	fs.DurationVar(&b.latencyFast, "latency-fast", 15*time.Second, "how long to produce at -fast-rate for the end-to-end latency; 0: skip")
+	fs.IntVar(&b.fastRate, "fast-rate", 50_000, "the fast pace, reports/s")
+	fs.IntVar(&b.restarts, "restarts", 5, "SIGKILL/restart cycles of the stats consumer")
+	fs.IntVar(&b.reps, "reps", 3, "runs of each throughput measurement, in turns with its reference (the table shows medians)")
+	fs.BoolVar(&b.goBench, "gobench", true, "run the Go benchmarks (testing.B) of the hot functions first")
+	fs.StringVar(&b.benchtime, "benchtime", "1s", "-benchtime of the Go benchmarks")
+	out := fs.String("out", ".cache/bench/results.md", "also write the table here")
+	fs.StringVar(&b.brokers, "brokers", os.Getenv("KAFKA_BROKERS"), "use this broker instead of starting one (default $KAFKA_BROKERS)")
+	fs.BoolVar(&b.keep, "keep", false, "keep the run directory (logs, checkpoint files)")
+	only := fs.String("only", "", "run only these measurements (comma-separated): gobench, producer, perf-producer, consumer, raw, perf-consumer, restart, latency, latency-fast")
+	fs.StringVar(&b.topic, "topic", "", "consume this existing topic of -records reports instead of producing one (skips the producer)")
+	consumerEnv := fs.String("consumer-env", "", "extra environment of every stats consumer, comma-separated K=V (to try settings; shown in the table)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	for _, o := range strings.Split(*only, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			b.only = append(b.only, o)
+		}
+	}
+	for _, kv := range strings.Split(*consumerEnv, ",") {
+		if kv = strings.TrimSpace(kv); kv != "" {
+			b.consumerEnv = append(b.consumerEnv, kv)
+		}
+	}
+	var err error
+	if b.repo, err = filepath.Abs(b.repo); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		return 2
+	}
+	if !filepath.IsAbs(b.binDir) {
+		b.binDir = filepath.Join(b.repo, b.binDir)
+	}
+	if !filepath.IsAbs(*out) {
+		*out = filepath.Join(b.repo, *out)
+	}
+	if b.self, err = os.Executable(); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		return 2
+	}
+	for _, svc := range []string{"producer", "consumer"} {
+		if _, err := os.Stat(b.bin(svc)); err != nil {
+			fmt.Fprintf(os.Stderr, "bench: %v (build the services into -bin first; make bench does)\n", err)
+			return 2
+		}
+	}
+	b.consumerSetting("FETCH_MAX_BYTES") // reads the consumer's source now
+	b.runDir = filepath.Join(b.repo, ".cache", "bench", "run-"+time.Now().Format("20060102-150405"))
+	if err := os.MkdirAll(b.runDir, 0o755); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		return 1
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	err = b.run(ctx)
+	b.killAll()
+	if b.stopBroker != nil {
+		b.progress("kafka: stopping the broker ...")
+		b.stopBroker()
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bench: %v\n(logs of the run: %s)\n", err, b.runDir)
+		return 1
+	}
+	table := b.res.markdown(b)
+	fmt.Print(table)
+	if err := os.MkdirAll(filepath.Dir(*out), 0o755); err == nil {
+		if err := os.WriteFile(*out, []byte(table), 0o644); err == nil {
+			b.progress("table written to %s", *out)
+		}
+	}
+	if b.keep || len(b.res.failures) > 0 {
+		b.progress("logs and checkpoint files of the run: %s", b.runDir)
+	} else {
+		os.RemoveAll(b.runDir)
+	}
+	if len(b.res.failures) > 0 {
+		return 1
+	}
+	return 0
+}
+
+// want reports whether measurement name is to run (-only).
+func (b *bench) want(name string) bool {
+	return len(b.only) == 0 || slices.Contains(b.only, name)
+}
+
+// consumerEnvValue is the value of key in -consumer-env, if set there.
+func (b *bench) consumerEnvValue(key string) (string, bool) {
+	for _, kv := range b.consumerEnv {
+		if k, v, ok := strings.Cut(kv, "="); ok && k == key {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+func (b *bench) bin(svc string) string { return filepath.Join(b.binDir, svc) }
+
+// run runs every measurement in order. A measurement that fails is reported
+// in the table and the others still run, unless they depend on it.
+func (b *bench) run(ctx context.Context) error {
+	b.res.machine = machine(ctx, b)
+	b.progress("machine: %s; load average %s", b.res.machine.summary(), b.res.machine.loadStart)
+	if b.res.machine.busy() {
+		b.progress("WARNING: the load average is above half the CPUs: another job is running, figures will be low and noisy")
+	}
+	if b.goBench && b.want("gobench") {
+		b.step("Go benchmarks of the hot functions", func() error { return b.runGoBench(ctx) })
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if b.brokers == "" {
+		if err := b.startBroker(ctx); err != nil {
+			return err
+		}
+	} else {
+		b.progress("kafka: using the broker at %s", b.brokers)
+	}
+	admClient, err := b.client()
+	if err != nil {
+		return err
+	}
+	defer admClient.Close()
+	b.adm = kadm.NewClient(admClient)
+
+	// 1. Producers at full speed, b.reps times each, in turns; the topic of
+	// ours is then what the consumers read.
+	topic, producerOK := b.topic, true
+	if topic == "" {
+		producerOK = false
+		for rep := 1; rep <= b.reps && b.want("producer"); rep++ {
+			t := fmt.Sprintf("bench-reports-%d-%d", time.Now().Unix(), rep)
+			if !b.step(fmt.Sprintf("producer at full speed (%d/%d)", rep, b.reps), func() error { return b.producerFullSpeed(ctx, t) }) {
+				continue
+			}
+			if !producerOK {
+				topic, producerOK = t, true
+			}
+			if b.want("perf-producer") {
+				b.step(fmt.Sprintf("Kafka ProducerPerformance (%d/%d)", rep, b.reps), func() error { return b.perfProducers(ctx) })
+			}
+		}
+	} else {
+		producerOK = b.step("record size of -topic "+topic, func() error {
+			var err error
+			b.res.keySize, b.res.valueSize, err = b.recordSize(ctx, topic, 20_000)
+			return err
+		})
+	}
+	if producerOK {
+		// 2. Consumers over all four partitions, from offset 0 to the end,
+		// b.reps times each, in turns.
+		for rep := 1; rep <= b.reps; rep++ {
+			n := fmt.Sprintf(" (%d/%d)", rep, b.reps)
+			if b.want("consumer") {
+				b.step("stats consumer, offset 0 to the end"+n, func() error { return b.statsConsumer(ctx, topic) })
+			}
+			if b.want("raw") {
+				b.step("raw franz-go consume"+n, func() error { return b.rawConsume(ctx, topic) })
+			}
+			if b.want("perf-consumer") {
+				b.step("Kafka ConsumerPerformance"+n, func() error { return b.perfConsumer(ctx, topic) })
+			}
+		}
+		// 3. Restart after SIGKILL, with a backlog to read.
+		if b.want("restart") {
+			b.step("restart after SIGKILL", func() error { return b.restart(ctx, topic) })
+		}
+	}
+	// 4. End-to-end latency at the default pace and at the fast one.
+	if b.latency > 0 && b.want("latency") {
+		b.step("end-to-end latency, default pace", func() error { return b.latencyDefault(ctx) })
+	}
+	if b.latencyFast > 0 && b.want("latency-fast") {
+		b.step(fmt.Sprintf("end-to-end latency, %d reports/s", b.fastRate), func() error { return b.latencyFastPace(ctx) })
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	b.res.machine.loadEnd = loadAvg()
+	b.res.took = time.Since(b.start)
+	return nil
+}
+
+// step runs one measurement and records a failure.
+func (b *bench) step(name string, fn func() error) bool {
+	b.progress("== %s", name)
+	t := time.Now()
+	err := fn()
+	if err != nil {
+		if errors.Is(err, context.Canceled) {
+			err = errors.New("interrupted")
+		}
+		b.res.failures = append(b.res.failures, fmt.Sprintf("%s: %v", name, err))
+		b.progress("%s FAILED: %v", name, err)
+		return false
+	}
+	b.progress("   %s done in %s", name, time.Since(t).Round(100*time.Millisecond))
+	return true
+}
+
+// progress prints a line to stderr, stamped with the time since the start.
+func (b *bench) progress(format string, args ...any) {
+	d := time.Since(b.start).Round(time.Second)
+	fmt.Fprintf(os.Stderr, "[%2d:%02d] %s\n", int(d.Minutes()), int(d.Seconds())%60, fmt.Sprintf(format, args...))
+}
+
+func (b *bench) nextLog() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.logs++
+	return b.logs
+}
+
+func (b *bench) track(c *child) {
+	b.mu.Lock()
+	b.children[c] = true
+	b.mu.Unlock()
+}
+
+func (b *bench) untrack(c *child) {
+	b.mu.Lock()
+	delete(b.children, c)
+	b.mu.Unlock()
+}
+
+// killAll kills the children still running (an interrupted run).
+func (b *bench) killAll() {
+	b.mu.Lock()
+	var cs []*child
+	for c := range b.children {
+		cs = append(cs, c)
+	}
+	b.mu.Unlock()
+	for _, c := range cs {
+		c.cmd.Process.Kill()
+		<-c.done
+	}
+}
+
+// env is the environment of a service process.
+func (b *bench) env(kv ...string) []string {
+	return append([]string{"KAFKA_BROKERS=" + b.brokers, "KAFKA_CONNECT_TIMEOUT=30s", "LOG_FORMAT=text"}, kv...)
+}
+
+// consumerEnvs is the environment of a stats consumer: env plus -consumer-env.
+func (b *bench) consumerEnvs(kv ...string) []string {
+	return append(b.env(kv...), b.consumerEnv...)
+}
+
+func mib(bytes int64) float64 { return float64(bytes) / (1 << 20) }
+
+func fmtCount(n int64) string {
+	switch {
+	case n >= 1_000_000:
+		return strings.TrimSuffix(fmt.Sprintf("%.2f", float64(n)/1e6), ".00") + "M"
+	case n >= 10_000:
+		return fmt.Sprintf("%.0fk", float64(n)/1e3)
+	}
+	return fmt.Sprint(n)
+}

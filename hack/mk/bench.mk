@@ -1,0 +1,34 @@
+# make bench: how many reports per second the pipeline sustains, how much
+# memory the stats consumer needs, how fast it recovers from SIGKILL, and the
+# end-to-end latency, measured against a real Apache Kafka broker started for
+# the run (Java 17; Maven once, for the jars). One markdown table on stdout,
+# also written to .cache/bench/results.md; progress on stderr. About 3
+# minutes on 2 cores, plus the one-time Maven download of the Kafka jars.
+#   make bench BENCH_FLAGS='-records 200000 -latency 10s -latency-fast 5s'   a quick try
+#   make bench BENCH_FLAGS=-help                                             every option
+#   make bench-go        only the Go benchmarks of the hot functions
+#   make bench-profile   pprof of the producer's and the consumer's loops
+# Everything here builds module by module with GOWORK=off, as the images do:
+# the bench (hack/bench) is a module of its own and not in go.work.
+BENCH_BIN := .cache/bench/bin
+BENCH_FLAGS ?=
+
+.PHONY: bench
+bench: ## throughput, memory, restart and latency on a real Kafka, vs Kafka's perf tools: one table (~3 min)
+	mkdir -p $(BENCH_BIN)
+	cd services/producer && GOWORK=off $(GO) build -o ../../$(BENCH_BIN)/producer .
+	cd services/consumer && GOWORK=off $(GO) build -o ../../$(BENCH_BIN)/consumer .
+	cd hack/bench && GOWORK=off $(GO) build -o ../../$(BENCH_BIN)/bench .
+	$(BENCH_BIN)/bench -repo . -bin $(BENCH_BIN) $(BENCH_FLAGS)
+
+.PHONY: bench-go
+bench-go: ## Go benchmarks (testing.B) of encode, decode, stats update, checkpoint write
+	mkdir -p .cache/bench
+	cd services/common && GOWORK=off KAFKA_BROKERS= $(GO) test -run '^$$' -bench . -benchmem ./generator ./codec
+	cd services/producer && GOWORK=off KAFKA_BROKERS= $(GO) test -run '^$$' -bench . -benchmem ./internal/stream
+	cd services/consumer && GOWORK=off KAFKA_BROKERS= CHECKPOINT_BENCH_DIR=$(CURDIR)/.cache/bench \
+		$(GO) test -run '^$$' -bench . -benchmem ./internal/consume ./internal/stats ./internal/checkpoint
+
+.PHONY: bench-profile
+bench-profile: ## pprof (CPU, allocations) of the producer's and the consumer's loops on a real Kafka
+	hack/bench/profile.sh

@@ -1,0 +1,93 @@
+package stream
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/plugin/kprom"
+
+	"github.com/weatherstream/weather/proto/reportpb"
+	"github.com/weatherstream/weather/services/common/codec"
+	"github.com/weatherstream/weather/services/common/generator"
+)
+
+// BenchmarkRecord is the producer's per-record work before the client takes
+// the record: generate, encode, build the record (ns/op is per record).
+func BenchmarkRecord(b *testing.B) {
+	g := generator.New(1)
+	var report reportpb.Report
+	var sink *kgo.Record
+	b.ReportAllocs()
+	for i := int64(0); b.Loop(); i++ {
+		g.Fill(i, &report)
+		value, err := codec.Encode(nil, &report)
+		if err != nil {
+			b.Fatal(err)
+		}
+		sink = &kgo.Record{Key: keys[i%generator.NumStations], Value: value}
+	}
+	_ = sink
+}
+
+// BenchmarkRunFullSpeed runs the producer's loop (Run) at full speed against
+// the broker in KAFKA_BROKERS, transactional, idempotent, acks=all, as the
+// producer binary configures its client: b.N reports into a new 4-partition
+// topic (ns/op is per report). It is what `make bench-profile` profiles; use
+// -benchtime=1000000x for a fixed count.
+func BenchmarkRunFullSpeed(b *testing.B) {
+	brokers := os.Getenv("KAFKA_BROKERS")
+	if brokers == "" {
+		b.Skip("KAFKA_BROKERS is not set")
+	}
+	topic := fmt.Sprintf("bench-stream-%d", time.Now().UnixNano())
+	seed := kgo.SeedBrokers(strings.Split(brokers, ",")...)
+	// The producer binary's client options (main.go), metrics hooks included.
+	client, err := kgo.NewClient(seed,
+		kgo.DefaultProduceTopic(topic),
+		kgo.TransactionalID(topic),
+		kgo.TransactionTimeout(time.Minute),
+		kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.RecordRetries(10),
+		kgo.WithHooks(kprom.NewMetrics("weather_producer_kafka", kprom.Registerer(prometheus.NewRegistry()))),
+	)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer client.Close()
+	adm := kadm.NewClient(client)
+	ctx := context.Background()
+	if _, err := adm.CreateTopic(ctx, 4, 1, nil, topic); err != nil {
+		b.Fatal(err)
+	}
+	defer adm.DeleteTopic(ctx, topic)
+	// As the binary does before it produces (resume.Next): the partitions
+	// have leaders, so that the timing does not include the topic's creation.
+	for {
+		ends, err := adm.ListEndOffsets(ctx, topic)
+		if err == nil && ends.Error() == nil && len(ends[topic]) == 4 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+
+	b.ReportAllocs()
+	b.ResetTimer()
+	next, err := Run(ctx, log, client, Config{
+		Seed: 1, Count: int64(b.N), TxnRecords: 10_000, TxnInterval: time.Second,
+	}, 0, NewMetrics(prometheus.NewRegistry()))
+	b.StopTimer()
+	if err != nil || next != int64(b.N) {
+		b.Fatalf("Run = %d, %v; want %d, nil", next, err, b.N)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+}
