@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
-	"regexp"
 	"slices"
-	"strconv"
 	"sync"
 	"time"
 
@@ -38,9 +36,8 @@ func (b *bench) latencyDefault(ctx context.Context) error {
 	return err
 }
 
-// latencyFastPace runs our producer at INTERVAL = 1s/fastRate. If it cannot
-// reach 90% of that rate, it also runs the bench's pacer at the fast rate,
-// so that the consumer side is still measured at that load.
+// latencyFastPace runs our producer at INTERVAL = 1s/fastRate and reports
+// the rate it really reached beside the latency.
 func (b *bench) latencyFastPace(ctx context.Context) error {
 	interval := time.Second / time.Duration(b.fastRate)
 	r, err := b.latencyRun(ctx, "fast", b.latencyFast, func(topic, addr string) (*child, error) {
@@ -49,20 +46,6 @@ func (b *bench) latencyFastPace(ctx context.Context) error {
 	})
 	r.source = "our producer, INTERVAL=" + interval.String()
 	b.res.latFast = &r
-	if err != nil {
-		return err
-	}
-	if r.rate >= 0.9*float64(b.fastRate) {
-		return nil
-	}
-	b.progress("latency: our producer reached only %.0f reports/s at INTERVAL=%s (one report per tick of a time.Ticker, "+
-		"which fires about once per ms at most); measuring %d reports/s with the bench's pacer", r.rate, interval, b.fastRate)
-	p, err := b.latencyRun(ctx, "pacer", b.latencyFast, func(topic, _ string) (*child, error) {
-		return b.spawn("pacer", nil, nil, b.self, "pace", "-brokers", b.brokers, "-topic", topic,
-			"-rate", strconv.Itoa(b.fastRate), "-duration", b.latencyFast.String())
-	})
-	p.source = fmt.Sprintf("bench pacer at %d/s (stream.Run's client, records and transactions; paced by schedule)", b.fastRate)
-	b.res.latPacer = &p
 	return err
 }
 
@@ -139,13 +122,6 @@ func (b *bench) latencyRun(ctx context.Context, name string, d time.Duration, st
 	}
 	if err := producer.exitErr(); err != nil {
 		return r, err
-	}
-	// The pacer says how many transactions it committed.
-	if m := regexp.MustCompile(`pace: (\d+) reports in (\d+) transactions`).FindStringSubmatch(producer.stderrText()); m != nil {
-		n, _ := strconv.ParseFloat(m[1], 64)
-		if t, _ := strconv.ParseFloat(m[2], 64); t > 0 {
-			r.txnReports = n / t
-		}
 	}
 	ends, _, err := b.settledEnds(ctx, topic)
 	if err != nil {

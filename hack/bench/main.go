@@ -16,7 +16,6 @@
 // that their memory and CPU are their own:
 //
 //	bench rawconsume ...   a franz-go consumer doing nothing per record (the baseline)
-//	bench pace ...         a transactional producer paced by schedule (see pace.go)
 package main
 
 import (
@@ -41,8 +40,6 @@ func main() {
 		switch os.Args[1] {
 		case "rawconsume":
 			os.Exit(rawConsumeMain(os.Args[2:]))
-		case "pace":
-			os.Exit(paceMain(os.Args[2:]))
 		}
 	}
 	os.Exit(benchMain(os.Args[1:]))

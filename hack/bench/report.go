@@ -21,7 +21,6 @@ type results struct {
 	ckpt                histogram // checkpoint writes of every stats consumer run
 	restarts            []time.Duration
 	latDefault, latFast *latencyRun
-	latPacer            *latencyRun
 	goBench             []goBench
 	failures            []string
 }
@@ -179,7 +178,7 @@ func (r *results) markdown(b *bench) string {
 		p("| Restart after SIGKILL (backlog to read) to the first new checkpoint | median **%s**, worst **%s** of %d | | | ≤ 1 s: %s |\n",
 			ms(sorted[len(sorted)/2]), ms(worst), len(sorted), verdict("restart ≤ 1 s", worst <= targetRestart))
 	}
-	for _, l := range []*latencyRun{r.latDefault, r.latFast, r.latPacer} {
+	for _, l := range []*latencyRun{r.latDefault, r.latFast} {
 		if l == nil || l.n == 0 {
 			continue
 		}
@@ -232,10 +231,6 @@ func (r *results) markdown(b *bench) string {
 		p(" At the default pace it committed every %.0f reports, %s, so a report waited 0–%s for its commit.", l.txnReports, ms(time.Duration(l.txnReports/l.rate*1e9)), ms(time.Duration(l.txnReports/l.rate*1e9)))
 	}
 	p("\n")
-	if r.latPacer != nil && r.latFast != nil {
-		p("- At INTERVAL=%s our producer reaches %s reports/s, not %s: it produces one report per tick of a time.Ticker, and a Go ticker fires at most about once per millisecond (ticks are dropped, not queued). The bench's pacer (`hack/bench/pace.go`) is stream.Run's loop with the same client options, records and transactions, paced by schedule (every report whose time has come), to load the consumer at %s/s.\n",
-			time.Second/time.Duration(b.fastRate), rate(r.latFast.rate), thousands(int64(b.fastRate)), thousands(int64(b.fastRate)))
-	}
 	return s.String()
 }
 
