@@ -46,6 +46,7 @@ type config struct {
 	LockWait     time.Duration `env:"LOCK_WAIT" envDefault:"30s"`
 	SaveRetries  int           `env:"CHECKPOINT_RETRIES" envDefault:"5"`
 	SaveBackoff  time.Duration `env:"CHECKPOINT_RETRY_BACKOFF" envDefault:"1s"`
+	SaveInterval time.Duration `env:"CHECKPOINT_INTERVAL" envDefault:"100ms"`
 	FetchBytes   int32         `env:"FETCH_MAX_PARTITION_BYTES" envDefault:"1048576"`
 	// A fetch's records live in memory until the batch is checkpointed,
 	// 160 B of kgo.Record each on top of their ~40 B: 256 KiB of these small
@@ -147,6 +148,7 @@ func run(cfg config, parts []int32) error {
 	consumer, err := consume.Start(ctx, log, kadm.NewClient(admClient), store, consume.Config{
 		Topic: cfg.Kafka.Topic, Partitions: parts, OnOutOfRange: cfg.OnOutOfRange,
 		LockWait: cfg.LockWait, SaveRetries: cfg.SaveRetries, SaveBackoff: cfg.SaveBackoff,
+		CheckpointInterval: cfg.SaveInterval,
 	}, consume.NewMetrics(reg))
 	if err != nil {
 		return err

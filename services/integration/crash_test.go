@@ -31,10 +31,13 @@ func TestConsumerSIGKILLedRepeatedlyEndsEqualToACrashFreeRun(t *testing.T) {
 	produced := int64(chunk)
 	produce(t, topic, produced, "TXN_MAX_RECORDS=5000")
 	// Small fetches make many small batches: many checkpoints to die between.
-	env := []string{"TOPIC=" + topic, "DATA_DIR=" + crashed, "FETCH_MAX_PARTITION_BYTES=8192", "LOCK_WAIT=10s"}
+	// A checkpoint after every fetch (CHECKPOINT_INTERVAL=0): the most
+	// moments to die in the middle of one.
+	env := []string{"TOPIC=" + topic, "DATA_DIR=" + crashed, "FETCH_MAX_PARTITION_BYTES=8192", "CHECKPOINT_INTERVAL=0s", "LOCK_WAIT=10s"}
 
-	kills, finished := 0, 0
-	for kills < 10 {
+	kills, finished, advanced := 0, 0, 0
+	var before int64
+	for kills < 10 || advanced < 5 {
 		c := start(t, "consumer", env, "0", "1", "2", "3")
 		time.Sleep(time.Duration(10+rand.IntN(100)) * time.Millisecond)
 		if !c.running() {
@@ -42,8 +45,12 @@ func TestConsumerSIGKILLedRepeatedlyEndsEqualToACrashFreeRun(t *testing.T) {
 		}
 		c.cmd.Process.Kill()
 		c.wait(10 * time.Second)
-		if progress(t, crashed) < offsetsSum(endOffsets(t, topic)) {
+		if now := progress(t, crashed); now < offsetsSum(endOffsets(t, topic)) {
 			kills++ // killed mid-stream
+			if now > before {
+				advanced++ // and after some checkpoints of this run
+			}
+			before = now
 			continue
 		}
 		// It caught up before the kill: give it more to do.
@@ -57,7 +64,7 @@ func TestConsumerSIGKILLedRepeatedlyEndsEqualToACrashFreeRun(t *testing.T) {
 	if code := last.wait(30 * time.Second); code != 0 {
 		t.Fatalf("consumer exited %d after SIGTERM", code)
 	}
-	t.Logf("%d reports, %d SIGKILLs mid-stream (%d after catching up)", produced, kills, finished)
+	t.Logf("%d reports, %d SIGKILLs mid-stream (%d after progress; %d after catching up)", produced, kills, advanced, finished)
 
 	ref := start(t, "consumer", []string{"TOPIC=" + topic, "DATA_DIR=" + clean}, "0", "1", "2", "3")
 	waitCaughtUp(t, clean, topic, allPartitions, 3*time.Minute)

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -27,8 +28,9 @@ type Consumer struct {
 	locks   []*checkpoint.Lock
 	metrics *Metrics
 
-	saveRetries int
-	saveBackoff time.Duration
+	saveRetries        int
+	saveBackoff        time.Duration
+	checkpointInterval time.Duration
 }
 
 // Offsets are where each partition continues: the checkpoints' offsets,
@@ -53,7 +55,11 @@ func (c *Consumer) Close() {
 // offsets (see ClientOpts). A batch in hand when ctx ends is still folded in
 // and checkpointed: SIGTERM loses nothing.
 func (c *Consumer) Run(ctx context.Context, client *kgo.Client) error {
-	var report reportpb.Report
+	var (
+		report     reportpb.Report
+		touched    []int32 // partitions changed since the last checkpoint
+		batchStart = time.Now()
+	)
 	for {
 		fetches := client.PollFetches(ctx)
 		if fetches.IsClientClosed() {
@@ -70,19 +76,26 @@ func (c *Consumer) Run(ctx context.Context, client *kgo.Client) error {
 				c.log.Warn("fetch error, retrying", "topic", topic, "partition", p, "err", err)
 			}
 		})
-		var touched []int32
+		behind := false
 		fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
-			if len(fp.Records) == 0 {
-				return
-			}
-			if c.apply(fp.Partition, fp.Records, &report) {
+			if len(fp.Records) > 0 && c.apply(fp.Partition, fp.Records, &report) && !slices.Contains(touched, fp.Partition) {
 				touched = append(touched, fp.Partition)
 			}
+			// Read committed, the log ends for us at the last stable offset.
+			if part, ours := c.parts[fp.Partition]; ours && fp.Err == nil {
+				behind = behind || part.Offset < fp.LastStableOffset
+			}
 		})
-		for _, p := range touched {
-			if err := c.save(p); err != nil {
+		// A batch ends when the consumer has caught up with what it was
+		// fetched (checkpoint at once: no latency added), when it is
+		// CheckpointInterval old, or at shutdown. Behind, several fetches
+		// make one batch and one fsync.
+		batchDone := !behind || time.Since(batchStart) >= c.checkpointInterval || fatal != nil || ctx.Err() != nil
+		if len(touched) > 0 && batchDone {
+			if err := c.save(touched); err != nil {
 				return err
 			}
+			touched, batchStart = touched[:0], time.Now()
 		}
 		if fatal != nil {
 			return fatal
@@ -124,24 +137,28 @@ func (c *Consumer) apply(p int32, records []*kgo.Record, report *reportpb.Report
 	return changed
 }
 
-// save checkpoints partition p, retrying a failed write (a full or read-only
-// disk) a few times. If it still fails the consumer stops: the file keeps its
-// last good state, whose offset matches its stats, and a restart resumes from
-// there.
-func (c *Consumer) save(p int32) error {
+// save checkpoints the partitions a batch touched, retrying a failed write
+// (a full or read-only disk) a few times. If it still fails the consumer
+// stops: each file keeps a consistent state, whose offset matches its stats,
+// and a restart resumes from there.
+func (c *Consumer) save(touched []int32) error {
+	parts := make(map[int32]*stats.Partition, len(touched))
+	for _, p := range touched {
+		parts[p] = c.parts[p]
+	}
 	backoff := c.saveBackoff
 	for attempt := 1; ; attempt++ {
 		start := time.Now()
-		err := c.store.Save(p, c.parts[p])
+		err := c.store.SaveAll(parts)
 		if err == nil {
 			c.metrics.writeSeconds.Observe(time.Since(start).Seconds())
 			return nil
 		}
 		c.metrics.writeFailures.Inc()
 		if attempt > c.saveRetries {
-			return fmt.Errorf("%w (gave up after %d attempts; %s keeps its previous, consistent state)", err, attempt, c.store.Path(p))
+			return fmt.Errorf("%w (gave up after %d attempts; the partition files keep their previous, consistent state)", err, attempt)
 		}
-		c.log.Error("checkpoint failed, retrying", "partition", p, "attempt", attempt, "in", backoff, "err", err)
+		c.log.Error("checkpoint failed, retrying", "partitions", touched, "attempt", attempt, "in", backoff, "err", err)
 		time.Sleep(backoff)
 		backoff = min(2*backoff, 30*time.Second)
 	}

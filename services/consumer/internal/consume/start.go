@@ -27,6 +27,9 @@ type Config struct {
 	LockWait     time.Duration
 	SaveRetries  int
 	SaveBackoff  time.Duration
+	// CheckpointInterval bounds how long a batch may gather fetches while
+	// the consumer is behind; caught up, every fetch is checkpointed at once.
+	CheckpointInterval time.Duration
 }
 
 // Start takes the partitions (their locks), loads their checkpoints and checks
@@ -45,7 +48,7 @@ func Start(ctx context.Context, log *slog.Logger, adm *kadm.Client, store *check
 		return nil, err
 	}
 	c := &Consumer{log: log, store: store, parts: map[int32]*stats.Partition{}, metrics: m,
-		saveRetries: cfg.SaveRetries, saveBackoff: cfg.SaveBackoff}
+		saveRetries: cfg.SaveRetries, saveBackoff: cfg.SaveBackoff, checkpointInterval: cfg.CheckpointInterval}
 	for _, p := range cfg.Partitions {
 		lock, err := store.Lock(ctx, p, cfg.LockWait)
 		if err != nil {
