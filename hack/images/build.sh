@@ -203,44 +203,22 @@ build_addon() {
 	stamp "$name"
 }
 
-build_producer() {
-	local bins=$WORK/bin/producer
-	gobuild "$bins" producer
-	up_to_date producer "$bins/producer" && return
-	local root
-	root=$(new_rootfs producer)
-	install -m 0755 "$bins/producer" "$root/producer"
-	mkimage producer "$IMG_PRODUCER_REPO:$IMAGE_TAG" "$root" \
-		'{"User": "65532:65532", "Entrypoint": ["/producer"], "WorkingDir": "/"}'
-	stamp producer
-}
-
-# The consumer image carries the stats consumer and the debug printer (the
-# chart runs /debug from it).
-build_consumer() {
-	local bins=$WORK/bin/consumer
-	gobuild "$bins" consumer debug
-	up_to_date consumer "$bins/consumer" "$bins/debug" && return
-	local root
-	root=$(new_rootfs consumer)
-	install -m 0755 "$bins/consumer" "$root/consumer"
-	install -m 0755 "$bins/debug" "$root/debug"
-	mkimage consumer "$IMG_CONSUMER_REPO:$IMAGE_TAG" "$root" \
-		'{"User": "65532:65532", "Entrypoint": ["/consumer"], "WorkingDir": "/"}'
-	stamp consumer
-}
-
-# The partition controller (Dockerfile.controller).
-build_controller() {
-	local bins=$WORK/bin/controller
-	gobuild "$bins" controller
-	up_to_date controller "$bins/controller" && return
-	local root
-	root=$(new_rootfs controller)
-	install -m 0755 "$bins/controller" "$root/controller"
-	mkimage controller "$IMG_CONTROLLER_REPO:$IMAGE_TAG" "$root" \
-		'{"User": "65532:65532", "Entrypoint": ["/controller"], "WorkingDir": "/"}'
-	stamp controller
+# build_service IMAGE REF BINARY...: an image of our static Go binaries, as
+# the Dockerfiles build it: the binaries at /, the first one the entrypoint,
+# uid 65532. The consumer image also carries /debug (the chart runs it).
+build_service() {
+	local image=$1 ref=$2
+	shift 2
+	local bins=$WORK/bin/$image root bin
+	gobuild "$bins" "$@"
+	up_to_date "$image" "${@/#/$bins/}" && return
+	root=$(new_rootfs "$image")
+	for bin in "$@"; do
+		install -m 0755 "$bins/$bin" "$root/$bin"
+	done
+	mkimage "$image" "$ref" "$root" \
+		"$(jq -cn --arg e "/$1" '{User: "65532:65532", Entrypoint: [$e], WorkingDir: "/"}')"
+	stamp "$image"
 }
 
 # The JVM modules Kafka's broker and tools use (java.se is every java.*
@@ -319,9 +297,9 @@ main() {
 		busybox) build_busybox ;;
 		coredns) build_addon coredns "$IMG_COREDNS" ;;
 		local-path-provisioner) build_addon local-path-provisioner "$IMG_LOCAL_PATH" ;;
-		producer) build_producer ;;
-		consumer) build_consumer ;;
-		controller) build_controller ;;
+		producer) build_service producer "$IMG_PRODUCER_REPO:$IMAGE_TAG" producer ;;
+		consumer) build_service consumer "$IMG_CONSUMER_REPO:$IMAGE_TAG" consumer debug ;;
+		controller) build_service controller "$IMG_CONTROLLER_REPO:$IMAGE_TAG" controller ;;
 		kafka) build_kafka ;;
 		*) die "unknown image '$name' (known: ${IMAGE_NAMES[*]})" ;;
 		esac
