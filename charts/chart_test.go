@@ -45,6 +45,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	kindv1alpha4 "sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
 	sigsyaml "sigs.k8s.io/yaml"
+
+	"github.com/weatherstream/weather/services/common/assignment"
 )
 
 const (
@@ -1184,8 +1186,8 @@ func checkAssignment(t *testing.T, m *manifest, partitions, replicas int, explic
 		t.Fatalf("PARTITIONS_BY_ORDINAL %q: %v", byOrdinal, err)
 	}
 	// One entry per ordinal, but trailing spares (empty entries) left out, as
-	// the partition controller writes it.
-	if len(lists) > replicas || len(lists) == 0 || len(lists[len(lists)-1]) == 0 {
+	// the partition controller writes it (the canonical form has none).
+	if len(lists) > replicas || len(lists) == 0 {
 		t.Errorf("PARTITIONS_BY_ORDINAL %q: %d entries for %d replicas, or a trailing empty entry", byOrdinal, len(lists), replicas)
 	}
 	owner := map[int]int{}
@@ -1221,22 +1223,23 @@ func checkAssignment(t *testing.T, m *manifest, partitions, replicas int, explic
 	}
 }
 
-// parseByOrdinal reads PARTITIONS_BY_ORDINAL as the consumer does
-// (services/consumer/internal/assignment): ";" between ordinals, "," between
-// partitions, sorted.
+// parseByOrdinal reads PARTITIONS_BY_ORDINAL with the package the consumer
+// and the partition controller read it with, and requires the canonical
+// form (what assignment.String writes): the chart writes nothing else.
 func parseByOrdinal(s string) ([][]int, error) {
-	var lists [][]int
-	for _, entry := range strings.Split(s, ";") {
-		list := []int{}
-		for _, f := range strings.FieldsFunc(entry, func(r rune) bool { return r == ',' || r == ' ' }) {
-			n, err := strconv.Atoi(f)
-			if err != nil || n < 0 {
-				return nil, fmt.Errorf("partition %q", f)
-			}
-			list = append(list, n)
+	a, err := assignment.ParseByOrdinal(s)
+	if err != nil {
+		return nil, err
+	}
+	if a.String() != s {
+		return nil, fmt.Errorf("not in the canonical form %q", a.String())
+	}
+	lists := make([][]int, len(a))
+	for i, parts := range a {
+		lists[i] = []int{}
+		for _, p := range parts {
+			lists[i] = append(lists[i], int(p))
 		}
-		slices.Sort(list)
-		lists = append(lists, list)
 	}
 	return lists, nil
 }

@@ -7,7 +7,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -22,33 +21,13 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
-	"github.com/weatherstream/weather/services/common/envconfig"
-	"github.com/weatherstream/weather/services/common/kafkaconfig"
+	"github.com/weatherstream/weather/services/common/kafkaadmin"
 	"github.com/weatherstream/weather/services/common/observe"
 	"github.com/weatherstream/weather/services/controller/internal/controller"
 )
 
-type config struct {
-	Kafka   kafkaconfig.Config
-	Observe observe.Config
-
-	Namespace   string        `env:"NAMESPACE"` // the release's namespace (downward API)
-	Container   string        `env:"CONSUMER_CONTAINER" envDefault:"consumer"`
-	Poll        time.Duration `env:"POLL_INTERVAL" envDefault:"10s"`
-	MetricsAddr string        `env:"METRICS_ADDR" envDefault:":8080"`
-	HealthAddr  string        `env:"HEALTH_ADDR" envDefault:":8081"`
-	LeaderElect bool          `env:"LEADER_ELECT" envDefault:"true"`
-}
-
 func main() {
-	cfg, err := envconfig.Parse[config]()
-	switch {
-	case err != nil:
-	case cfg.Namespace == "":
-		err = errors.New("NAMESPACE is empty")
-	case cfg.Poll <= 0:
-		err = errors.New("POLL_INTERVAL must be > 0")
-	}
+	cfg, err := loadConfig()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "controller: %v\n", err)
 		os.Exit(2)
@@ -60,10 +39,7 @@ func main() {
 }
 
 func run(cfg config) error {
-	logger, err := observe.NewLogger(cfg.Observe, "controller")
-	if err != nil {
-		return err
-	}
+	logger := observe.NewLogger(cfg.Log, "controller")
 	ctrl.SetLogger(logr.FromSlogHandler(logger.Handler()))
 
 	opts, err := cfg.Kafka.Opts()
@@ -101,8 +77,8 @@ func run(cfg config) error {
 		Client:     mgr.GetClient(),
 		Recorder:   mgr.GetEventRecorderFor("weather-partition-controller"),
 		Partitions: topicPartitions(adm, cfg.Kafka.Topic),
-		Container:  cfg.Container,
-		Poll:       cfg.Poll,
+		Container:  cfg.ConsumerContainer,
+		Poll:       cfg.PollInterval,
 	}
 	if err := r.SetupWithManager(mgr); err != nil {
 		return err
@@ -120,14 +96,7 @@ func run(cfg config) error {
 // topicPartitions counts the topic's partitions.
 func topicPartitions(adm *kadm.Client, topic string) func(context.Context) (int, error) {
 	return func(ctx context.Context) (int, error) {
-		topics, err := adm.ListTopics(ctx, topic)
-		if err != nil {
-			return 0, err
-		}
-		t, ok := topics[topic]
-		if !ok || t.Err != nil || len(t.Partitions) == 0 {
-			return 0, fmt.Errorf("topic %s not found (%v)", topic, t.Err)
-		}
-		return len(t.Partitions), nil
+		t, err := kafkaadmin.Lookup(ctx, adm, topic)
+		return t.Partitions, err
 	}
 }

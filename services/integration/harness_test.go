@@ -77,7 +77,13 @@ func newAdmin(t testing.TB) *kadm.Client { return kadm.NewClient(newClient(t)) }
 // newTopic names a topic of its own for a test; the producer creates it.
 func newTopic(t testing.TB) string {
 	t.Helper()
-	name := fmt.Sprintf("it-%s-%d", strings.NewReplacer("/", "-", "_", "-").Replace(t.Name()), rand.IntN(1e9))
+	legal := func(r rune) rune { // Kafka's topic characters
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-' {
+			return r
+		}
+		return '-'
+	}
+	name := fmt.Sprintf("it-%s-%d", strings.Map(legal, t.Name()), rand.IntN(1e9))
 	if len(name) > 200 {
 		name = name[:200]
 	}
@@ -262,7 +268,14 @@ type fileStation struct {
 
 type file struct {
 	Offset   int64
+	Log      *fileLog
 	Stations map[string]fileStation
+}
+
+type fileLog struct {
+	Topic     string `json:"topic"`
+	TopicID   string `json:"topic_id"`
+	Partition int32  `json:"partition"`
 }
 
 func readFile(t testing.TB, path string) (file, error) {
@@ -277,8 +290,14 @@ func readFile(t testing.TB, path string) (file, error) {
 	}
 	f := file{Stations: map[string]fileStation{}}
 	for k, v := range raw {
-		if k == "offset" {
+		switch k {
+		case "offset":
 			if err := json.Unmarshal(v, &f.Offset); err != nil {
+				return file{}, err
+			}
+			continue
+		case "log":
+			if err := json.Unmarshal(v, &f.Log); err != nil {
 				return file{}, err
 			}
 			continue

@@ -60,21 +60,37 @@ var (
 	ErrBadDegrees  = errors.New("degrees is not a finite number")
 )
 
-// Reason returns a short label for a Decode error, for metrics.
+// labels are the metric labels of the reasons, in a fixed order.
+var labels = []struct {
+	err   error
+	label string
+}{
+	{ErrNoKey, "no_key"},
+	{ErrUndecodable, "undecodable"},
+	{ErrKeyMismatch, "key_mismatch"},
+	{ErrBadDate, "bad_date"},
+	{ErrBadDegrees, "bad_degrees"},
+}
+
+// Reason returns a short label for a Decode error, for metrics: one of
+// Reasons.
 func Reason(err error) string {
-	switch {
-	case errors.Is(err, ErrNoKey):
-		return "no_key"
-	case errors.Is(err, ErrUndecodable):
-		return "undecodable"
-	case errors.Is(err, ErrKeyMismatch):
-		return "key_mismatch"
-	case errors.Is(err, ErrBadDate):
-		return "bad_date"
-	case errors.Is(err, ErrBadDegrees):
-		return "bad_degrees"
+	for _, l := range labels {
+		if errors.Is(err, l.err) {
+			return l.label
+		}
 	}
 	return "other"
+}
+
+// Reasons are every label Reason returns, so that a metric can start each
+// at 0 (an alert on its increase then sees the first bad record).
+func Reasons() []string {
+	out := make([]string, 0, len(labels)+1)
+	for _, l := range labels {
+		out = append(out, l.label)
+	}
+	return append(out, "other")
 }
 
 // Decode parses a record's key and value into r and checks it: the key is the

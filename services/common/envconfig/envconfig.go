@@ -1,25 +1,32 @@
 // Package envconfig parses a service's configuration from the environment
-// with caarlos0/env, and names the environment variable in a parse error (the
-// library names the Go field, which a person setting LOCK_WAIT never sees).
+// with caarlos0/env, names the environment variable in every error (the
+// library names the Go field, which a person setting LOCK_WAIT never sees),
+// and gives the few checks every service's validation is made of.
 package envconfig
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"net"
+	"os"
 	"reflect"
 	"strings"
 
 	"github.com/caarlos0/env/v11"
 )
 
-// Parse returns a T filled from the environment.
+// Parse returns a T filled from the environment. A variable that is set but
+// empty is an error when its field has a default: the library would quietly
+// use the default (TOPIC= would read "temperatures"), which is never what the
+// person who set it meant.
 func Parse[T any]() (T, error) {
 	cfg, err := env.ParseAs[T]()
 	var agg env.AggregateError
-	if !errors.As(err, &agg) {
+	if err != nil && !errors.As(err, &agg) {
 		return cfg, err
 	}
-	msgs := make([]string, 0, len(agg.Errors))
+	var msgs []string
 	for _, e := range agg.Errors {
 		var pe env.ParseError
 		if errors.As(e, &pe) {
@@ -30,7 +37,13 @@ func Parse[T any]() (T, error) {
 		}
 		msgs = append(msgs, e.Error())
 	}
-	return cfg, errors.New(strings.Join(msgs, "; "))
+	for _, key := range emptyWithDefault(reflect.TypeFor[T]()) {
+		msgs = append(msgs, fmt.Sprintf("%s is set but empty: unset it for its default, or give it a value", key))
+	}
+	if len(msgs) > 0 {
+		return cfg, errors.New(strings.Join(msgs, "; "))
+	}
+	return cfg, nil
 }
 
 // envKey finds the env tag of the field called name, in t or its nested
@@ -50,4 +63,61 @@ func envKey(t reflect.Type, name string) string {
 		}
 	}
 	return ""
+}
+
+// emptyWithDefault lists the variables of t, nested structs included, that
+// have a default and are set to the empty string.
+func emptyWithDefault(t reflect.Type) []string {
+	var keys []string
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if f.Type.Kind() == reflect.Struct && f.Tag.Get("env") == "" {
+			keys = append(keys, emptyWithDefault(f.Type)...)
+			continue
+		}
+		key, _, _ := strings.Cut(f.Tag.Get("env"), ",")
+		if _, hasDefault := f.Tag.Lookup("envDefault"); key == "" || !hasDefault {
+			continue
+		}
+		if v, set := os.LookupEnv(key); set && v == "" {
+			keys = append(keys, key)
+		}
+	}
+	return keys
+}
+
+// AtLeast is an error naming the variable key unless value >= low.
+func AtLeast[T cmp.Ordered](key string, value, low T) error {
+	if value < low {
+		return fmt.Errorf("%s is %v: want at least %v", key, value, low)
+	}
+	return nil
+}
+
+// OneOf is an error naming the variable key unless value is one of allowed.
+func OneOf(key, value string, allowed ...string) error {
+	for _, a := range allowed {
+		if value == a {
+			return nil
+		}
+	}
+	return fmt.Errorf("%s is %q: want %s", key, value, strings.Join(allowed, " or "))
+}
+
+// NotEmpty is an error naming the variable key if value is empty (a variable
+// without a default that must be set).
+func NotEmpty(key, value string) error {
+	if value == "" {
+		return fmt.Errorf("%s is empty: it must be set", key)
+	}
+	return nil
+}
+
+// Address is an error naming the variable key unless addr is a [host]:port
+// to listen on or dial.
+func Address(key, addr string) error {
+	if _, port, err := net.SplitHostPort(addr); err != nil || port == "" {
+		return fmt.Errorf("%s %q: want [host]:port", key, addr)
+	}
+	return nil
 }

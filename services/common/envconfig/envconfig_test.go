@@ -26,6 +26,9 @@ func TestParse(t *testing.T) {
 		{"set", map[string]string{"LOCK_WAIT": "2m", "COUNT": "7"}, outer{inner{2 * time.Minute}, 7}, nil},
 		{"bad nested duration", map[string]string{"LOCK_WAIT": "soon"}, outer{}, []string{`LOCK_WAIT: `, `"soon"`}},
 		{"two bad", map[string]string{"LOCK_WAIT": "x", "COUNT": "many"}, outer{}, []string{"LOCK_WAIT: ", "COUNT: "}},
+		// Set but empty would silently be the default: an error instead.
+		{"empty with a default", map[string]string{"COUNT": ""}, outer{}, []string{"COUNT is set but empty"}},
+		{"empty nested", map[string]string{"LOCK_WAIT": ""}, outer{}, []string{"LOCK_WAIT is set but empty"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -43,6 +46,32 @@ func TestParse(t *testing.T) {
 				if err == nil || !strings.Contains(err.Error(), w) {
 					t.Errorf("Parse error %v, want it to contain %q", err, w)
 				}
+			}
+		})
+	}
+}
+
+func TestChecks(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want string // "" = no error
+	}{
+		{"at least, equal", AtLeast("RETRIES", 0, 0), ""},
+		{"at least, below", AtLeast("RETRIES", -1, 0), "RETRIES is -1: want at least 0"},
+		{"at least, duration", AtLeast("WAIT", -5*time.Second, 0), "WAIT is -5s: want at least 0s"},
+		{"one of", OneOf("MODE", "fail", "fail", "restart"), ""},
+		{"none of", OneOf("MODE", "maybe", "fail", "restart"), `MODE is "maybe": want fail or restart`},
+		{"not empty", NotEmpty("ID", "x"), ""},
+		{"empty", NotEmpty("ID", ""), "ID is empty"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			switch {
+			case tt.want == "" && tt.err != nil:
+				t.Errorf("error %v, want none", tt.err)
+			case tt.want != "" && (tt.err == nil || !strings.Contains(tt.err.Error(), tt.want)):
+				t.Errorf("error %v, want %q", tt.err, tt.want)
 			}
 		})
 	}

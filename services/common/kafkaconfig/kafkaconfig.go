@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"strings"
 	"time"
@@ -15,6 +16,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
+
+	"github.com/weatherstream/weather/services/common/envconfig"
 )
 
 // Config is the connection to the cluster and the topic of reports.
@@ -29,13 +32,51 @@ type Config struct {
 	SASLPassword   string        `env:"KAFKA_SASL_PASSWORD"`
 }
 
+// Validate checks every setting, naming the variable of the first bad one.
+func (c Config) Validate() error {
+	for _, b := range c.Brokers {
+		if _, port, err := net.SplitHostPort(b); err != nil || port == "" {
+			return fmt.Errorf("KAFKA_BROKERS %q: want host:port[,host:port...]", strings.Join(c.Brokers, ","))
+		}
+	}
+	if len(c.Brokers) == 0 {
+		return errors.New("KAFKA_BROKERS is empty: want host:port[,host:port...]")
+	}
+	if !validTopic(c.Topic) {
+		return fmt.Errorf("TOPIC %q: want 1 to 249 of a-z A-Z 0-9 . _ - (not . or ..)", c.Topic)
+	}
+	if err := envconfig.AtLeast("KAFKA_CONNECT_TIMEOUT", c.ConnectTimeout, time.Millisecond); err != nil {
+		return err
+	}
+	switch strings.ToUpper(c.SASLMechanism) {
+	case "":
+	case "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512":
+		if c.SASLUser == "" {
+			return fmt.Errorf("KAFKA_SASL_USERNAME is empty although KAFKA_SASL_MECHANISM is %s", c.SASLMechanism)
+		}
+	default:
+		return fmt.Errorf("KAFKA_SASL_MECHANISM %q: want PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", c.SASLMechanism)
+	}
+	return nil
+}
+
+// validTopic is Kafka's rule for topic names.
+func validTopic(t string) bool {
+	if t == "" || len(t) > 249 || t == "." || t == ".." {
+		return false
+	}
+	for _, r := range t {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
 // Opts returns the client options for the connection settings.
 func (c Config) Opts() ([]kgo.Opt, error) {
-	if len(c.Brokers) == 0 || c.Brokers[0] == "" {
-		return nil, errors.New("KAFKA_BROKERS is empty")
-	}
-	if c.Topic == "" {
-		return nil, errors.New("TOPIC is empty")
+	if err := c.Validate(); err != nil {
+		return nil, err
 	}
 	opts := []kgo.Opt{kgo.SeedBrokers(c.Brokers...)}
 	if c.TLS || c.TLSCAFile != "" {
@@ -60,8 +101,6 @@ func (c Config) Opts() ([]kgo.Opt, error) {
 		opts = append(opts, kgo.SASL(scram.Auth{User: c.SASLUser, Pass: c.SASLPassword}.AsSha256Mechanism()))
 	case "SCRAM-SHA-512":
 		opts = append(opts, kgo.SASL(scram.Auth{User: c.SASLUser, Pass: c.SASLPassword}.AsSha512Mechanism()))
-	default:
-		return nil, fmt.Errorf("KAFKA_SASL_MECHANISM %q: want PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", c.SASLMechanism)
 	}
 	return opts, nil
 }
@@ -69,7 +108,7 @@ func (c Config) Opts() ([]kgo.Opt, error) {
 // Connect makes a client and waits, up to ConnectTimeout, until a broker
 // answers, so an unreachable cluster is one clear error at start rather than
 // endless retries in the background.
-func Connect(ctx context.Context, c Config, extra ...kgo.Opt) (*kgo.Client, error) {
+func Connect(parent context.Context, c Config, extra ...kgo.Opt) (*kgo.Client, error) {
 	opts, err := c.Opts()
 	if err != nil {
 		return nil, err
@@ -78,7 +117,7 @@ func Connect(ctx context.Context, c Config, extra ...kgo.Opt) (*kgo.Client, erro
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.ConnectTimeout)
+	ctx, cancel := context.WithTimeout(parent, c.ConnectTimeout)
 	defer cancel()
 	for {
 		err = client.Ping(ctx)
@@ -88,6 +127,9 @@ func Connect(ctx context.Context, c Config, extra ...kgo.Opt) (*kgo.Client, erro
 		select {
 		case <-ctx.Done():
 			client.Close()
+			if parent.Err() != nil {
+				return nil, parent.Err() // stopped (SIGTERM), not unreachable
+			}
 			return nil, fmt.Errorf("kafka at %s unreachable after %s: %w", strings.Join(c.Brokers, ","), c.ConnectTimeout, err)
 		case <-time.After(250 * time.Millisecond):
 		}

@@ -4,6 +4,7 @@
 package observe
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -18,33 +19,49 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/weatherstream/weather/services/common/envconfig"
 )
 
-// Config is the part of every service's configuration about being observed.
-type Config struct {
+// LogConfig is how a service logs.
+type LogConfig struct {
 	LogFormat string `env:"LOG_FORMAT" envDefault:"text"` // text or json
 	LogLevel  string `env:"LOG_LEVEL" envDefault:"info"`  // debug, info, warn, error
-	HTTPAddr  string `env:"HTTP_ADDR" envDefault:":8080"` // empty: no HTTP server
+}
+
+// Config is the part of every service's configuration about being observed:
+// its logs and the address of its health and metrics endpoints.
+type Config struct {
+	LogConfig
+	HTTPAddr string `env:"HTTP_ADDR" envDefault:":8080"`
+}
+
+// Validate checks the log settings.
+func (c LogConfig) Validate() error {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		return fmt.Errorf("LOG_LEVEL %q: want debug, info, warn or error", c.LogLevel)
+	}
+	return envconfig.OneOf("LOG_FORMAT", strings.ToLower(c.LogFormat), "text", "json")
+}
+
+// Validate checks the log settings and the HTTP address.
+func (c Config) Validate() error {
+	return cmp.Or(envconfig.Address("HTTP_ADDR", c.HTTPAddr), c.LogConfig.Validate())
 }
 
 // NewLogger returns a structured logger writing to stderr, so stdout stays
 // free for what a service prints as its output (the debug consumer's lines).
-func NewLogger(c Config, service string) (*slog.Logger, error) {
+// c must be valid.
+func NewLogger(c LogConfig, service string) *slog.Logger {
 	var level slog.Level
-	if err := level.UnmarshalText([]byte(c.LogLevel)); err != nil {
-		return nil, fmt.Errorf("LOG_LEVEL %q: %w", c.LogLevel, err)
-	}
+	_ = level.UnmarshalText([]byte(c.LogLevel))
 	opts := &slog.HandlerOptions{Level: level}
-	var h slog.Handler
-	switch strings.ToLower(c.LogFormat) {
-	case "text":
-		h = slog.NewTextHandler(os.Stderr, opts)
-	case "json":
+	var h slog.Handler = slog.NewTextHandler(os.Stderr, opts)
+	if strings.ToLower(c.LogFormat) == "json" {
 		h = slog.NewJSONHandler(os.Stderr, opts)
-	default:
-		return nil, fmt.Errorf("LOG_FORMAT %q: want text or json", c.LogFormat)
 	}
-	return slog.New(h).With("service", service), nil
+	return slog.New(h).With("service", service)
 }
 
 // NewRegistry returns a Prometheus registry with the Go and process collectors.
@@ -63,9 +80,6 @@ func (h *Health) Ready(ok bool) { h.ready.Store(ok) }
 // Serve listens on c.HTTPAddr and serves the endpoints until ctx is done. It
 // returns once listening, so a port in use is an error at start.
 func Serve(ctx context.Context, c Config, reg *prometheus.Registry, health *Health, log *slog.Logger) error {
-	if c.HTTPAddr == "" {
-		return nil
-	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {

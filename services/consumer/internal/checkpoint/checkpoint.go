@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -141,12 +142,33 @@ type Lock struct{ f *os.File }
 // Unlock gives the partition up.
 func (l *Lock) Unlock() error { return l.f.Close() } // closing releases the flock
 
+// Held reports whether some consumer holds partition p's lock in the
+// directory right now. A partition never consumed here has no lock file,
+// and none is made for it.
+func (s *Store) Held(p int32) bool {
+	f, err := os.Open(s.lockPath(p))
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	// A shared lock is refused while the owner's exclusive one is held.
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB); err != nil {
+		return errors.Is(err, syscall.EWOULDBLOCK)
+	}
+	syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	return false
+}
+
+func (s *Store) lockPath(p int32) string {
+	return filepath.Join(s.dir, fmt.Sprintf("partition-%d.lock", p))
+}
+
 // Lock takes partition p for this process, waiting up to wait for another
 // owner to let go. The lock is an flock on partition-N.lock, so the kernel
 // releases it when its owner dies, however it dies. While holding it, Lock
 // removes temporary files that an owner killed mid-write left behind.
 func (s *Store) Lock(ctx context.Context, p int32, wait time.Duration) (*Lock, error) {
-	path := filepath.Join(s.dir, fmt.Sprintf("partition-%d.lock", p))
+	path := s.lockPath(p)
 	// Read-only: flock needs no write access, and a volume with no file open
 	// for writing can still be remounted read-only by its admin.
 	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o644)
@@ -183,4 +205,30 @@ func (s *Store) Lock(ctx context.Context, p int32, wait time.Duration) (*Lock, e
 		os.Remove(name)
 	}
 	return &Lock{f: f}, nil
+}
+
+// Print writes every partition file of dir to w, each checked as the
+// consumer would load it: `consumer print` in an image without a shell. A
+// file that does not load is an error naming it (the others are printed).
+func Print(w io.Writer, dir string) error {
+	names, err := filepath.Glob(filepath.Join(dir, "partition-*.json"))
+	if err != nil {
+		return err
+	}
+	if len(names) == 0 {
+		return fmt.Errorf("no partition-N.json in %s yet", dir)
+	}
+	var bad []error
+	for _, name := range names {
+		data, err := os.ReadFile(name)
+		if err == nil {
+			_, err = stats.Parse(data)
+		}
+		if err != nil {
+			bad = append(bad, fmt.Errorf("%s: %w", name, err))
+			continue
+		}
+		fmt.Fprintf(w, "==> %s <==\n%s", name, data)
+	}
+	return errors.Join(bad...)
 }

@@ -137,3 +137,61 @@ func TestSaveOnAFullDiskKeepsTheOldFile(t *testing.T) {
 		t.Error("old file changed")
 	}
 }
+
+func TestHeld(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Held(1) {
+		t.Error("a partition never consumed here is held")
+	}
+	if _, err := os.Stat(filepath.Join(s.dir, "partition-1.lock")); err == nil {
+		t.Error("Held made a lock file")
+	}
+	l, err := s.Lock(context.Background(), 1, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.Held(1) {
+		t.Error("a locked partition is not held")
+	}
+	// Looking does not take it: the owner can let go and another take it.
+	l.Unlock()
+	if s.Held(1) {
+		t.Error("an unlocked partition is held")
+	}
+	if l, err := s.Lock(context.Background(), 1, 0); err != nil {
+		t.Errorf("Lock after Held: %v", err)
+	} else {
+		l.Unlock()
+	}
+}
+
+func TestPrint(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := Print(&out, s.dir); err == nil || !strings.Contains(err.Error(), "no partition-N.json") {
+		t.Errorf("Print of an empty directory: %v", err)
+	}
+	for p := range int32(2) {
+		if err := s.Save(p, state(int64(p)+5, 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.WriteFile(s.Path(7), []byte("{oops"), 0o644)
+	out.Reset()
+	err = Print(&out, s.dir)
+	if err == nil || !strings.Contains(err.Error(), s.Path(7)) {
+		t.Errorf("Print error %v, want it to name %s", err, s.Path(7))
+	}
+	for p := range int32(2) {
+		data, _ := os.ReadFile(s.Path(p))
+		if !strings.Contains(out.String(), "==> "+s.Path(p)+" <==\n"+string(data)) {
+			t.Errorf("Print lacks partition %d:\n%s", p, out.String())
+		}
+	}
+}

@@ -27,6 +27,8 @@ type Consumer struct {
 	parts   map[int32]*stats.Partition
 	locks   []*checkpoint.Lock
 	metrics *Metrics
+	pm      map[int32]partitionMetrics
+	watch   *topicWatch
 
 	saveRetries        int
 	saveBackoff        time.Duration
@@ -61,7 +63,10 @@ func (c *Consumer) Run(ctx context.Context, client *kgo.Client) error {
 		batchStart = time.Now()
 	)
 	for {
-		fetches := client.PollFetches(ctx)
+		// Polls wake up for the topic's checks even when nothing comes.
+		poll, cancel := context.WithDeadline(ctx, c.watch.next)
+		fetches := client.PollFetches(poll)
+		cancel()
 		if fetches.IsClientClosed() {
 			return nil
 		}
@@ -72,10 +77,16 @@ func (c *Consumer) Run(ctx context.Context, client *kgo.Client) error {
 			case errors.Is(err, kerr.OffsetOutOfRange):
 				fatal = fmt.Errorf("partition %d: offset %d is no longer in the log (deleted by retention, or the topic was recreated); %s keeps the stats up to it",
 					p, c.parts[p].Offset, c.store.Path(p))
+			case errors.Is(err, kerr.UnknownTopicID), errors.Is(err, kerr.UnknownTopicOrPartition):
+				c.watch.soon() // deleted, or recreated: look
+				c.log.Warn("fetch error, looking at the topic", "topic", topic, "partition", p, "err", err)
 			default:
 				c.log.Warn("fetch error, retrying", "topic", topic, "partition", p, "err", err)
 			}
 		})
+		if fatal == nil && c.watch.due() {
+			fatal = c.watch.check(ctx)
+		}
 		behind := false
 		fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
 			if len(fp.Records) > 0 && c.apply(fp.Partition, fp.Records, &report) && !slices.Contains(touched, fp.Partition) {
@@ -92,7 +103,7 @@ func (c *Consumer) Run(ctx context.Context, client *kgo.Client) error {
 		// make one batch and one fsync.
 		batchDone := !behind || time.Since(batchStart) >= c.checkpointInterval || fatal != nil || ctx.Err() != nil
 		if len(touched) > 0 && batchDone {
-			if err := c.save(touched); err != nil {
+			if err := c.save(ctx, touched); err != nil {
 				return err
 			}
 			touched, batchStart = touched[:0], time.Now()
@@ -110,7 +121,7 @@ func (c *Consumer) Run(ctx context.Context, client *kgo.Client) error {
 // past them. A record that is not a valid report is logged, counted and
 // stepped over: it is consumed once and never stops the partition.
 func (c *Consumer) apply(p int32, records []*kgo.Record, report *reportpb.Report) (changed bool) {
-	part, m := c.parts[p], c.metrics.partition(p)
+	part, m := c.parts[p], c.pm[p]
 	var counted float64
 	for _, rec := range records {
 		if rec.Offset < part.Offset {
@@ -127,7 +138,7 @@ func (c *Consumer) apply(p int32, records []*kgo.Record, report *reportpb.Report
 		}
 		if err != nil {
 			c.log.Error("skipping bad record", "partition", p, "offset", rec.Offset, "err", err)
-			c.metrics.skipped.WithLabelValues(m.label, codec.Reason(err)).Inc()
+			m.skipped[reason(err)].Inc()
 			continue
 		}
 		counted++
@@ -140,8 +151,9 @@ func (c *Consumer) apply(p int32, records []*kgo.Record, report *reportpb.Report
 // save checkpoints the partitions a batch touched, retrying a failed write
 // (a full or read-only disk) a few times. If it still fails the consumer
 // stops: each file keeps a consistent state, whose offset matches its stats,
-// and a restart resumes from there.
-func (c *Consumer) save(touched []int32) error {
+// and a restart resumes from there. Shutdown (ctx done) cuts the retries
+// short, for the same reason.
+func (c *Consumer) save(ctx context.Context, touched []int32) error {
 	parts := make(map[int32]*stats.Partition, len(touched))
 	for _, p := range touched {
 		parts[p] = c.parts[p]
@@ -159,7 +171,11 @@ func (c *Consumer) save(touched []int32) error {
 			return fmt.Errorf("%w (gave up after %d attempts; the partition files keep their previous, consistent state)", err, attempt)
 		}
 		c.log.Error("checkpoint failed, retrying", "partitions", touched, "attempt", attempt, "in", backoff, "err", err)
-		time.Sleep(backoff)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("stopped while retrying a checkpoint (%w); the partition files keep their previous, consistent state: %v", ctx.Err(), err)
+		case <-time.After(backoff):
+		}
 		backoff = min(2*backoff, 30*time.Second)
 	}
 }

@@ -45,10 +45,11 @@ func benchConsumer(b *testing.B, dir string) *Consumer {
 	if err != nil {
 		b.Fatal(err)
 	}
+	m := NewMetrics(prometheus.NewRegistry())
 	return &Consumer{
 		log:   slog.New(slog.NewTextHandler(io.Discard, nil)),
 		store: store, parts: map[int32]*stats.Partition{0: stats.New(0)},
-		metrics: NewMetrics(prometheus.NewRegistry()), saveRetries: 1,
+		metrics: m, pm: map[int32]partitionMetrics{0: m.partition(0)}, saveRetries: 1,
 	}
 }
 

@@ -1,9 +1,13 @@
 package consume
 
 import (
+	"errors"
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/weatherstream/weather/services/common/codec"
+	"github.com/weatherstream/weather/services/consumer/internal/stats"
 )
 
 // Metrics are the stats consumer's Prometheus metrics.
@@ -13,6 +17,7 @@ type Metrics struct {
 	offset        *prometheus.GaugeVec
 	writeSeconds  prometheus.Histogram
 	writeFailures prometheus.Counter
+	unread        prometheus.Gauge
 }
 
 // NewMetrics registers the metrics with reg.
@@ -34,18 +39,39 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		writeFailures: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "weather_consumer_checkpoint_write_failures_total", Help: "Checkpoint writes that failed (full or read-only disk).",
 		}),
+		unread: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "weather_consumer_unread_partitions", Help: "Partitions of the topic that no consumer reads, as this consumer sees it.",
+		}),
 	}
-	reg.MustRegister(m.records, m.skipped, m.offset, m.writeSeconds, m.writeFailures)
+	reg.MustRegister(m.records, m.skipped, m.offset, m.writeSeconds, m.writeFailures, m.unread)
 	return m
 }
 
+// reasons label the ways a record can be bad, for the skipped-records metric.
+var reasons = append(codec.Reasons(), "reserved_station", "not_finite")
+
+// reason labels a bad record's error.
+func reason(err error) string {
+	switch {
+	case errors.Is(err, stats.ErrReservedStation):
+		return "reserved_station"
+	case errors.Is(err, stats.ErrNotFinite):
+		return "not_finite"
+	}
+	return codec.Reason(err)
+}
+
 type partitionMetrics struct {
-	label   string
 	records prometheus.Counter
 	offset  prometheus.Gauge
+	skipped map[string]prometheus.Counter // by reason, each made (at 0) up front
 }
 
 func (m *Metrics) partition(p int32) partitionMetrics {
 	label := strconv.Itoa(int(p))
-	return partitionMetrics{label, m.records.WithLabelValues(label), m.offset.WithLabelValues(label)}
+	pm := partitionMetrics{m.records.WithLabelValues(label), m.offset.WithLabelValues(label), map[string]prometheus.Counter{}}
+	for _, r := range reasons {
+		pm.skipped[r] = m.skipped.WithLabelValues(label, r)
+	}
+	return pm
 }

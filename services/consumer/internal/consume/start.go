@@ -2,18 +2,21 @@ package consume
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 
-	"github.com/weatherstream/weather/services/consumer/internal/assignment"
+	"github.com/weatherstream/weather/services/common/assignment"
+	"github.com/weatherstream/weather/services/common/kafkaadmin"
 	"github.com/weatherstream/weather/services/consumer/internal/checkpoint"
 	"github.com/weatherstream/weather/services/consumer/internal/stats"
 )
 
-// What to do with a checkpoint whose offset the log no longer has.
+// What to do with a checkpoint that does not fit the log: its offset is not
+// in the log any more, or it is another log's.
 const (
 	OutOfRangeFail    = "fail"    // stop with an error (default)
 	OutOfRangeRestart = "restart" // keep the file as a backup, start afresh
@@ -21,8 +24,11 @@ const (
 
 // Config is how the consumer starts its partitions.
 type Config struct {
-	Topic        string
-	Partitions   []int32
+	Topic      string
+	Partitions []int32
+	// Assigned are the partitions every consumer is given together
+	// (PARTITIONS_BY_ORDINAL), if known: the others are read by nobody.
+	Assigned     []int32
 	OnOutOfRange string
 	LockWait     time.Duration
 	SaveRetries  int
@@ -30,25 +36,27 @@ type Config struct {
 	// CheckpointInterval bounds how long a batch may gather fetches while
 	// the consumer is behind; caught up, every fetch is checkpointed at once.
 	CheckpointInterval time.Duration
+	// TopicCheckInterval is how often the topic is looked at while
+	// consuming (recreated, partitions added or read by nobody).
+	TopicCheckInterval time.Duration
 }
 
 // Start takes the partitions (their locks), loads their checkpoints and checks
-// each offset against the partition's log before anything is consumed: the
+// each against the partition's log before anything is consumed: it must be
+// this log's (topic, topic ID, partition), and its offset in the log — the
 // client would otherwise move an offset outside the log to the nearest end
 // without a word, and count records twice or skip them.
 func Start(ctx context.Context, log *slog.Logger, adm *kadm.Client, store *checkpoint.Store, cfg Config, m *Metrics) (*Consumer, error) {
-	if cfg.OnOutOfRange != OutOfRangeFail && cfg.OnOutOfRange != OutOfRangeRestart {
-		return nil, fmt.Errorf("ON_OFFSET_OUT_OF_RANGE %q: want %s or %s", cfg.OnOutOfRange, OutOfRangeFail, OutOfRangeRestart)
-	}
-	n, err := waitForTopic(ctx, log, adm, cfg.Topic)
+	topic, err := waitForTopic(ctx, log, adm, cfg.Topic)
 	if err != nil {
 		return nil, err
 	}
-	if err := assignment.Check(cfg.Partitions, cfg.Topic, n); err != nil {
+	if err := assignment.Check(cfg.Partitions, cfg.Topic, topic.Partitions); err != nil {
 		return nil, err
 	}
-	c := &Consumer{log: log, store: store, parts: map[int32]*stats.Partition{}, metrics: m,
-		saveRetries: cfg.SaveRetries, saveBackoff: cfg.SaveBackoff, checkpointInterval: cfg.CheckpointInterval}
+	c := &Consumer{log: log, store: store, parts: map[int32]*stats.Partition{}, metrics: m, pm: map[int32]partitionMetrics{},
+		saveRetries: cfg.SaveRetries, saveBackoff: cfg.SaveBackoff, checkpointInterval: cfg.CheckpointInterval,
+		watch: newTopicWatch(log, adm, store, topic, cfg, m)}
 	for _, p := range cfg.Partitions {
 		lock, err := store.Lock(ctx, p, cfg.LockWait)
 		if err != nil {
@@ -57,80 +65,99 @@ func Start(ctx context.Context, log *slog.Logger, adm *kadm.Client, store *check
 		}
 		c.locks = append(c.locks, lock)
 	}
-	starts, err := adm.ListStartOffsets(ctx, cfg.Topic)
-	if err == nil {
-		err = starts.Error()
-	}
+	starts, err := kafkaadmin.StartOffsets(ctx, adm, cfg.Topic)
 	if err != nil {
 		c.Close()
-		return nil, fmt.Errorf("list start offsets of %s: %w", cfg.Topic, err)
+		return nil, err
 	}
-	ends, err := adm.ListEndOffsets(ctx, cfg.Topic)
-	if err == nil {
-		err = ends.Error()
-	}
+	ends, err := kafkaadmin.EndOffsets(ctx, adm, cfg.Topic)
 	if err != nil {
 		c.Close()
-		return nil, fmt.Errorf("list end offsets of %s: %w", cfg.Topic, err)
+		return nil, err
 	}
 	for _, p := range cfg.Partitions {
-		start, _ := starts.Lookup(cfg.Topic, p)
-		end, _ := ends.Lookup(cfg.Topic, p)
-		part, err := c.startPartition(p, start.Offset, end.Offset, cfg.OnOutOfRange)
+		want := stats.Log{Topic: cfg.Topic, TopicID: topic.ID, Partition: p}
+		part, err := c.startPartition(want, starts[p], ends[p], cfg.OnOutOfRange)
 		if err != nil {
 			c.Close()
 			return nil, err
 		}
 		c.parts[p] = part
-		m.partition(p).offset.Set(float64(part.Offset))
+		c.pm[p] = m.partition(p)
+		c.pm[p].offset.Set(float64(part.Offset))
 	}
 	return c, nil
 }
 
-func (c *Consumer) startPartition(p int32, start, end int64, onOutOfRange string) (*stats.Partition, error) {
+// startPartition loads the checkpoint of log's partition, if any, and checks
+// that it fits the log [start, end).
+func (c *Consumer) startPartition(log stats.Log, start, end int64, onOutOfRange string) (*stats.Partition, error) {
+	p := log.Partition
 	part, err := c.store.Load(p)
 	if err != nil {
 		return nil, err
 	}
 	if part == nil {
-		c.log.Info("no checkpoint, starting at the log start", "partition", p, "offset", start)
-		return stats.New(start), nil
+		c.log.Info("no checkpoint, starting at the log start", "partition", p, "offset", start, "log", log.String())
+		return fresh(log, start), nil
 	}
-	if part.Offset >= start && part.Offset <= end {
+	var misfit error
+	switch {
+	case part.Log != nil && !part.Log.Is(log):
+		misfit = fmt.Errorf("checkpoint %s is of another log: %s, not %s (the topic was recreated, or the file comes from another topic or partition)",
+			c.store.Path(p), part.Log, log)
+	case part.Offset < start || part.Offset > end:
+		where := "before the log start (records were deleted by retention)"
+		if part.Offset > end {
+			where = "past the log end (the topic was recreated or the broker lost its log)"
+		}
+		misfit = fmt.Errorf("checkpoint %s has offset %d, %s: partition %d holds offsets %d to %d",
+			c.store.Path(p), part.Offset, where, p, start, end)
+	}
+	if misfit == nil {
+		if part.Log == nil {
+			c.log.Info("checkpoint in the original format, without its log: taken as this partition's; it gains the log with its next write",
+				"partition", p, "file", c.store.Path(p), "log", log.String())
+		}
+		part.Log = &log
 		c.log.Info("resuming from checkpoint", "partition", p, "offset", part.Offset, "log_start", start, "log_end", end, "file", c.store.Path(p))
 		return part, nil
 	}
-	where := "before the log start (records were deleted by retention)"
-	if part.Offset > end {
-		where = "past the log end (the topic was recreated or the broker lost its log)"
-	}
-	err = fmt.Errorf("checkpoint %s has offset %d, %s: partition %d holds offsets %d to %d",
-		c.store.Path(p), part.Offset, where, p, start, end)
 	if onOutOfRange == OutOfRangeFail {
-		return nil, fmt.Errorf("%w; set ON_OFFSET_OUT_OF_RANGE=restart to keep the file as a backup and start the partition afresh", err)
+		return nil, fmt.Errorf("%w; set ON_OFFSET_OUT_OF_RANGE=restart to keep the file as a backup and start the partition afresh", misfit)
 	}
-	backup, berr := c.store.Backup(p, time.Now())
-	if berr != nil {
-		return nil, berr
+	backup, err := c.store.Backup(p, time.Now())
+	if err != nil {
+		return nil, err
 	}
-	c.log.Warn("starting partition afresh", "partition", p, "reason", err.Error(), "backup", backup, "offset", start)
-	return stats.New(start), nil
+	c.log.Warn("starting partition afresh", "partition", p, "reason", misfit.Error(), "backup", backup, "offset", start)
+	return fresh(log, start), nil
 }
 
-// waitForTopic waits for the topic to exist (the producer creates it) and
-// returns its partition count.
-func waitForTopic(ctx context.Context, log *slog.Logger, adm *kadm.Client, topic string) (int, error) {
+func fresh(log stats.Log, offset int64) *stats.Partition {
+	part := stats.New(offset)
+	part.Log = &log
+	return part
+}
+
+// waitForTopic waits for the topic to exist (the producer creates it).
+func waitForTopic(ctx context.Context, log *slog.Logger, adm *kadm.Client, topic string) (kafkaadmin.Topic, error) {
 	for {
-		topics, err := adm.ListTopics(ctx, topic)
+		t, err := kafkaadmin.Lookup(ctx, adm, topic)
 		if err == nil {
-			if t, ok := topics[topic]; ok && t.Err == nil && len(t.Partitions) > 0 {
-				return len(t.Partitions), nil
-			}
+			return t, nil
 		}
-		log.Info("waiting for the topic to exist", "topic", topic)
+		if ctx.Err() != nil {
+			return t, ctx.Err()
+		}
+		if !errors.Is(err, kafkaadmin.ErrNoTopic) {
+			log.Warn("cannot look the topic up yet", "topic", topic, "err", err)
+		} else {
+			log.Info("waiting for the topic to exist", "topic", topic)
+		}
 		select {
 		case <-ctx.Done():
-			return 0, fmt.Errorf("topic %s: %w", topic, ctx.Err())
+			return t, ctx.Err()
 		case <-time.After(2 * time.Second):
 		}
 	}

@@ -1,6 +1,8 @@
 package stats
 
 import (
+	"errors"
+	"math"
 	"strings"
 	"testing"
 )
@@ -27,13 +29,56 @@ func TestAddKeepsCountSumStartEnd(t *testing.T) {
 	if d := p.Stations["StationD"]; d.Count != 1 || d.Start != d.End {
 		t.Errorf("StationD = %+v", *d)
 	}
-	if err := p.Add("offset", "2000-01-01", 1); err == nil {
-		t.Error(`Add("offset") accepted a station that collides with the offset key`)
+	for _, reserved := range []string{"offset", "log"} {
+		if err := p.Add(reserved, "2000-01-01", 1); !errors.Is(err, ErrReservedStation) {
+			t.Errorf("Add(%q) = %v, want ErrReservedStation: it collides with the file's own key", reserved, err)
+		}
 	}
+}
+
+// A measurement that would make a stat infinite is refused and changes
+// nothing; one that is out of date order is counted as it comes.
+func TestAddRefusesWhatTheFileCouldNotHold(t *testing.T) {
+	p := New(0)
+	if err := p.Add("StationB", "2000-01-05", 1e308); err != nil {
+		t.Fatal(err)
+	}
+	before := *p.Stations["StationB"]
+	if err := p.Add("StationB", "2000-01-06", 1e308); !errors.Is(err, ErrNotFinite) {
+		t.Errorf("Add overflowing the sum = %v, want ErrNotFinite", err)
+	}
+	if err := p.Add("StationX", "2000-01-06", math.MaxFloat64); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Add("StationX", "2000-01-07", math.MaxFloat64); !errors.Is(err, ErrNotFinite) {
+		t.Errorf("Add overflowing a new station's sum = %v, want ErrNotFinite", err)
+	}
+	if *p.Stations["StationB"] != before {
+		t.Errorf("a refused measurement changed the station: %+v, was %+v", *p.Stations["StationB"], before)
+	}
+	if err := p.Add("StationB", "2000-01-01", 2); err != nil { // late: before the first date
+		t.Fatal(err)
+	}
+	if b := p.Stations["StationB"]; b.Start != "2000-01-05" || b.End != "2000-01-01" || b.Count != 2 {
+		t.Errorf("after a late report %+v, want start 2000-01-05 (first seen), end 2000-01-01 (last seen)", *b)
+	}
+	if _, err := Parse(mustMarshal(t, p)); err != nil {
+		t.Errorf("the file of these stats does not load: %v", err)
+	}
+}
+
+func mustMarshal(t testing.TB, p *Partition) []byte {
+	t.Helper()
+	b, err := p.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 func TestJSONIsTheOriginalFormatAndRoundTripsExactly(t *testing.T) {
 	p := New(6816)
+	p.Log = &Log{Topic: "temperatures", TopicID: "3cTCaKIJSUe4hC7pAuO_bA", Partition: 0}
 	p.Stations["StationB"] = &Station{Count: 2170, Sum: 66248.3, Start: "2000-04-12", End: "2006-03-21"}
 	p.Stations["StationD"] = &Station{Count: 1, Sum: 1e-7, Start: "2000-04-12", End: "2000-04-12"}
 	sum := 0.1
@@ -45,6 +90,7 @@ func TestJSONIsTheOriginalFormatAndRoundTripsExactly(t *testing.T) {
 	}
 	want := `{
   "offset": 6816,
+  "log": {"topic": "temperatures", "topic_id": "3cTCaKIJSUe4hC7pAuO_bA", "partition": 0},
   "StationB": {"count": 2170, "sum": 66248.3, "avg": 30.529170506912443, "start": "2000-04-12", "end": "2006-03-21"},
   "StationD": {"count": 1, "sum": 1e-07, "avg": 1e-07, "start": "2000-04-12", "end": "2000-04-12"},
   "StationF": {"count": 2, "sum": 0.30000000000000004, "avg": 0.15000000000000002, "start": "2000-04-12", "end": "2000-04-13"}
@@ -57,7 +103,7 @@ func TestJSONIsTheOriginalFormatAndRoundTripsExactly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if q.Offset != p.Offset || len(q.Stations) != 3 {
+	if q.Offset != p.Offset || len(q.Stations) != 3 || q.Log == nil || *q.Log != *p.Log {
 		t.Fatalf("parsed %+v", q)
 	}
 	for name, s := range p.Stations {
@@ -71,6 +117,35 @@ func TestParseAcceptsAnEmptyPartition(t *testing.T) {
 	p, err := Parse([]byte(`{"offset": 0}`))
 	if err != nil || p.Offset != 0 || len(p.Stations) != 0 {
 		t.Errorf("Parse = %+v, %v", p, err)
+	}
+}
+
+// The original's files say nothing of their log, and its example rounds to
+// two decimals: such a file loads, without a log.
+func TestParseTheOriginalFormat(t *testing.T) {
+	p, err := Parse([]byte(`{"offset": 6816, "StationB": {"count": 2170, "sum": 66248.30, "avg": 30.53, "start": "2000-04-12", "end": "2006-03-21"}}`))
+	if err != nil || p.Log != nil || p.Stations["StationB"].Count != 2170 || p.Stations["StationB"].Sum != 66248.30 {
+		t.Errorf("Parse = %+v, %v; want the stats and no log", p, err)
+	}
+}
+
+func TestLogIs(t *testing.T) {
+	a := Log{Topic: "temperatures", TopicID: "AAA", Partition: 1}
+	tests := []struct {
+		name string
+		b    Log
+		want bool
+	}{
+		{"same", a, true},
+		{"recreated topic", Log{"temperatures", "BBB", 1}, false},
+		{"other topic", Log{"other", "AAA", 1}, false},
+		{"other partition", Log{"temperatures", "AAA", 0}, false},
+		{"a broker without topic IDs", Log{"temperatures", "", 1}, true},
+	}
+	for _, tt := range tests {
+		if got := a.Is(tt.b); got != tt.want || tt.b.Is(a) != tt.want {
+			t.Errorf("%s: Is = %v, want %v", tt.name, got, tt.want)
+		}
 	}
 }
 
@@ -89,7 +164,11 @@ func TestParseRejectsCorruptAndForeignFiles(t *testing.T) {
 		{"station missing avg", `{"offset": 1, "StationA": {"count": 1, "sum": 1, "start": "2000-01-01", "end": "2000-01-01"}}`, "want count, sum"},
 		{"zero count", `{"offset": 1, "StationA": {"count": 0, "sum": 0, "avg": 0, "start": "2000-01-01", "end": "2000-01-01"}}`, "count 0"},
 		{"bad date", `{"offset": 1, "StationA": {"count": 1, "sum": 1, "avg": 1, "start": "2000-02-30", "end": "2000-03-01"}}`, "not YYYY-MM-DD"},
-		{"start after end", `{"offset": 1, "StationA": {"count": 1, "sum": 1, "avg": 1, "start": "2000-02-02", "end": "2000-02-01"}}`, "after end"},
+		{"log not an object", `{"offset": 1, "log": "temperatures"}`, `"log"`},
+		{"log without topic id", `{"offset": 1, "log": {"topic": "t", "partition": 0}}`, `"log": want topic, topic_id`},
+		{"log with empty topic", `{"offset": 1, "log": {"topic": "", "topic_id": "", "partition": 0}}`, `"log": want topic`},
+		{"log negative partition", `{"offset": 1, "log": {"topic": "t", "topic_id": "", "partition": -1}}`, `partition >= 0`},
+		{"log unknown field", `{"offset": 1, "log": {"topic": "t", "topic_id": "", "partition": 0, "x": 1}}`, "unknown field"},
 		{"avg inconsistent", `{"offset": 1, "StationA": {"count": 2, "sum": 3, "avg": 7, "start": "2000-01-01", "end": "2000-01-02"}}`, "not sum/count"},
 		{"good station, bad neighbour", `{"offset": 1, "StationA": ` + station + `, "StationB": null}`, `station "StationB"`},
 	}

@@ -10,4 +10,11 @@ var rebalances = prometheus.NewCounter(prometheus.CounterOpts{
 	Help: "Assignment steps written to consumer StatefulSets.",
 })
 
-func init() { metrics.Registry.MustRegister(rebalances) }
+// invalidAssignment is 1 while a managed StatefulSet's PARTITIONS_BY_ORDINAL
+// cannot be read (or is missing): the controller does not touch it then.
+var invalidAssignment = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+	Name: "weather_controller_assignment_invalid",
+	Help: "1 while a consumer StatefulSet's PARTITIONS_BY_ORDINAL cannot be read; the controller leaves it alone.",
+}, []string{"namespace", "statefulset"})
+
+func init() { metrics.Registry.MustRegister(rebalances, invalidAssignment) }

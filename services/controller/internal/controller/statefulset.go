@@ -26,6 +26,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
+	"github.com/weatherstream/weather/services/common/assignment"
 	"github.com/weatherstream/weather/services/controller/internal/rebalance"
 )
 
@@ -51,10 +52,6 @@ type StatefulSetReconciler struct {
 	Poll time.Duration
 }
 
-// +kubebuilder:rbac:groups=apps,resources=statefulsets,verbs=get;list;watch;update;patch
-// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
-// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
-
 // Reconcile moves one StatefulSet one step toward the even assignment.
 func (r *StatefulSetReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	logger := log.FromContext(ctx)
@@ -74,16 +71,21 @@ func (r *StatefulSetReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		// scale-up starts from it.
 		return ctrl.Result{RequeueAfter: r.Poll}, nil
 	}
+	// An assignment the controller cannot read is never taken for an
+	// empty one: jumping from "nobody" to the target in one step would let
+	// old and new pods share partitions. It leaves the StatefulSet alone
+	// until its template changes, and says why.
 	env, err := r.assignmentEnv(&sts)
 	if err != nil {
-		r.Recorder.Event(&sts, corev1.EventTypeWarning, "NoAssignment", err.Error())
-		return ctrl.Result{}, nil // a template problem: wait for the next change of it
+		r.refuse(ctx, &sts, "NoAssignment", err)
+		return ctrl.Result{}, nil
 	}
-	current, err := rebalance.Parse(env.Value)
+	current, err := assignment.ParseByOrdinal(env.Value)
 	if err != nil {
-		r.Recorder.Event(&sts, corev1.EventTypeWarning, "BadAssignment", err.Error())
-		current = nil // start over from "nobody owns anything": always safe
+		r.refuse(ctx, &sts, "BadAssignment", err)
+		return ctrl.Result{}, nil
 	}
+	invalidAssignment.WithLabelValues(sts.Namespace, sts.Name).Set(0)
 	partitions, err := r.Partitions(ctx)
 	if err != nil {
 		return ctrl.Result{}, fmt.Errorf("partition count: %w", err)
@@ -116,6 +118,15 @@ func (r *StatefulSetReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	r.Recorder.Event(&sts, corev1.EventTypeNormal, "Rebalance", msg)
 	rebalances.Inc()
 	return ctrl.Result{RequeueAfter: time.Second}, nil
+}
+
+// refuse reports that the StatefulSet's assignment cannot be worked with:
+// an event on it, an error in the log, and the invalid-assignment gauge.
+func (r *StatefulSetReconciler) refuse(ctx context.Context, sts *appsv1.StatefulSet, reason string, err error) {
+	msg := err.Error() + "; the partition controller leaves this StatefulSet alone until its template is fixed"
+	log.FromContext(ctx).Error(err, "not rebalancing", "reason", reason)
+	r.Recorder.Event(sts, corev1.EventTypeWarning, reason, msg)
+	invalidAssignment.WithLabelValues(sts.Namespace, sts.Name).Set(1)
 }
 
 // assignmentEnv returns the consumer container's assignment variable.

@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -278,6 +280,56 @@ func TestReconcileWaitsForTheRolloutToSettle(t *testing.T) {
 			}
 			if got := assignmentOf(t, sts); got != "0,1,2,3" || res.RequeueAfter != time.Second {
 				t.Errorf("assignment %q, requeue %v; want it unchanged, a retry in 1s", got, res.RequeueAfter)
+			}
+		})
+	}
+}
+
+// An assignment the controller cannot read is not an empty one: it leaves
+// the StatefulSet as it is and says why (a warning event, the gauge). One a
+// person typed with spaces, as the consumer accepts it, is read.
+func TestReconcileLeavesAnAssignmentItCannotReadAlone(t *testing.T) {
+	partitions := 4
+	ctx := context.Background()
+	for _, tt := range []struct {
+		name, assignment, want, event string
+	}{
+		{"not a number", "0,x;1,3", "0,x;1,3", "BadAssignment"},
+		{"a partition twice", "0,1;1,2,3", "0,1;1,2,3", "BadAssignment"},
+		{"spaces, as a person types it", "0 1;2 3", "0,3;1;2", ""}, // 3 replicas: the steps start from it
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := reconciler(&partitions)
+			sts := newStatefulSet(t, 3, tt.assignment)
+			settle(t, sts)
+			req := ctrl.Request{NamespacedName: client.ObjectKeyFromObject(sts)}
+			for range 2 {
+				if _, err := r.Reconcile(ctx, req); err != nil {
+					t.Fatal(err)
+				}
+				settle(t, sts)
+			}
+			if got := assignmentOf(t, sts); got != tt.want {
+				t.Errorf("assignment %q, want %q", got, tt.want)
+			}
+			gauge := testutil.ToFloat64(invalidAssignment.WithLabelValues(sts.Namespace, sts.Name))
+			events := r.Recorder.(*record.FakeRecorder).Events
+			if tt.event == "" {
+				if gauge != 0 {
+					t.Errorf("invalid-assignment gauge %v, want 0", gauge)
+				}
+				return
+			}
+			if gauge != 1 {
+				t.Errorf("invalid-assignment gauge %v, want 1", gauge)
+			}
+			select {
+			case e := <-events:
+				if !strings.Contains(e, "Warning "+tt.event) || !strings.Contains(e, "leaves this StatefulSet alone") {
+					t.Errorf("event %q, want a %s warning", e, tt.event)
+				}
+			default:
+				t.Error("no event says why")
 			}
 		})
 	}

@@ -3,8 +3,9 @@ package rebalance
 import (
 	"fmt"
 	"math/rand/v2"
-	"strings"
 	"testing"
+
+	"github.com/weatherstream/weather/services/common/assignment"
 )
 
 func TestEven(t *testing.T) {
@@ -22,32 +23,6 @@ func TestEven(t *testing.T) {
 	for _, tt := range tests {
 		if got := Even(tt.replicas, tt.partitions).String(); got != tt.want {
 			t.Errorf("Even(%d, %d) = %q, want %q", tt.replicas, tt.partitions, got, tt.want)
-		}
-	}
-}
-
-func TestParse(t *testing.T) {
-	tests := []struct {
-		in, want, err string
-	}{
-		{"0,2;1,3", "0,2;1,3", ""},
-		{" 2 , 0 ; 3,1 ;;", "0,2;1,3", ""},
-		{"", "", ""},
-		{";1", ";1", ""},
-		{"0,1;1", "", "partition 1 to ordinals 0 and 1"},
-		{"0;x", "", `partition "x"`},
-		{"-1", "", `partition "-1"`},
-	}
-	for _, tt := range tests {
-		a, err := Parse(tt.in)
-		if tt.err != "" {
-			if err == nil || !strings.Contains(err.Error(), tt.err) {
-				t.Errorf("Parse(%q) = %v, %v; want error %q", tt.in, a, err, tt.err)
-			}
-			continue
-		}
-		if err != nil || a.String() != tt.want {
-			t.Errorf("Parse(%q) = %q, %v; want %q", tt.in, a, err, tt.want)
 		}
 	}
 }
@@ -70,8 +45,8 @@ func TestNextTakesAtMostTwoSteps(t *testing.T) {
 		{"0,2;1,3;;", "0,2;1,3", nil},                      // trailing spares are nothing
 	}
 	for _, tt := range tests {
-		cur, _ := Parse(tt.current)
-		want, _ := Parse(tt.desired)
+		cur, _ := assignment.ParseByOrdinal(tt.current)
+		want, _ := assignment.ParseByOrdinal(tt.desired)
 		var got []string
 		for i := 0; !cur.Equal(want); i++ {
 			if i == 3 {
@@ -104,7 +79,7 @@ func TestNextNeverGivesAPartitionToTwoOrdinals(t *testing.T) {
 				}
 				next := Next(cur, desired)
 				owner := map[int32]int{}
-				for _, a := range []Assignment{cur, next} {
+				for _, a := range []assignment.Assignment{cur, next} {
 					for ord, parts := range a {
 						for _, p := range parts {
 							if o, ok := owner[p]; ok && o != ord {

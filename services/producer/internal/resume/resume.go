@@ -1,10 +1,14 @@
 // Package resume finds where a restarted producer continues the stream.
 //
-// The producer writes the stream in transactions, in index order, so what is
-// committed in the topic is always a prefix of the stream, however the last
-// producer died. The next index is one past the highest index found at the
-// tail of the partitions, read committed. Fence must run first, so that no
-// transaction of a dead producer can still commit after we look.
+// The producer writes the stream in transactions, in index order, each record
+// marked with the stream's identity (streamid), so what is committed in the
+// topic is a prefix of the stream, however the last producer died. Resume
+// trusts nothing else: it waits until no transaction is open on the topic,
+// reads back from each partition's end to the last committed record of a
+// stream, and continues after the highest report it finds there. A record
+// without the stream's marks — another writer's, a copy, a report of an older
+// producer — never decides where the stream goes on. Fence must run first,
+// so that no transaction of a dead producer can still commit after we look.
 package resume
 
 import (
@@ -12,6 +16,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -22,11 +29,15 @@ import (
 	"github.com/weatherstream/weather/proto/reportpb"
 	"github.com/weatherstream/weather/services/common/codec"
 	"github.com/weatherstream/weather/services/common/generator"
+	"github.com/weatherstream/weather/services/common/kafkaadmin"
+	"github.com/weatherstream/weather/services/common/streamid"
+	"github.com/weatherstream/weather/services/producer/internal/logread"
 )
 
 // Fence bumps the epoch of transactionalID: the transaction coordinator
 // aborts a transaction the previous holder left open, or finishes one it had
-// begun to commit, before it answers.
+// begun to commit, before it answers. A producer still running with that id
+// fails on its next write.
 func Fence(ctx context.Context, client *kgo.Client, transactionalID string, txnTimeout time.Duration) error {
 	req := kmsg.NewPtrInitProducerIDRequest()
 	req.TransactionalID = &transactionalID
@@ -39,8 +50,7 @@ func Fence(ctx context.Context, client *kgo.Client, transactionalID string, txnT
 		if err == nil {
 			return nil
 		}
-		var kerrErr *kerr.Error
-		if !errors.As(err, &kerrErr) || !kerrErr.Retriable && !errors.Is(err, kerr.ConcurrentTransactions) {
+		if !kerr.IsRetriable(err) && !errors.Is(err, kerr.ConcurrentTransactions) {
 			return fmt.Errorf("fence transactional id %s: %w", transactionalID, err)
 		}
 		select {
@@ -51,113 +61,230 @@ func Fence(ctx context.Context, client *kgo.Client, transactionalID string, txnT
 	}
 }
 
-// span is a range of offsets [from, to) of one partition still to search.
-type span struct{ from, to int64 }
-
-// Next returns the index of the first report not yet committed to topic: 0
-// for an empty topic. It reads backwards from each partition's end, in
-// doubling windows, until it finds a report; aborted records and transaction
-// markers are skipped. seed is only used to warn when the topic holds another
-// seed's stream.
-func Next(ctx context.Context, log *slog.Logger, adm *kadm.Client, conn []kgo.Opt, topic string, seed uint64) (int64, error) {
-	starts, err := adm.ListStartOffsets(ctx, topic)
-	if err == nil {
-		err = starts.Error()
-	}
-	if err != nil {
-		return 0, fmt.Errorf("list start offsets of %s: %w", topic, err)
-	}
-	ends, err := adm.ListEndOffsets(ctx, topic)
-	if err == nil {
-		err = ends.Error()
-	}
-	if err != nil {
-		return 0, fmt.Errorf("list end offsets of %s: %w", topic, err)
-	}
-	spans := map[int32]span{}
-	ends.Each(func(end kadm.ListedOffset) {
-		start, _ := starts.Lookup(topic, end.Partition)
-		if end.Offset > start.Offset {
-			spans[end.Partition] = span{max(start.Offset, end.Offset-64), end.Offset}
-		}
-	})
-	last := int64(-1)
-	var lastReport *reportpb.Report
-	for len(spans) > 0 {
-		found, err := scan(ctx, conn, topic, spans)
-		if err != nil {
-			return 0, err
-		}
-		wider := map[int32]span{}
-		for p, s := range spans {
-			if r, ok := found[p]; ok {
-				if i, _ := generator.Index(r.Date, r.StationId); i > last {
-					last, lastReport = i, r
-				}
-				continue
-			}
-			start, _ := starts.Lookup(topic, p)
-			if s.from > start.Offset {
-				wider[p] = span{max(start.Offset, s.from-2*(s.to-s.from)), s.from}
-			}
-		}
-		spans = wider
-	}
-	if lastReport != nil {
-		if want := generator.New(seed).Report(last); want.Degrees != lastReport.Degrees {
-			log.Warn("the topic's last report differs from this seed's stream: it was written with another SEED",
-				"index", last, "date", lastReport.Date, "station", lastReport.StationId)
-		}
-	}
-	return last + 1, nil
+// Options are what Find needs to know of this producer.
+type Options struct {
+	Self streamid.ID
+	// Takeover continues a stream this producer does not own: one of
+	// another transactional id (fenced first), of another seed, or written
+	// without stream marks (by an older producer).
+	Takeover bool
+	// SettleWait bounds the wait for transactions open on the topic.
+	SettleWait time.Duration
+	TxnTimeout time.Duration // for fencing another producer on a takeover
 }
 
-// scan reads each span and returns, per partition, the last report in it.
-func scan(ctx context.Context, conn []kgo.Opt, topic string, spans map[int32]span) (map[int32]*reportpb.Report, error) {
-	offsets := map[int32]kgo.Offset{}
-	for p, s := range spans {
-		offsets[p] = kgo.NewOffset().At(s.from)
-	}
-	client, err := kgo.NewClient(append(conn,
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: offsets}),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.KeepControlRecords(), // the last offset of a span is usually a marker: see it to know we are done
-	)...)
-	if err != nil {
-		return nil, err
-	}
-	defer client.Close()
-	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-	defer cancel()
+// Position is where the producer continues.
+type Position struct {
+	Next int64 // index of the first report not in the topic
+	// Ends are the partitions' end offsets, no transaction open: where
+	// this producer's first record in each must land if nobody else
+	// writes (see guard).
+	Ends map[int32]int64
+}
 
-	found := map[int32]*reportpb.Report{}
-	open := len(spans)
-	done := map[int32]bool{}
-	for open > 0 {
-		fetches := client.PollFetches(ctx)
-		if err := fetches.Err0(); err != nil {
-			return nil, fmt.Errorf("read the tail of %s: %w", topic, err)
+// Find returns where the stream continues in topic.
+func Find(ctx context.Context, log *slog.Logger, client *kgo.Client, adm *kadm.Client, reader *logread.Reader, topic string, o Options) (Position, error) {
+	fenced := false
+	for {
+		ends, err := settle(ctx, log, adm, topic, o.SettleWait)
+		if err != nil {
+			return Position{}, err
 		}
-		fetches.EachRecord(func(rec *kgo.Record) {
-			s := spans[rec.Partition]
-			if done[rec.Partition] {
-				return
+		starts, err := kafkaadmin.StartOffsets(ctx, adm, topic)
+		if err != nil {
+			return Position{}, err
+		}
+		t, err := scan(ctx, reader, starts, ends)
+		if err != nil {
+			return Position{}, err
+		}
+		if t.foreign > 0 {
+			log.Warn("records that are not this stream's sit at the partitions' tails; resume ignored them", "topic", topic, "records", t.foreign)
+		}
+		next, other, err := decide(t, topic, o.Self, o.Takeover)
+		if err != nil {
+			return Position{}, err
+		}
+		if other == "" || fenced {
+			if last := t.last(); last != nil && last.id != o.Self {
+				log.Warn("taking over the stream (STREAM_TAKEOVER)", "topic", topic, "from_index", next, "last", last.String(), "last_stream", last.id.String())
 			}
-			if rec.Offset < s.to && !rec.Attrs.IsControl() {
-				r := new(reportpb.Report)
-				if codec.Decode(rec.Key, rec.Value, r) == nil {
-					if _, err := generator.Index(r.Date, r.StationId); err == nil {
-						found[rec.Partition] = r
-					}
-				}
-			}
-			// Aborted records are never returned, so the span may end on
-			// one: any record at or past its last offset closes it.
-			if rec.Offset >= s.to-1 {
-				done[rec.Partition] = true
-				open--
-			}
-		})
+			return Position{Next: next, Ends: ends}, nil
+		}
+		// Takeover of another producer's stream: fence it, so it can no
+		// longer write, then look again (its open transaction is gone).
+		log.Warn("fencing the producer of the stream (STREAM_TAKEOVER)", "topic", topic, "transactional_id", other)
+		if err := Fence(ctx, client, other, o.TxnTimeout); err != nil {
+			return Position{}, err
+		}
+		fenced = true
 	}
-	return found, nil
+}
+
+// settle waits until no transaction is open on topic (end offset = last
+// stable offset everywhere) and returns the end offsets. A transaction open
+// on the topic is another producer at work, or a dead one's not yet timed
+// out; ours was fenced.
+func settle(ctx context.Context, log *slog.Logger, adm *kadm.Client, topic string, wait time.Duration) (map[int32]int64, error) {
+	deadline := time.Now().Add(wait)
+	for logged := false; ; logged = true {
+		ends, err := kafkaadmin.EndOffsets(ctx, adm, topic)
+		if err != nil {
+			return nil, err
+		}
+		stable, err := kafkaadmin.StableOffsets(ctx, adm, topic)
+		if err != nil {
+			return nil, err
+		}
+		var open []int32
+		for p, end := range ends {
+			if stable[p] < end {
+				open = append(open, p)
+			}
+		}
+		slices.Sort(open)
+		switch {
+		case len(open) == 0:
+			return ends, nil
+		case time.Now().After(deadline):
+			return nil, fmt.Errorf("partitions %v of %s have had a transaction open for over %s: another producer writes this topic, or a dead one's transaction has not timed out yet (one topic carries one stream)", open, topic, wait)
+		case !logged:
+			log.Info("waiting for the transactions open on the topic to end", "topic", topic, "partitions", open)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// found is a committed report at a partition's tail.
+type found struct {
+	index     int64
+	id        streamid.ID // zero for a legacy report
+	partition int32
+	offset    int64
+}
+
+func (f *found) String() string {
+	if f == nil {
+		return "none"
+	}
+	return fmt.Sprintf("report %d (partition %d, offset %d)", f.index, f.partition, f.offset)
+}
+
+// tail is what the partitions' tails hold.
+type tail struct {
+	stream  *found // the stream-marked report of highest index
+	legacy  *found // the report of highest index among the unmarked ones of a transaction
+	foreign int    // records passed over that are neither
+}
+
+// last is the report of highest index.
+func (t tail) last() *found {
+	if t.legacy != nil && (t.stream == nil || t.legacy.index > t.stream.index) {
+		return t.legacy
+	}
+	return t.stream
+}
+
+// add takes f into account.
+func (t *tail) add(f *found) {
+	switch {
+	case f.id == (streamid.ID{}):
+		if t.legacy == nil || f.index > t.legacy.index {
+			t.legacy = f
+		}
+	case t.stream == nil || f.index > t.stream.index:
+		t.stream = f
+	}
+}
+
+// scan reads each partition back from its end, in doubling windows, to its
+// last committed report of a stream.
+func scan(ctx context.Context, reader *logread.Reader, starts, ends map[int32]int64) (tail, error) {
+	var t tail
+	var report reportpb.Report
+	for _, p := range slices.Sorted(maps.Keys(ends)) {
+		start, end := starts[p], ends[p]
+		for to, size := end, int64(64); to > start; to, size = max(start, to-size), 2*size {
+			from := max(start, to-size)
+			var last *found
+			foreign := 0
+			err := reader.Read(ctx, p, from, to, true, func(rec *kgo.Record) {
+				if rec.Attrs.IsControl() {
+					return
+				}
+				f, ok := streamReport(rec, &report)
+				if !ok {
+					foreign++
+					return
+				}
+				last = f
+			})
+			if err != nil {
+				return tail{}, err
+			}
+			t.foreign += foreign
+			if last != nil {
+				t.add(last)
+				break // the partition's last report: nothing before it matters
+			}
+		}
+	}
+	return t, nil
+}
+
+// streamReport returns the report rec holds if it is one of a stream's:
+// written in a transaction (a plain produce, a copy, is never the stream's)
+// and a valid report; marked with the stream's identity and equal to what
+// its seed generates — or unmarked (a legacy report of an older producer:
+// its id stays zero).
+func streamReport(rec *kgo.Record, report *reportpb.Report) (*found, bool) {
+	if !rec.Attrs.IsTransactional() || codec.Decode(rec.Key, rec.Value, report) != nil {
+		return nil, false
+	}
+	index, err := generator.Index(report.Date, report.StationId)
+	if err != nil {
+		return nil, false
+	}
+	id, marked := streamid.Of(rec)
+	if marked && generator.New(id.Seed).Report(index).Degrees != report.Degrees {
+		return nil, false // marked, but not what the stream holds
+	}
+	return &found{index: index, id: id, partition: rec.Partition, offset: rec.Offset}, true
+}
+
+// decide returns the index to continue at and, for a takeover of another
+// producer's stream, the transactional id to fence first; or why this
+// producer must not continue the stream in topic.
+func decide(t tail, topic string, self streamid.ID, takeover bool) (next int64, fence string, err error) {
+	last := t.last()
+	if last == nil {
+		return 0, "", nil
+	}
+	if t.stream != nil && t.stream.id.Producer != self.Producer {
+		fence = t.stream.id.Producer
+	}
+	if takeover {
+		return last.index + 1, fence, nil
+	}
+	if last == t.legacy {
+		return 0, "", fmt.Errorf("topic %s holds reports up to %s without the stream's marks: written by an older producer, or by another program. "+
+			"Set STREAM_TAKEOVER=true to continue after them, or use another TOPIC", topic, last)
+	}
+	var why []string
+	if last.id.Producer != self.Producer {
+		why = append(why, fmt.Sprintf("it is written by TRANSACTIONAL_ID=%s, this producer is TRANSACTIONAL_ID=%s (run this one with TRANSACTIONAL_ID=%[1]s: a new producer fences the old)",
+			last.id.Producer, self.Producer))
+	}
+	if last.id.Seed != self.Seed {
+		why = append(why, fmt.Sprintf("its SEED is %d, this producer's is %d (set SEED=%[1]d to continue it)", last.id.Seed, self.Seed))
+	}
+	if len(why) > 0 {
+		return 0, "", fmt.Errorf("topic %s carries a stream up to %s that is not this producer's: %s. One topic carries one stream: "+
+			"use another TOPIC, or set STREAM_TAKEOVER=true to continue it (fencing its producer)", topic, last, strings.Join(why, "; "))
+	}
+	return last.index + 1, "", nil
 }

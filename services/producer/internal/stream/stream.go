@@ -25,6 +25,16 @@ type Config struct {
 	Interval    time.Duration // between reports; 0: as fast as possible
 	TxnRecords  int           // commit once a transaction holds this many reports…
 	TxnInterval time.Duration // …or is this old, at the next whole day
+	// Headers mark every record as the stream's (streamid); shared.
+	Headers []kgo.RecordHeader
+}
+
+// Guard is told where each record landed and checks, before each commit,
+// that nobody else wrote among them (see package guard).
+type Guard interface {
+	Written(partition int32, offset int64)
+	Check(ctx context.Context) error
+	Committed()
 }
 
 // Metrics are the producer's Prometheus metrics.
@@ -62,18 +72,20 @@ var keys = func() (k [generator.NumStations][]byte) {
 // Run produces from index next until cfg.Count or until ctx is done. The
 // client must be transactional with a default produce topic. On return every
 // report before the returned index is committed, and none after it.
-func Run(ctx context.Context, log *slog.Logger, client *kgo.Client, cfg Config, next int64, m *Metrics) (int64, error) {
+func Run(ctx context.Context, log *slog.Logger, client *kgo.Client, cfg Config, next int64, guard Guard, m *Metrics) (int64, error) {
 	var (
 		gen     = generator.New(cfg.Seed)
 		report  reportpb.Report
 		mu      sync.Mutex
 		failure error
-		onDone  = func(_ *kgo.Record, err error) {
+		onDone  = func(rec *kgo.Record, err error) {
 			if err != nil {
 				mu.Lock()
 				failure = cmp(failure, err)
 				mu.Unlock()
+				return
 			}
+			guard.Written(rec.Partition, rec.Offset)
 		}
 		txnFirst = next // first index of the open transaction
 		txnStart time.Time
@@ -115,6 +127,9 @@ func Run(ctx context.Context, log *slog.Logger, client *kgo.Client, cfg Config, 
 		mu.Lock()
 		err := cmp(failure, flushErr)
 		mu.Unlock()
+		if err == nil {
+			err = guard.Check(end)
+		}
 		if err != nil {
 			if abortErr := client.EndTransaction(end, kgo.TryAbort); abortErr != nil {
 				log.Error("abort transaction", "err", abortErr)
@@ -124,6 +139,7 @@ func Run(ctx context.Context, log *slog.Logger, client *kgo.Client, cfg Config, 
 		if err := client.EndTransaction(end, kgo.TryCommit); err != nil {
 			return fmt.Errorf("commit reports %d to %d: %w", txnFirst, next-1, err)
 		}
+		guard.Committed()
 		m.records.Add(float64(next - txnFirst))
 		m.transactions.Inc()
 		m.next.Set(float64(next))
@@ -158,7 +174,7 @@ func Run(ctx context.Context, log *slog.Logger, client *kgo.Client, cfg Config, 
 			return txnFirst, err
 		}
 		value := chunk[n:len(chunk):len(chunk)]
-		client.Produce(context.Background(), &kgo.Record{Key: keys[next%generator.NumStations], Value: value}, onDone)
+		client.Produce(context.Background(), &kgo.Record{Key: keys[next%generator.NumStations], Value: value, Headers: cfg.Headers}, onDone)
 		next++
 		sent++
 		if next%generator.NumStations == 0 &&

@@ -18,6 +18,10 @@ import (
 	"github.com/weatherstream/weather/proto/reportpb"
 	"github.com/weatherstream/weather/services/common/codec"
 	"github.com/weatherstream/weather/services/common/generator"
+	"github.com/weatherstream/weather/services/common/kafkaadmin"
+	"github.com/weatherstream/weather/services/common/streamid"
+	"github.com/weatherstream/weather/services/producer/internal/guard"
+	"github.com/weatherstream/weather/services/producer/internal/logread"
 )
 
 // BenchmarkRecord is the producer's per-record work before the client takes
@@ -26,6 +30,7 @@ func BenchmarkRecord(b *testing.B) {
 	g := generator.New(1)
 	var report reportpb.Report
 	var sink *kgo.Record
+	headers := streamid.ID{Producer: "bench", Seed: 1}.Headers()
 	b.ReportAllocs()
 	for i := int64(0); b.Loop(); i++ {
 		g.Fill(i, &report)
@@ -33,7 +38,7 @@ func BenchmarkRecord(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		sink = &kgo.Record{Key: keys[i%generator.NumStations], Value: value}
+		sink = &kgo.Record{Key: keys[i%generator.NumStations], Value: value, Headers: headers}
 	}
 	_ = sink
 }
@@ -79,12 +84,21 @@ func BenchmarkRunFullSpeed(b *testing.B) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	reader, err := logread.New(ctx, client, topic)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ends, err := kafkaadmin.EndOffsets(ctx, adm, topic)
+	if err != nil {
+		b.Fatal(err)
+	}
+	self := streamid.ID{Producer: topic, Seed: 1}
 
 	b.ReportAllocs()
 	b.ResetTimer()
 	next, err := Run(ctx, log, client, Config{
-		Seed: 1, Count: int64(b.N), TxnRecords: 10_000, TxnInterval: time.Second,
-	}, 0, NewMetrics(prometheus.NewRegistry()))
+		Seed: 1, Count: int64(b.N), TxnRecords: 10_000, TxnInterval: time.Second, Headers: self.Headers(),
+	}, 0, guard.New(log, reader, ends), NewMetrics(prometheus.NewRegistry()))
 	b.StopTimer()
 	if err != nil || next != int64(b.N) {
 		b.Fatalf("Run = %d, %v; want %d, nil", next, err, b.N)

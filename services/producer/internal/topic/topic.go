@@ -11,13 +11,17 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/weatherstream/weather/services/common/kafkaadmin"
 )
 
 // Ensure creates topic with the given partitions and replication factor if it
-// is missing. An existing topic is kept as it is, whatever its partition
-// count (a warning says so): deleting it would destroy every consumer's
-// checkpoint. With recreate (opt-in, as the original did on every start) the
-// topic is deleted first.
+// is missing. An existing topic is kept as it is (deleting it would void
+// every consumer's checkpoint) if it has the given partition count: with
+// another, the stations' reports land on other partitions than the stream's
+// so far, and that is an error until the count is set to the topic's. With
+// recreate (opt-in, as the original did on every start) the topic is deleted
+// first.
 func Ensure(ctx context.Context, log *slog.Logger, adm *kadm.Client, topic string, partitions int32, rf int16, recreate bool) error {
 	if recreate {
 		if err := remove(ctx, log, adm, topic); err != nil {
@@ -25,7 +29,7 @@ func Ensure(ctx context.Context, log *slog.Logger, adm *kadm.Client, topic strin
 		}
 	}
 	// Creating right after a delete can fail while the broker still finishes
-	// the delete: retry for a while.
+	// the delete: retry for a while; otherwise only retriable errors.
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		resp, err := adm.CreateTopic(ctx, partitions, rf, nil, topic)
@@ -38,28 +42,27 @@ func Ensure(ctx context.Context, log *slog.Logger, adm *kadm.Client, topic strin
 			return nil
 		case errors.Is(err, kerr.TopicAlreadyExists) && !recreate:
 			return checkExisting(ctx, log, adm, topic, partitions)
-		case time.Now().After(deadline) || ctx.Err() != nil:
+		case !recreate && !kerr.IsRetriable(err), time.Now().After(deadline), ctx.Err() != nil:
 			return fmt.Errorf("create topic %s: %w", topic, err)
 		}
 		log.Info("topic not created yet, retrying", "topic", topic, "err", err)
-		time.Sleep(500 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+		case <-time.After(500 * time.Millisecond):
+		}
 	}
 }
 
 func checkExisting(ctx context.Context, log *slog.Logger, adm *kadm.Client, topic string, partitions int32) error {
-	topics, err := adm.ListTopics(ctx, topic)
+	t, err := kafkaadmin.Describe(ctx, adm, topic)
 	if err != nil {
 		return fmt.Errorf("describe topic %s: %w", topic, err)
 	}
-	t := topics[topic]
-	if t.Err != nil {
-		return fmt.Errorf("describe topic %s: %w", topic, t.Err)
+	if t.Partitions != int(partitions) {
+		return fmt.Errorf("topic %s has %d partitions, TOPIC_PARTITIONS is %d: the stations would land on other partitions than a %[3]d-partition stream's. "+
+			"Set TOPIC_PARTITIONS=%[2]d to go on with the topic as it is", topic, t.Partitions, partitions)
 	}
-	if n := len(t.Partitions); n != int(partitions) {
-		log.Warn("topic exists with another partition count; using it as it is", "topic", topic, "partitions", n, "configured", partitions)
-	} else {
-		log.Info("topic exists", "topic", topic, "partitions", n)
-	}
+	log.Info("topic exists", "topic", topic, "partitions", t.Partitions, "topic_id", t.ID)
 	return nil
 }
 

@@ -1,0 +1,45 @@
+package main
+
+import (
+	"cmp"
+	"time"
+
+	"github.com/weatherstream/weather/services/common/envconfig"
+	"github.com/weatherstream/weather/services/common/kafkaconfig"
+	"github.com/weatherstream/weather/services/common/observe"
+)
+
+// config is the controller's configuration, from the environment. It serves
+// metrics and health on addresses of its own (controller-runtime's servers),
+// so it has no HTTP_ADDR.
+type config struct {
+	Kafka kafkaconfig.Config
+	Log   observe.LogConfig
+
+	Namespace         string        `env:"NAMESPACE"` // the release's namespace (downward API)
+	ConsumerContainer string        `env:"CONSUMER_CONTAINER" envDefault:"consumer"`
+	PollInterval      time.Duration `env:"POLL_INTERVAL" envDefault:"10s"`
+	MetricsAddr       string        `env:"METRICS_ADDR" envDefault:":8080"`
+	HealthAddr        string        `env:"HEALTH_ADDR" envDefault:":8081"`
+	LeaderElect       bool          `env:"LEADER_ELECT" envDefault:"true"`
+}
+
+func loadConfig() (config, error) {
+	cfg, err := envconfig.Parse[config]()
+	if err != nil {
+		return cfg, err
+	}
+	return cfg, cfg.validate()
+}
+
+// validate returns the first setting that cannot work, naming its variable.
+func (c config) validate() error {
+	return cmp.Or(
+		c.Kafka.Validate(),
+		c.Log.Validate(),
+		envconfig.NotEmpty("NAMESPACE", c.Namespace),
+		envconfig.AtLeast("POLL_INTERVAL", c.PollInterval, time.Millisecond),
+		envconfig.Address("METRICS_ADDR", c.MetricsAddr),
+		envconfig.Address("HEALTH_ADDR", c.HealthAddr),
+	)
+}

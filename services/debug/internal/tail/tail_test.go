@@ -1,0 +1,159 @@
+package tail
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/weatherstream/weather/services/common/codec"
+	"github.com/weatherstream/weather/services/common/generator"
+	"github.com/weatherstream/weather/services/debug/internal/printer"
+)
+
+const topic = "temperatures"
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// session runs the loop as the binary does until stop is called.
+type session struct {
+	out     *lockedBuffer
+	metrics *Metrics
+	stop    func() error
+}
+
+func start(t *testing.T, c *kfake.Cluster, group string) *session {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	assigned := make(chan struct{}, 1)
+	client, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(c.ListenAddrs()...)},
+		ClientOpts(log, group, topic, func() { assigned <- struct{}{} })...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &session{out: new(lockedBuffer), metrics: NewMetrics(prometheus.NewRegistry())}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, log, client, s.out, printer.Python, s.metrics) }()
+	s.stop = func() error { cancel(); err := <-done; client.Close(); return err }
+	select {
+	case <-assigned:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no partitions assigned within 10s")
+	}
+	return s
+}
+
+func produce(t *testing.T, c *kfake.Cluster, from, to int64, bad bool) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.DefaultProduceTopic(topic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	g := generator.New(1)
+	var recs []*kgo.Record
+	for i := from; i < to; i++ {
+		r := g.Report(i)
+		v, _ := codec.Encode(nil, r)
+		recs = append(recs, &kgo.Record{Key: []byte(r.StationId), Value: v})
+	}
+	if bad {
+		recs = append(recs, &kgo.Record{Key: []byte("StationA"), Value: []byte("not a report")})
+	}
+	if err := cl.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func waitPrinted(t *testing.T, s *session, n float64) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); testutil.ToFloat64(s.metrics.printed) < n; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("printed %v, want %v", testutil.ToFloat64(s.metrics.printed), n)
+		}
+	}
+}
+
+// lines returns the lines the loop must print for reports [from, to), in
+// any order (partitions interleave).
+func lines(from, to int64) map[string]bool {
+	g := generator.New(1)
+	part := kgo.StickyKeyPartitioner(nil).ForTopic(topic)
+	out := map[string]bool{}
+	for i := from; i < to; i++ {
+		r := g.Report(i)
+		p := int32(part.Partition(&kgo.Record{Key: []byte(r.StationId)}, 4))
+		out[string(printer.Python(nil, printer.Line{Report: r, Partition: p}))] = true
+	}
+	return out
+}
+
+func check(t *testing.T, got string, want map[string]bool) {
+	t.Helper()
+	printed := strings.SplitAfter(got, "\n")
+	printed = printed[:len(printed)-1]
+	if len(printed) != len(want) {
+		t.Errorf("%d lines, want %d", len(printed), len(want))
+	}
+	for _, l := range printed {
+		if !want[l] {
+			t.Errorf("unexpected line %q", l)
+		}
+	}
+}
+
+// A new group starts at the end of the topic, prints each report once, steps
+// over a bad record; a restart resumes right after the last printed line.
+func TestRunPrintsEachReportOnceAndResumes(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(4, topic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	produce(t, c, 0, 50, false) // before the group exists: never printed
+
+	s := start(t, c, "debug")
+	produce(t, c, 50, 100, true)
+	waitPrinted(t, s, 50)
+	if err := s.stop(); err != nil {
+		t.Fatal(err)
+	}
+	check(t, s.out.String(), lines(50, 100))
+	if n := testutil.ToFloat64(s.metrics.skipped.WithLabelValues("undecodable")); n != 1 {
+		t.Errorf("skipped undecodable %v, want 1", n)
+	}
+
+	produce(t, c, 100, 130, false) // while it is down
+	again := start(t, c, "debug")
+	waitPrinted(t, again, 30)
+	time.Sleep(200 * time.Millisecond) // nothing more comes
+	if err := again.stop(); err != nil {
+		t.Fatal(err)
+	}
+	check(t, again.out.String(), lines(100, 130))
+}

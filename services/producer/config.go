@@ -1,0 +1,68 @@
+package main
+
+import (
+	"cmp"
+	"flag"
+	"fmt"
+	"time"
+
+	"github.com/weatherstream/weather/services/common/envconfig"
+	"github.com/weatherstream/weather/services/common/kafkaconfig"
+	"github.com/weatherstream/weather/services/common/observe"
+)
+
+// config is the producer's configuration: environment first, then flags.
+type config struct {
+	Kafka   kafkaconfig.Config
+	Observe observe.Config
+
+	Seed                   uint64        `env:"SEED" envDefault:"1"`
+	Count                  int64         `env:"COUNT" envDefault:"0"`
+	Interval               time.Duration `env:"INTERVAL" envDefault:"100ms"`
+	TopicPartitions        int32         `env:"TOPIC_PARTITIONS" envDefault:"4"`
+	TopicReplicationFactor int16         `env:"TOPIC_REPLICATION_FACTOR" envDefault:"1"`
+	RecreateTopic          bool          `env:"RECREATE_TOPIC" envDefault:"false"`
+	StreamTakeover         bool          `env:"STREAM_TAKEOVER" envDefault:"false"`
+	TransactionalID        string        `env:"TRANSACTIONAL_ID" envDefault:"weather-producer"`
+	TxnMaxRecords          int           `env:"TXN_MAX_RECORDS" envDefault:"10000"`
+	TxnMaxInterval         time.Duration `env:"TXN_MAX_INTERVAL" envDefault:"1s"`
+	ProduceRetries         int           `env:"PRODUCE_RETRIES" envDefault:"10"`
+}
+
+// loadConfig reads the environment and the command line, and validates both.
+func loadConfig(args []string) (config, error) {
+	cfg, err := envconfig.Parse[config]()
+	if err != nil {
+		return cfg, err
+	}
+	fs := flag.NewFlagSet("producer", flag.ContinueOnError)
+	fs.Int64Var(&cfg.Count, "count", cfg.Count, "stop once the topic holds this many reports; 0: never (COUNT)")
+	fs.DurationVar(&cfg.Interval, "interval", cfg.Interval, "time between reports; 0: as fast as possible (INTERVAL)")
+	fs.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "seed of the temperatures (SEED)")
+	fs.BoolVar(&cfg.RecreateTopic, "recreate-topic", cfg.RecreateTopic, "delete and recreate the topic first; voids every checkpoint (RECREATE_TOPIC)")
+	fs.BoolVar(&cfg.StreamTakeover, "takeover", cfg.StreamTakeover, "continue a stream this producer does not own (STREAM_TAKEOVER)")
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	return cfg, cfg.validate()
+}
+
+// validate returns the first setting that cannot work, naming its variable
+// and what it allows.
+func (c config) validate() error {
+	return cmp.Or(
+		c.Kafka.Validate(),
+		c.Observe.Validate(),
+		envconfig.AtLeast("COUNT", c.Count, 0),
+		envconfig.AtLeast("INTERVAL", c.Interval, 0),
+		envconfig.AtLeast("TOPIC_PARTITIONS", c.TopicPartitions, 1),
+		envconfig.AtLeast("TOPIC_REPLICATION_FACTOR", c.TopicReplicationFactor, 1),
+		envconfig.NotEmpty("TRANSACTIONAL_ID", c.TransactionalID),
+		envconfig.AtLeast("TXN_MAX_RECORDS", c.TxnMaxRecords, 1),
+		envconfig.AtLeast("TXN_MAX_INTERVAL", c.TxnMaxInterval, 0),
+		envconfig.AtLeast("PRODUCE_RETRIES", c.ProduceRetries, 0),
+	)
+}
