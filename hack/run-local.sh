@@ -1,60 +1,122 @@
 #!/usr/bin/env bash
 # make run: the whole pipeline on this machine, on an embedded Kafka broker
-# (franz-go kfake, persisted under data/kafka), no Docker needed:
-#   producer -> topic temperatures (4 partitions) -> consumer 0 2, consumer 1 3 -> data/partition-N.json
+# (franz-go kfake, persisted under $RUN_DATA/kafka), no Docker needed:
+#   producer -> topic temperatures (4 partitions) -> consumer 0 2, consumer 1 3 -> $RUN_DATA/partition-N.json
 #                                                 -> debug (group "debug"), printed here
 # Ctrl-C stops the services first (they finish their batch and checkpoint),
-# then the broker. Running it again continues where it stopped.
+# then the broker. Running it again continues where it stopped. If the broker
+# or a service stops on its own, the run says which and stops the rest.
+#
+# Settings (environment):
+#   RUN_DATA         directory of the stats, logs and the broker's log   (data)
+#   RUN_BROKER_ADDR  the embedded broker's address (loopback only)        (127.0.0.1:9092)
+#   RUN_HTTP_PORT    first of four HTTP ports: producer, consumers, debug (8081)
+#   BIN              where make build put the binaries                    (bin)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-DATA=${DATA:-data}
-ADDR=${LOCAL_KAFKA_ADDR:-127.0.0.1:9092}
+DATA=${RUN_DATA:-data}
+ADDR=${RUN_BROKER_ADDR:-127.0.0.1:9092}
+PORT=${RUN_HTTP_PORT:-8081}
+BIN=${BIN:-bin}
 LOGS="$DATA/logs"
+
+say() { echo "run-local: $*" >&2; }
+port_in_use() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+
+[[ $PORT =~ ^[0-9]+$ ]] && ((PORT > 0 && PORT + 3 < 65536)) || { say "RUN_HTTP_PORT $PORT: want a port number"; exit 2; }
+host=${ADDR%:*} bport=${ADDR##*:}
+if port_in_use "$host" "$bport"; then
+  say "$ADDR is in use (another Kafka, or another make run?): set RUN_BROKER_ADDR, e.g. RUN_BROKER_ADDR=127.0.0.1:19092 make run"
+  exit 2
+fi
+for p in $(seq "$PORT" $((PORT + 3))); do
+  if port_in_use 127.0.0.1 "$p"; then
+    say "HTTP port $p is in use: set RUN_HTTP_PORT to the first of four free ports, e.g. RUN_HTTP_PORT=18081 make run"
+    exit 2
+  fi
+done
+
+# The previous run's logs are kept one run back.
+mkdir -p "$DATA"
+if [ -d "$LOGS" ]; then rm -rf "$DATA/logs.previous" && mv "$LOGS" "$DATA/logs.previous"; fi
 mkdir -p "$LOGS"
 
-services=()
-broker=
+declare -A name_of=() # pid -> what it is
+pids=()
 stopping=
+# launch NAME LOG CMD...: in a session of its own, so that Ctrl-C reaches
+# only this script, which stops everything in order.
+launch() {
+  local name=$1 log=$2
+  shift 2
+  setsid "$@" 2>"$log" &
+  name_of[$!]=$name
+  pids+=($!)
+}
+
+# stop_all SIG PID...: signal them and wait, 15 s at most (a producer with
+# its broker gone would wait a minute to commit), then SIGKILL.
+stop_all() {
+  local sig=$1 pid
+  shift
+  kill -"$sig" "$@" 2>/dev/null || true
+  for _ in $(seq 150); do
+    local alive=
+    for pid; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    [ -z "$alive" ] && break
+    sleep 0.1
+  done
+  kill -KILL "$@" 2>/dev/null || true
+  for pid; do wait "$pid" 2>/dev/null || true; done
+}
+
 shutdown() {
   trap - INT TERM EXIT
   stopping=1
-  echo "run-local: stopping the services, then the broker ..." >&2
-  [ ${#services[@]} -gt 0 ] && kill -TERM "${services[@]}" 2>/dev/null || true
-  for pid in "${services[@]}"; do wait "$pid" 2>/dev/null || true; done
-  [ -n "$broker" ] && kill -TERM "$broker" 2>/dev/null && wait "$broker" 2>/dev/null || true
-  echo "run-local: stopped. Files are in $DATA/, logs in $LOGS/." >&2
+  local services=() pid
+  for pid in "${pids[@]}"; do
+    [ "$pid" = "$broker" ] || services+=("$pid")
+  done
+  say "stopping the services, then the broker ..."
+  stop_all TERM "${services[@]}"
+  stop_all TERM "$broker"
+  say "stopped. Files are in $DATA/, logs in $LOGS/ (the run before: $DATA/logs.previous/)."
 }
-trap shutdown INT TERM EXIT
+trap 'shutdown; exit 0' INT TERM
+trap shutdown EXIT
 
-# The broker runs in a session of its own so that Ctrl-C reaches only the
-# services: it must outlive them while they commit.
-setsid bin/localkafka -addr "$ADDR" -data "$DATA/kafka" 2>"$LOGS/broker.log" &
-broker=$!
-for _ in $(seq 100); do
-  (exec 3<>"/dev/tcp/${ADDR%:*}/${ADDR##*:}") 2>/dev/null && break
-  kill -0 "$broker" 2>/dev/null || { echo "run-local: broker did not start:" >&2; cat "$LOGS/broker.log" >&2; exit 1; }
+launch broker "$LOGS/broker.log" "$BIN/localkafka" -addr "$ADDR" -data "$DATA/kafka"
+broker=${pids[0]}
+# Ready once it has repaired what a crash may have left (see localkafka).
+for _ in $(seq 300); do
+  grep -q "broker (kfake) ready" "$LOGS/broker.log" 2>/dev/null && break
+  kill -0 "$broker" 2>/dev/null || { say "the embedded broker did not start:"; cat "$LOGS/broker.log" >&2; exit 1; }
   sleep 0.1
 done
 
 export KAFKA_BROKERS="$ADDR"
-HTTP_ADDR=127.0.0.1:8081 bin/producer 2>"$LOGS/producer.log" &
-services+=($!)
-HTTP_ADDR=127.0.0.1:8082 DATA_DIR="$DATA" bin/consumer 0 2 2>"$LOGS/consumer-0-2.log" &
-services+=($!)
-HTTP_ADDR=127.0.0.1:8083 DATA_DIR="$DATA" bin/consumer 1 3 2>"$LOGS/consumer-1-3.log" &
-services+=($!)
-HTTP_ADDR=127.0.0.1:8084 bin/debug 2>"$LOGS/debug.log" &
-services+=($!)
+HTTP_ADDR=127.0.0.1:$PORT launch producer "$LOGS/producer.log" "$BIN/producer"
+HTTP_ADDR=127.0.0.1:$((PORT + 1)) DATA_DIR="$DATA" launch consumer-0-2 "$LOGS/consumer-0-2.log" "$BIN/consumer" 0 2
+HTTP_ADDR=127.0.0.1:$((PORT + 2)) DATA_DIR="$DATA" launch consumer-1-3 "$LOGS/consumer-1-3.log" "$BIN/consumer" 1 3
+HTTP_ADDR=127.0.0.1:$((PORT + 3)) launch debug "$LOGS/debug.log" "$BIN/debug"
 
 cat >&2 <<MSG
-run-local: the pipeline is running on the embedded broker $ADDR.
+run-local: the pipeline is running on the embedded broker $ADDR (pid $broker).
   stats files:  $DATA/partition-{0,1,2,3}.json   (watch: watch -n1 cat $DATA/partition-0.json)
   logs:         $LOGS/{broker,producer,consumer-0-2,consumer-1-3,debug}.log
-  metrics:      http://127.0.0.1:8081/metrics (producer) :8082 :8083 (consumers) :8084 (debug)
+  metrics:      http://127.0.0.1:$PORT/metrics (producer) :$((PORT + 1)) :$((PORT + 2)) (consumers) :$((PORT + 3)) (debug)
   below:        the debug consumer's lines (it starts at the end of the topic)
   Ctrl-C stops everything cleanly; run it again to continue where it stopped.
 MSG
-# Any service exiting on its own ends the run (its log says why).
-wait -n "${services[@]}" || true
-[ -n "$stopping" ] || echo "run-local: a service exited on its own; see $LOGS/" >&2
+# The first of them to stop on its own ends the run, saying which and why.
+code=0
+wait -n -p gone "${pids[@]}" || code=$?
+[ -n "$stopping" ] && exit 0
+what=${name_of[$gone]:-a process}
+if [ "$what" = broker ]; then
+  say "the embedded broker stopped (exit $code): the services cannot go on; see $LOGS/broker.log"
+else
+  say "$what stopped on its own (exit $code): $(tail -n 1 "$LOGS/$what.log" 2>/dev/null)"
+fi
+exit 1

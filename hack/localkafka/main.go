@@ -16,6 +16,7 @@ import (
 	"syscall"
 
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 func main() {
@@ -34,12 +35,7 @@ func main() {
 		fmt.Fprintf(os.Stderr, "localkafka: %v\n", err)
 		os.Exit(1)
 	}
-	cluster, err := kfake.NewCluster(
-		kfake.NumBrokers(1),
-		kfake.Ports(port),
-		kfake.DataDir(*dir),
-		kfake.SyncWrites(), // a kill -9 of the broker loses nothing acknowledged
-	)
+	cluster, err := start(context.Background(), log, port, *dir)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "localkafka: %v\n", err)
 		os.Exit(1)
@@ -50,4 +46,27 @@ func main() {
 	<-ctx.Done()
 	cluster.Close()
 	log.Info("stopped")
+}
+
+// start runs the broker on its data directory and repairs what a crash left.
+func start(ctx context.Context, log *slog.Logger, port int, dir string) (*kfake.Cluster, error) {
+	cluster, err := kfake.NewCluster(
+		kfake.NumBrokers(1),
+		kfake.Ports(port),
+		kfake.DataDir(dir),
+		kfake.SyncWrites(), // a kill -9 of the broker loses nothing acknowledged
+	)
+	if err != nil {
+		return nil, err
+	}
+	client, err := kgo.NewClient(kgo.SeedBrokers(cluster.ListenAddrs()...))
+	if err == nil {
+		err = repair(ctx, log, client)
+		client.Close()
+	}
+	if err != nil {
+		cluster.Close()
+		return nil, err
+	}
+	return cluster, nil
 }

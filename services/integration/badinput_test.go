@@ -282,3 +282,49 @@ func TestFullOrReadOnlyDiskLosesNothing(t *testing.T) {
 		})
 	}
 }
+
+// Records that once stuck a partition for good: two finite 1e308 degrees
+// (the sum would be +Inf, not JSON), and a report dated before its station's
+// first date, last in its partition (start after end). The first is a bad
+// record, stepped over once and counted by reason; the second is counted as
+// it comes. Either way the file is one the consumer loads again.
+func TestRecordsThatOnceStuckAPartitionLeaveAFileThatLoads(t *testing.T) {
+	topic, dir := newTopic(t), t.TempDir()
+	produce(t, topic, 1000)
+	huge := func(date string) *kgo.Record {
+		v, _ := codec.Encode(nil, &reportpb.Report{Date: date, Degrees: 1e308, StationId: "StationX"})
+		return &kgo.Record{Partition: 0, Key: []byte("StationX"), Value: v}
+	}
+	late, _ := codec.Encode(nil, &reportpb.Report{Date: "1999-12-31", Degrees: 7, StationId: "StationB"})
+	w := newClient(t, kgo.DefaultProduceTopic(topic), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err := w.ProduceSync(context.Background(), huge("2001-01-01"), huge("2001-01-02"),
+		&kgo.Record{Partition: 0, Key: []byte("StationB"), Value: late}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+
+	c := start(t, "consumer", []string{"TOPIC=" + topic, "DATA_DIR=" + dir}, "0")
+	waitCaughtUp(t, dir, topic, []int32{0}, time.Minute)
+	if m := scrape(t, c.httpAddr); !strings.Contains(m, `weather_consumer_records_skipped_total{partition="0",reason="not_finite"} 1`) {
+		t.Errorf("the overflowing record is not counted as not_finite")
+	}
+	c.signal(syscall.SIGTERM)
+	c.wait(30 * time.Second)
+
+	want := fromGenerator(1, 1000, 4)[0]
+	want["StationX"] = &expStation{Count: 1, Sum: 1e308, Start: "2001-01-01", End: "2001-01-01"}
+	b := *want["StationB"]
+	b.Count, b.Sum, b.End = b.Count+1, b.Sum+7, "1999-12-31"
+	want["StationB"] = &b
+	f, err := readFile(t, partitionFile(dir, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	equalStations(t, "partition 0", f, want)
+
+	again := start(t, "consumer", []string{"TOPIC=" + topic, "DATA_DIR=" + dir}, "0")
+	again.waitForLog("resuming from checkpoint", 30*time.Second)
+	again.signal(syscall.SIGTERM)
+	if code := again.wait(30 * time.Second); code != 0 {
+		t.Errorf("the consumer refused its own file: exit %d\n%s", code, tail(again.stderr.String(), 3))
+	}
+}

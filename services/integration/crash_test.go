@@ -2,7 +2,6 @@ package integration
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -10,11 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/weatherstream/weather/proto/reportpb"
-	"github.com/weatherstream/weather/services/common/codec"
-	"github.com/weatherstream/weather/services/common/generator"
 )
 
 var allPartitions = []int32{0, 1, 2, 3}
@@ -127,49 +122,8 @@ func TestProducerSIGKILLedAndRestartedWritesEveryReportOnce(t *testing.T) {
 	produce(t, topic, count, "TXN_MAX_RECORDS=3000")
 	t.Logf("%d reports, producer SIGKILLed %d times mid-run", count, midRun)
 
-	// Read everything committed and check it is exactly the stream.
-	seen := make([]bool, count)
-	g := generator.New(1)
-	c := newClient(t, kgo.ConsumeTopics(topic), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	var r reportpb.Report
-	lastIndex := map[int32]int64{}
-	for n := int64(0); n < count; {
-		fetches := c.PollFetches(ctx)
-		if err := fetches.Err0(); err != nil {
-			t.Fatalf("read back after %d reports: %v", n, err)
-		}
-		for _, rec := range fetches.Records() {
-			if err := codec.Decode(rec.Key, rec.Value, &r); err != nil {
-				t.Fatalf("partition %d offset %d: %v", rec.Partition, rec.Offset, err)
-			}
-			i, err := generator.Index(r.Date, r.StationId)
-			if err != nil || i >= count {
-				t.Fatalf("partition %d offset %d: report %v is not in the stream: %v", rec.Partition, rec.Offset, &r, err)
-			}
-			if seen[i] {
-				t.Fatalf("report %d (%s %s) is in the topic twice", i, r.Date, r.StationId)
-			}
-			if last, ok := lastIndex[rec.Partition]; ok && i < last {
-				t.Fatalf("partition %d: report %d after %d", rec.Partition, i, last)
-			}
-			if want := g.Report(i); want.Degrees != r.Degrees {
-				t.Fatalf("report %d: degrees %v, want %v", i, r.Degrees, want.Degrees)
-			}
-			seen[i], lastIndex[rec.Partition] = true, i
-			n++
-		}
+	// Everything committed is exactly the stream, and nothing more.
+	if foreign := checkStream(t, brokers, topic, count, seed(1)); foreign != 0 {
+		t.Errorf("%d records in the topic that are not the stream's", foreign)
 	}
-	// Nothing more than the stream: the topic holds exactly count reports.
-	more := c.PollRecords(ctxTimeout(t, 500*time.Millisecond), 1)
-	if len(more.Records()) > 0 {
-		t.Errorf("the topic holds more than %d reports", count)
-	}
-}
-
-func ctxTimeout(t testing.TB, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
 }

@@ -95,3 +95,76 @@ func recount(t testing.TB, topic string, p int32, from int64) (map[string]*expSt
 	}
 	return out, bad
 }
+
+// checkStream reads every committed record of topic (at brokers) and checks
+// that it holds exactly the stream's reports 0 … count-1, each once, in index
+// order within each partition, each equal to what seedOf(index) generates,
+// plus foreign records, which it counts: not written in a transaction (the
+// producer writes only in transactions), not valid reports, or not the
+// generated ones.
+func checkStream(t testing.TB, at []string, topic string, count int64, seedOf func(int64) uint64) (foreign int) {
+	t.Helper()
+	ends := endOffsetsAt(t, at, topic)
+	c := newClientAt(t, at, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords())
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	seen := make([]bool, count)
+	next := map[int32]int64{}
+	last := map[int32]int64{}
+	var r reportpb.Report
+	gens := map[uint64]*generator.Generator{}
+	for done := false; !done; {
+		fetches := c.PollFetches(ctx)
+		if err := fetches.Err0(); err != nil {
+			t.Fatalf("read back %s: %v", topic, err)
+		}
+		fetches.EachRecord(func(rec *kgo.Record) {
+			next[rec.Partition] = rec.Offset + 1
+			if rec.Attrs.IsControl() {
+				return
+			}
+			if !rec.Attrs.IsTransactional() {
+				foreign++
+				return
+			}
+			i, err := int64(-1), codec.Decode(rec.Key, rec.Value, &r)
+			if err == nil {
+				i, err = generator.Index(r.Date, r.StationId)
+			}
+			if err != nil || i >= count || i < 0 {
+				foreign++
+				return
+			}
+			seed := seedOf(i)
+			if gens[seed] == nil {
+				gens[seed] = generator.New(seed)
+			}
+			if gens[seed].Report(i).Degrees != r.Degrees {
+				foreign++
+				return
+			}
+			if seen[i] {
+				t.Fatalf("report %d (%s %s) is in the topic twice (partition %d offset %d)", i, r.Date, r.StationId, rec.Partition, rec.Offset)
+			}
+			if l, ok := last[rec.Partition]; ok && i < l {
+				t.Errorf("partition %d: report %d after %d", rec.Partition, i, l)
+			}
+			seen[i], last[rec.Partition] = true, i
+		})
+		done = true
+		for p, end := range ends {
+			if next[p] < end {
+				done = false
+			}
+		}
+	}
+	for i, ok := range seen {
+		if !ok {
+			t.Fatalf("report %d of %d is not in the topic", i, count)
+		}
+	}
+	return foreign
+}
+
+func seed(s uint64) func(int64) uint64 { return func(int64) uint64 { return s } }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -23,6 +24,7 @@ import (
 
 var (
 	brokers []string
+	binDir  string                // where the binaries are built
 	bin     = map[string]string{} // service name -> built binary
 )
 
@@ -37,9 +39,13 @@ func testMain(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(tmp)
-	for _, svc := range []string{"producer", "consumer", "debug"} {
+	binDir = tmp
+	for svc, pkg := range map[string]string{
+		"producer": "services/producer", "consumer": "services/consumer", "debug": "services/debug",
+		"localkafka": "hack/localkafka", // the embedded broker of make run
+	} {
 		bin[svc] = filepath.Join(tmp, svc)
-		build := exec.Command("go", "build", "-o", bin[svc], "github.com/weatherstream/weather/services/"+svc)
+		build := exec.Command("go", "build", "-o", bin[svc], "github.com/weatherstream/weather/"+pkg)
 		build.Stdout, build.Stderr = os.Stderr, os.Stderr
 		if err := build.Run(); err != nil {
 			fmt.Fprintf(os.Stderr, "build %s: %v\n", svc, err)
@@ -64,7 +70,13 @@ func testMain(m *testing.M) int {
 
 func newClient(t testing.TB, opts ...kgo.Opt) *kgo.Client {
 	t.Helper()
-	c, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(brokers...)}, opts...)...)
+	return newClientAt(t, brokers, opts...)
+}
+
+// newClientAt is a client of another broker than the suite's.
+func newClientAt(t testing.TB, at []string, opts ...kgo.Opt) *kgo.Client {
+	t.Helper()
+	c, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(at...), kgo.MetadataMinAge(250 * time.Millisecond)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,12 +110,31 @@ func newTopic(t testing.TB) string {
 // freeAddr returns a loopback address nobody listens on right now.
 func freeAddr(t testing.TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	return "127.0.0.1:" + strconv.Itoa(freePorts(t, 1))
+}
+
+// freePorts returns the first of n consecutive free loopback ports. They are
+// below the kernel's ephemeral range (from 32768) where ":0" would pick one,
+// so no outgoing connection takes one between now and its use.
+func freePorts(t testing.TB, n int) int {
+	t.Helper()
+	for try := 0; try < 1000; try++ {
+		first := 20000 + rand.IntN(12000)
+		ok := true
+		for p := first; ok && p < first+n; p++ {
+			ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
+			if err != nil {
+				ok = false
+				continue
+			}
+			ln.Close()
+		}
+		if ok {
+			return first
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	t.Fatal("no free ports")
+	return 0
 }
 
 // proc is a running service binary with its output captured.
@@ -228,9 +259,14 @@ func produce(t testing.TB, topic string, count int64, env ...string) {
 // the end offsets can still grow by one marker each.)
 func endOffsets(t testing.TB, topic string) map[int32]int64 {
 	t.Helper()
+	return endOffsetsAt(t, brokers, topic)
+}
+
+func endOffsetsAt(t testing.TB, at []string, topic string) map[int32]int64 {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	adm := newAdmin(t)
+	adm := kadm.NewClient(newClientAt(t, at))
 	for {
 		ends, err := adm.ListEndOffsets(ctx, topic)
 		if err == nil {

@@ -10,8 +10,9 @@ import (
 	"time"
 )
 
-// Bad configuration: one clear line on stderr and a non-zero exit, before
-// anything touches the broker or the disk.
+// Bad configuration, settings that cannot work included: one line on
+// stderr naming the variable and what it allows, exit 2, before anything
+// touches the broker or the disk.
 func TestBadConfigIsOneClearError(t *testing.T) {
 	for _, tt := range []struct {
 		svc  string
@@ -21,23 +22,33 @@ func TestBadConfigIsOneClearError(t *testing.T) {
 	}{
 		{"consumer", nil, []string{"zero"}, `partition "zero"`},
 		{"consumer", nil, nil, "no partitions"},
-		{"consumer", []string{"ON_OFFSET_OUT_OF_RANGE=maybe"}, []string{"0"}, "ON_OFFSET_OUT_OF_RANGE"},
+		{"consumer", []string{"ON_OFFSET_OUT_OF_RANGE=maybe"}, []string{"0"}, `ON_OFFSET_OUT_OF_RANGE is "maybe": want fail or restart`},
 		{"consumer", []string{"LOCK_WAIT=soon"}, []string{"0"}, "LOCK_WAIT"},
-		{"producer", []string{"COUNT=-5"}, nil, "COUNT"},
+		{"consumer", []string{"LOCK_WAIT=-5s"}, []string{"0"}, "LOCK_WAIT is -5s: want at least 0s"},
+		{"consumer", []string{"FETCH_MAX_PARTITION_BYTES=-1"}, []string{"0"}, "FETCH_MAX_PARTITION_BYTES is -1: want at least 1"},
+		{"consumer", []string{"FETCH_MAX_BYTES=0"}, []string{"0"}, "FETCH_MAX_BYTES is 0: want at least 1"},
+		{"consumer", []string{"CHECKPOINT_INTERVAL=-1s"}, []string{"0"}, "CHECKPOINT_INTERVAL is -1s"},
+		{"consumer", []string{"CHECKPOINT_RETRIES=-1"}, []string{"0"}, "CHECKPOINT_RETRIES is -1"},
+		{"consumer", []string{"PARTITIONS_BY_ORDINAL=0,2;2", "POD_INDEX=0"}, nil, "gives partition 2 to ordinals 0 and 1"},
+		{"consumer", []string{"KAFKA_BROKERS="}, []string{"0"}, "KAFKA_BROKERS is set but empty"},
+		{"producer", []string{"COUNT=-5"}, nil, "COUNT is -5"},
 		{"producer", []string{"INTERVAL=fast"}, nil, "INTERVAL"},
+		{"producer", []string{"PRODUCE_RETRIES=-1"}, nil, "PRODUCE_RETRIES is -1"},
+		{"producer", []string{"TRANSACTIONAL_ID="}, nil, "TRANSACTIONAL_ID is set but empty"},
+		{"producer", []string{"TOPIC="}, nil, "TOPIC is set but empty"},
 		{"producer", []string{"KAFKA_SASL_MECHANISM=MAGIC"}, nil, "KAFKA_SASL_MECHANISM"},
 		{"debug", []string{"OUTPUT=xml"}, nil, "OUTPUT"},
+		{"debug", []string{"GROUP="}, nil, "GROUP is set but empty"},
 		{"debug", []string{"LOG_FORMAT=fancy"}, nil, "LOG_FORMAT"},
 	} {
 		t.Run(tt.svc+" "+tt.want, func(t *testing.T) {
 			p := start(t, tt.svc, append([]string{"TOPIC=" + newTopic(t), "DATA_DIR=" + t.TempDir()}, tt.env...), tt.args...)
-			if code := p.wait(30 * time.Second); code == 0 {
-				t.Fatal("exited 0")
+			if code := p.wait(30 * time.Second); code != 2 {
+				t.Fatalf("exited %d, want 2", code)
 			}
 			lines := strings.Split(strings.TrimSpace(p.stderr.String()), "\n")
-			last := lines[len(lines)-1]
-			if !strings.HasPrefix(last, tt.svc+": ") || !strings.Contains(last, tt.want) {
-				t.Errorf("last stderr line %q, want %q", last, tt.want)
+			if len(lines) != 1 || !strings.HasPrefix(lines[0], tt.svc+": ") || !strings.Contains(lines[0], tt.want) {
+				t.Errorf("stderr %q, want one line with %q", lines, tt.want)
 			}
 		})
 	}
@@ -110,18 +121,42 @@ func TestSIGTERMStopsEachServiceCleanly(t *testing.T) {
 	if n == 0 {
 		t.Fatal("nothing committed before SIGTERM")
 	}
-	for _, svc := range []string{"consumer", "debug"} {
+	for _, tt := range []struct {
+		name, svc, topic, log string
+	}{
+		{"consumer", "consumer", topic, "consuming"},
+		{"debug", "debug", topic, "partitions assigned"},
+		{"consumer waiting for its topic", "consumer", newTopic(t), "waiting for the topic to exist"},
+	} {
 		var args []string
-		if svc == "consumer" {
+		if tt.svc == "consumer" {
 			args = []string{"0"}
 		}
-		c := start(t, svc, []string{"TOPIC=" + topic, "GROUP=" + topic, "DATA_DIR=" + t.TempDir()}, args...)
-		c.waitForLog("service="+svc, 30*time.Second)
-		time.Sleep(500 * time.Millisecond)
+		c := start(t, tt.svc, []string{"TOPIC=" + tt.topic, "GROUP=" + tt.topic, "DATA_DIR=" + t.TempDir()}, args...)
+		c.waitForLog(tt.log, 30*time.Second)
 		c.signal(syscall.SIGTERM)
 		if code := c.wait(30 * time.Second); code != 0 {
-			t.Errorf("%s exited %d after SIGTERM", svc, code)
+			t.Errorf("%s exited %d after SIGTERM", tt.name, code)
 		}
+	}
+}
+
+// Partitions of the topic that no consumer reads are warned about; once a
+// consumer takes them, the warning is lifted.
+func TestConsumerWarnsAboutPartitionsNobodyReads(t *testing.T) {
+	topic, dir := newTopic(t), t.TempDir()
+	produce(t, topic, 1000, "TOPIC_PARTITIONS=8")
+	env := []string{"TOPIC=" + topic, "DATA_DIR=" + dir, "TOPIC_CHECK_INTERVAL=500ms"}
+	first := start(t, "consumer", env, "0", "1", "2", "3")
+	first.waitForLog(`unread="[4 5 6 7]"`, 30*time.Second)
+	if !strings.Contains(scrape(t, first.httpAddr), "weather_consumer_unread_partitions 4") {
+		t.Error("the unread-partitions gauge is not 4")
+	}
+	second := start(t, "consumer", env, "4", "5", "6", "7")
+	first.waitForLog("every partition of the topic is read again", 30*time.Second)
+	for _, c := range []*proc{first, second} {
+		c.signal(syscall.SIGTERM)
+		c.wait(30 * time.Second)
 	}
 }
 

@@ -22,7 +22,7 @@ import (
 	"github.com/weatherstream/weather/services/common/observe"
 	"github.com/weatherstream/weather/services/common/streamid"
 	"github.com/weatherstream/weather/services/producer/internal/guard"
-	"github.com/weatherstream/weather/services/producer/internal/logread"
+	"github.com/weatherstream/weather/services/common/logread"
 	"github.com/weatherstream/weather/services/producer/internal/resume"
 	"github.com/weatherstream/weather/services/producer/internal/stream"
 	"github.com/weatherstream/weather/services/producer/internal/topic"

@@ -309,6 +309,9 @@ func (s *suite) checkStats(when string) (map[int32]File, error) {
 		if f.Offset > end[p] {
 			return nil, fmt.Errorf("partition %d: file offset %d is beyond the topic's end %d", p, f.Offset, end[p])
 		}
+		if f.Log.Topic != s.kafka.Topic || f.Log.Partition != p || f.Log.TopicID == "" {
+			return nil, fmt.Errorf("partition %d: the file's log is %+v, want topic %s, its ID, partition %d", p, f.Log, s.kafka.Topic, p)
+		}
 	}
 	start := time.Now()
 	rc, err := s.kafka.Recount(ctx, Offsets(files), s.seed)

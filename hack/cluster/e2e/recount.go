@@ -35,10 +35,19 @@ type Station struct {
 	End   string
 }
 
-// File is one partition-N.json: the stats of every record before Offset.
+// File is one partition-N.json: the stats of every record before Offset,
+// and the log they come from.
 type File struct {
 	Offset   int64
+	Log      Log
 	Stations map[string]Station
+}
+
+// Log is the file's "log": which topic (by name and ID) and partition.
+type Log struct {
+	Topic     string `json:"topic"`
+	TopicID   string `json:"topic_id"`
+	Partition int32  `json:"partition"`
 }
 
 // ReadFiles reads partition-0.json … partition-(n-1).json in dir. A missing
@@ -80,8 +89,13 @@ func parseFile(data []byte) (File, error) {
 	if f.Offset, err = strconv.ParseInt(string(off), 10, 64); err != nil {
 		return File{}, fmt.Errorf("offset: %w", err)
 	}
+	if l, ok := raw["log"]; ok {
+		if err := json.Unmarshal(l, &f.Log); err != nil {
+			return File{}, fmt.Errorf("log: %w", err)
+		}
+	}
 	for name, v := range raw {
-		if name == "offset" {
+		if name == "offset" || name == "log" {
 			continue
 		}
 		var s struct {

@@ -33,6 +33,7 @@ func TestParseDebugLine(t *testing.T) {
 func TestParseFileAndCompare(t *testing.T) {
 	f, err := parseFile([]byte(`{
   "offset": 6816,
+  "log": {"topic": "temperatures", "topic_id": "3cTCaKIJSUe4hC7pAuO_bA", "partition": 0},
   "StationB": {"count": 2, "sum": 66.25, "avg": 33.125, "start": "2000-01-01", "end": "2000-01-02"}
 }
 `))
@@ -40,7 +41,7 @@ func TestParseFileAndCompare(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Station{Count: 2, Sum: 66.25, Start: "2000-01-01", End: "2000-01-02"}
-	if f.Offset != 6816 || f.Stations["StationB"] != want {
+	if f.Offset != 6816 || f.Stations["StationB"] != want || len(f.Stations) != 1 || f.Log.TopicID != "3cTCaKIJSUe4hC7pAuO_bA" {
 		t.Fatalf("got %+v", f)
 	}
 	files := map[int32]File{0: f}

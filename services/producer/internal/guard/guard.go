@@ -17,7 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/weatherstream/weather/services/common/streamid"
-	"github.com/weatherstream/weather/services/producer/internal/logread"
+	"github.com/weatherstream/weather/services/common/logread"
 )
 
 // Gap is a range of offsets between two of the producer's own.

@@ -31,7 +31,7 @@ import (
 	"github.com/weatherstream/weather/services/common/generator"
 	"github.com/weatherstream/weather/services/common/kafkaadmin"
 	"github.com/weatherstream/weather/services/common/streamid"
-	"github.com/weatherstream/weather/services/producer/internal/logread"
+	"github.com/weatherstream/weather/services/common/logread"
 )
 
 // Fence bumps the epoch of transactionalID: the transaction coordinator

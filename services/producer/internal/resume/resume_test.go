@@ -16,7 +16,7 @@ import (
 	"github.com/weatherstream/weather/services/common/codec"
 	"github.com/weatherstream/weather/services/common/generator"
 	"github.com/weatherstream/weather/services/common/streamid"
-	"github.com/weatherstream/weather/services/producer/internal/logread"
+	"github.com/weatherstream/weather/services/common/logread"
 )
 
 const topic = "temperatures"

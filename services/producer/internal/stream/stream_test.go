@@ -19,7 +19,7 @@ import (
 	"github.com/weatherstream/weather/services/common/kafkaadmin"
 	"github.com/weatherstream/weather/services/common/streamid"
 	"github.com/weatherstream/weather/services/producer/internal/guard"
-	"github.com/weatherstream/weather/services/producer/internal/logread"
+	"github.com/weatherstream/weather/services/common/logread"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 )
