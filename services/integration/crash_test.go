@@ -8,8 +8,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-
 )
 
 var allPartitions = []int32{0, 1, 2, 3}

@@ -34,7 +34,7 @@ func writeForeign(t *testing.T, topic string, p int32, index int64, headers []kg
 // after the stream's own last report, with no gap and no duplicate.
 func TestProducerResumesFromItsOwnStreamWhateverElseIsInTheTopic(t *testing.T) {
 	topic := newTopic(t)
-	produce(t, topic, 1000) // the last report, 999, is StationJ: partition 1
+	produce(t, topic, 1000)                 // the last report, 999, is StationJ: partition 1
 	writeForeign(t, topic, 0, 365_251, nil) // StationB, 2100-01-01
 	writeForeign(t, topic, 1, 499, streamid.ID{Producer: "weather-producer", Seed: 1}.Headers())
 

@@ -19,10 +19,10 @@ import (
 	"github.com/twmb/franz-go/plugin/kprom"
 
 	"github.com/weatherstream/weather/services/common/kafkaconfig"
+	"github.com/weatherstream/weather/services/common/logread"
 	"github.com/weatherstream/weather/services/common/observe"
 	"github.com/weatherstream/weather/services/common/streamid"
 	"github.com/weatherstream/weather/services/producer/internal/guard"
-	"github.com/weatherstream/weather/services/common/logread"
 	"github.com/weatherstream/weather/services/producer/internal/resume"
 	"github.com/weatherstream/weather/services/producer/internal/stream"
 	"github.com/weatherstream/weather/services/producer/internal/topic"

@@ -16,8 +16,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/weatherstream/weather/services/common/streamid"
 	"github.com/weatherstream/weather/services/common/logread"
+	"github.com/weatherstream/weather/services/common/streamid"
 )
 
 // Gap is a range of offsets between two of the producer's own.

@@ -30,8 +30,8 @@ import (
 	"github.com/weatherstream/weather/services/common/codec"
 	"github.com/weatherstream/weather/services/common/generator"
 	"github.com/weatherstream/weather/services/common/kafkaadmin"
-	"github.com/weatherstream/weather/services/common/streamid"
 	"github.com/weatherstream/weather/services/common/logread"
+	"github.com/weatherstream/weather/services/common/streamid"
 )
 
 // Fence bumps the epoch of transactionalID: the transaction coordinator

@@ -15,8 +15,8 @@ import (
 	"github.com/weatherstream/weather/proto/reportpb"
 	"github.com/weatherstream/weather/services/common/codec"
 	"github.com/weatherstream/weather/services/common/generator"
-	"github.com/weatherstream/weather/services/common/streamid"
 	"github.com/weatherstream/weather/services/common/logread"
+	"github.com/weatherstream/weather/services/common/streamid"
 )
 
 const topic = "temperatures"

@@ -17,9 +17,9 @@ import (
 	"github.com/weatherstream/weather/services/common/codec"
 	"github.com/weatherstream/weather/services/common/generator"
 	"github.com/weatherstream/weather/services/common/kafkaadmin"
+	"github.com/weatherstream/weather/services/common/logread"
 	"github.com/weatherstream/weather/services/common/streamid"
 	"github.com/weatherstream/weather/services/producer/internal/guard"
-	"github.com/weatherstream/weather/services/common/logread"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 )
