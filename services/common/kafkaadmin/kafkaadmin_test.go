@@ -11,7 +11,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/weatherstream/weather/services/common/kfaketest"
 )
 
 func TestRetry(t *testing.T) {
@@ -100,26 +101,7 @@ func TestOffsetsRetryUnknownTopicRightAfterCreate(t *testing.T) {
 	if _, err := adm.CreateTopic(ctx, 2, 1, nil, "reports"); err != nil {
 		t.Fatal(err)
 	}
-	refusals := 0
-	for range 3 {
-		cluster.ControlKey(kmsg.ListOffsets.Int16(), func(req kmsg.Request) (kmsg.Response, error, bool) {
-			refusals++
-			r := req.(*kmsg.ListOffsetsRequest)
-			resp := r.ResponseKind().(*kmsg.ListOffsetsResponse)
-			for _, rt := range r.Topics {
-				st := kmsg.NewListOffsetsResponseTopic()
-				st.Topic = rt.Topic
-				for _, rp := range rt.Partitions {
-					sp := kmsg.NewListOffsetsResponseTopicPartition()
-					sp.Partition = rp.Partition
-					sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
-					st.Partitions = append(st.Partitions, sp)
-				}
-				resp.Topics = append(resp.Topics, st)
-			}
-			return resp, nil, true
-		})
-	}
+	refusals := kfaketest.RefuseListOffsets(cluster, 3)
 	for name, list := range map[string]func(context.Context, *kadm.Client, string) (map[int32]int64, error){
 		"start": StartOffsets, "end": EndOffsets, "stable": StableOffsets,
 	} {
@@ -128,7 +110,7 @@ func TestOffsetsRetryUnknownTopicRightAfterCreate(t *testing.T) {
 			t.Errorf("%s offsets = %v, %v; want 0 and 0", name, got, err)
 		}
 	}
-	if refusals != 3 {
-		t.Errorf("%d refused requests, want 3", refusals)
+	if *refusals != 3 {
+		t.Errorf("%d refused requests, want 3", *refusals)
 	}
 }

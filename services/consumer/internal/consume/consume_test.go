@@ -23,6 +23,7 @@ import (
 	"github.com/weatherstream/weather/services/common/codec"
 	"github.com/weatherstream/weather/services/common/generator"
 	"github.com/weatherstream/weather/services/common/kafkaadmin"
+	"github.com/weatherstream/weather/services/common/kfaketest"
 	"github.com/weatherstream/weather/services/consumer/internal/checkpoint"
 	"github.com/weatherstream/weather/services/consumer/internal/stats"
 )
@@ -446,5 +447,18 @@ func TestShutdownCutsTheCheckpointRetries(t *testing.T) {
 	r.done <- err
 	if !errors.Is(err, context.Canceled) || time.Since(start) > 2*time.Second {
 		t.Errorf("Run after cancel: %v in %s, want it stopped at once", err, time.Since(start))
+	}
+}
+
+// A retriable answer to the start's offset look-ups is retried, not fatal.
+func TestStartRetriesARetriableAnswer(t *testing.T) {
+	e := newEnv(t, 4)
+	e.produce(0, 100)
+	refused := kfaketest.RefuseListOffsets(e.cluster, 3)
+	if _, _, err := e.start(e.config(0, 1, 2, 3)); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	if *refused != 3 {
+		t.Errorf("%d refusals, want 3", *refused)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/weatherstream/weather/proto/reportpb"
 	"github.com/weatherstream/weather/services/common/codec"
 	"github.com/weatherstream/weather/services/common/generator"
+	"github.com/weatherstream/weather/services/common/kfaketest"
 	"github.com/weatherstream/weather/services/common/logread"
 	"github.com/weatherstream/weather/services/common/streamid"
 )
@@ -252,5 +253,20 @@ func TestFindWithATransactionLeftOpen(t *testing.T) {
 		Options{Self: self, SettleWait: 500 * time.Millisecond, TxnTimeout: time.Second})
 	if err == nil || !strings.Contains(err.Error(), "partitions [3] of temperatures have had a transaction open") {
 		t.Fatalf("Find: %v, want a transaction open on partition 3", err)
+	}
+}
+
+// A retriable answer to resume's offset look-ups is retried, not fatal (CI
+// once failed on it: UNKNOWN_TOPIC_OR_PARTITION right after the topic's
+// creation).
+func TestFindRetriesARetriableAnswer(t *testing.T) {
+	b := newBroker(t)
+	b.write(self, 0, 100, false)
+	refused := kfaketest.RefuseListOffsets(b.cluster, 4)
+	if pos, err := b.find(Options{}); err != nil || pos.Next != 100 {
+		t.Fatalf("Find = %+v, %v; want next 100", pos, err)
+	}
+	if *refused != 4 {
+		t.Errorf("%d refusals, want 4", *refused)
 	}
 }
