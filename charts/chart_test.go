@@ -971,6 +971,11 @@ func checkControllerProbes(t *testing.T, wname string, c *corev1.Container, http
 	if got := envValue(t, c, "HEALTH_ADDR"); got != fmt.Sprintf(":%d", controllerHealthPort) {
 		t.Errorf("%s: HEALTH_ADDR %q, want :%d", wname, got, controllerHealthPort)
 	}
+	for _, e := range c.Env {
+		if e.Name == "HTTP_ADDR" {
+			t.Errorf("%s: HTTP_ADDR is set, but the controller has no such setting", wname)
+		}
+	}
 	want := []corev1.ContainerPort{
 		{Name: "http", ContainerPort: httpPort, Protocol: corev1.ProtocolTCP},
 		{Name: "health", ContainerPort: controllerHealthPort, Protocol: corev1.ProtocolTCP},

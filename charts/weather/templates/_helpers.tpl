@@ -86,7 +86,7 @@ Kafka: the bootstrap servers every service gets as KAFKA_BROKERS.
 {{- define "weather.kafka.caDir" -}}/etc/weather/kafka-ca{{- end -}}
 
 {{/*
-Environment of every service: Kafka connection, topic, HTTP server, logs.
+Environment of every service: Kafka connection, topic, logs.
 */}}
 {{- define "weather.commonEnv" -}}
 - name: KAFKA_BROKERS
@@ -118,12 +118,20 @@ Environment of every service: Kafka connection, topic, HTTP server, logs.
 {{- end }}
 {{- end }}
 {{- end }}
-- name: HTTP_ADDR
-  value: {{ printf ":%d" (int .Values.httpPort) | quote }}
 - name: LOG_FORMAT
   value: {{ .Values.logging.format | quote }}
 - name: LOG_LEVEL
   value: {{ .Values.logging.level | quote }}
+{{- end -}}
+
+{{/*
+Environment of the pipeline's services (the controller serves metrics and
+health on addresses of its own): the common one and their HTTP server.
+*/}}
+{{- define "weather.serviceEnv" -}}
+{{ include "weather.commonEnv" . }}
+- name: HTTP_ADDR
+  value: {{ printf ":%d" (int .Values.httpPort) | quote }}
 {{- end -}}
 
 {{/* The CA volume (external Kafka over TLS with a CA Secret), if any. */}}
