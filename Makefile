@@ -25,7 +25,11 @@ run: build ## run the pipeline locally on an embedded broker; Ctrl-C stops it
 	hack/run-local.sh
 
 .PHONY: test
-test: proto-check vet test-unit test-integration ## everything make test-kafka runs, on KAFKA_BROKERS or kfake
+test: sources proto-check vet test-unit test-integration ## everything make test-kafka runs, on KAFKA_BROKERS or kfake
+
+.PHONY: sources
+sources: ## fail if git tracks a binary or a file over 1 MiB
+	$(GO) run ./hack/sourcecheck
 
 .PHONY: test-unit
 test-unit: ## unit tests of every module (and envtest ones against a real kube-apiserver)
