@@ -8,8 +8,8 @@ import (
 	"math"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -129,25 +129,29 @@ func (b *bench) window(total, first int64, d time.Duration, wallRate float64) fl
 }
 
 // consumerSetting is the value of the stats consumer's environment variable
-// key in the bench: -consumer-env's if set there, else the default that
-// services/consumer/main.go declares (`env:"KEY" envDefault:"VALUE"`), else
-// "" (the consumer has no such setting).
-// The source is read once, when the binaries were just built, so that an
-// edit during the run cannot make the baseline differ from the consumer.
+// key in the bench: -consumer-env's if set there, else the consumer's
+// default (`consumer defaults`), else "" (the consumer has no such setting).
+// The defaults are asked once, of the binary just built, so that the
+// baseline runs with the consumer's own.
 func (b *bench) consumerSetting(key string) string {
 	if v, ok := b.consumerEnvValue(key); ok {
 		return v
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.consumerSrc == nil {
-		b.consumerSrc, _ = os.ReadFile(filepath.Join(b.repo, "services", "consumer", "main.go"))
+	if b.consumerDefaults == nil {
+		b.consumerDefaults = map[string]string{}
+		out, err := exec.Command(b.bin("consumer"), "defaults").Output()
+		if err != nil {
+			b.progress("consumer defaults: %v", err)
+		}
+		for _, line := range strings.Split(string(out), "\n") {
+			if k, v, ok := strings.Cut(line, "="); ok {
+				b.consumerDefaults[k] = v
+			}
+		}
 	}
-	m := regexp.MustCompile(`env:"` + regexp.QuoteMeta(key) + `" envDefault:"([^"]*)"`).FindSubmatch(b.consumerSrc)
-	if m == nil {
-		return ""
-	}
-	return string(m[1])
+	return b.consumerDefaults[key]
 }
 
 // rawResult is what `bench rawconsume` prints.

@@ -59,7 +59,7 @@ type bench struct {
 	only                       []string
 	topic                      string
 	consumerEnv                []string
-	consumerSrc                []byte // services/consumer/main.go at the start
+	consumerDefaults           map[string]string // `consumer defaults`, asked once
 
 	brokers    string
 	kafkaHome  string

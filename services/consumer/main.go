@@ -7,6 +7,7 @@
 //	PARTITIONS=0,2 consumer
 //	PARTITIONS_BY_ORDINAL="0,2;1,3" POD_INDEX=1 consumer   # a StatefulSet pod: 1 and 3
 //	consumer print [DIR]  # show DIR's (default DATA_DIR) partition files
+//	consumer defaults     # every setting's default, KEY=VALUE (for tools: make bench)
 package main
 
 import (
@@ -14,8 +15,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 	"time"
 
@@ -23,6 +26,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/plugin/kprom"
 
+	"github.com/weatherstream/weather/services/common/envconfig"
 	"github.com/weatherstream/weather/services/common/kafkaconfig"
 	"github.com/weatherstream/weather/services/common/observe"
 	"github.com/weatherstream/weather/services/consumer/internal/checkpoint"
@@ -36,6 +40,13 @@ func main() {
 		if err := checkpoint.Print(os.Stdout, dir); err != nil {
 			fmt.Fprintf(os.Stderr, "consumer print: %v\n", err)
 			os.Exit(1)
+		}
+		return
+	}
+	if len(os.Args) == 2 && os.Args[1] == "defaults" {
+		defaults := envconfig.Defaults[config]()
+		for _, k := range slices.Sorted(maps.Keys(defaults)) {
+			fmt.Printf("%s=%s\n", k, defaults[k])
 		}
 		return
 	}

@@ -121,3 +121,26 @@ func Address(key, addr string) error {
 	}
 	return nil
 }
+
+// Defaults returns every variable of T (nested structs included) that has a
+// default, with it: what a program prints for tools that need to know its
+// settings without reading its source.
+func Defaults[T any]() map[string]string {
+	out := map[string]string{}
+	var walk func(t reflect.Type)
+	walk = func(t reflect.Type) {
+		for i := range t.NumField() {
+			f := t.Field(i)
+			key, _, _ := strings.Cut(f.Tag.Get("env"), ",")
+			if f.Type.Kind() == reflect.Struct && key == "" {
+				walk(f.Type)
+				continue
+			}
+			if def, ok := f.Tag.Lookup("envDefault"); ok && key != "" {
+				out[key] = def
+			}
+		}
+	}
+	walk(reflect.TypeFor[T]())
+	return out
+}

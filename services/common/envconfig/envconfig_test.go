@@ -76,3 +76,10 @@ func TestChecks(t *testing.T) {
 		})
 	}
 }
+
+func TestDefaults(t *testing.T) {
+	got := Defaults[outer]()
+	if len(got) != 2 || got["LOCK_WAIT"] != "1s" || got["COUNT"] != "3" {
+		t.Errorf("Defaults = %v", got)
+	}
+}
