@@ -10,6 +10,10 @@ GO ?= go
 # Those that talk to a kube-apiserver use envtest: kube-apiserver and etcd are
 # built from the Go module proxy into .cache/k8s on first use (~10 min cold).
 UNIT_MODULES := proto services/common services/producer services/consumer services/debug services/controller charts hack
+# Modules outside go.work, each with its own dependency set (GOWORK=off).
+OWN_MODULES := hack/bench hack/cluster/e2e hack/images/pause hack/k8s/coredns hack/k8s/etcd
+# Every module: code or only pinned dependencies (tools, Kubernetes, helm).
+ALL_MODULES := $(UNIT_MODULES) services/integration $(OWN_MODULES) hack/tools hack/k8s/bins hack/k8s/helm hack/k8s/localpath
 SERVICES := producer consumer debug
 
 .PHONY: help
@@ -18,14 +22,14 @@ help: ## this list
 
 .PHONY: build
 build: ## build the services and the embedded broker into bin/
-	$(GO) build -o bin/ $(addprefix ./services/,$(SERVICES)) ./hack/localkafka
+	$(GO) build -o bin/ $(addprefix ./services/,$(SERVICES)) ./hack/kafka/localkafka
 
 .PHONY: run
 run: build ## run the pipeline locally on an embedded broker; Ctrl-C stops it
 	hack/run-local.sh
 
 .PHONY: test
-test: sources proto-check vet test-unit test-integration ## everything make test-kafka runs, on KAFKA_BROKERS or kfake
+test: sources proto-check vet tidy-check lint test-unit test-integration ## everything make test-kafka runs, on KAFKA_BROKERS or kfake
 
 .PHONY: sources
 sources: ## fail if git tracks a binary or a file over 1 MiB
@@ -42,14 +46,19 @@ test-integration: ## the binaries against the broker in KAFKA_BROKERS (unset: in
 
 .PHONY: test-kafka
 test-kafka: ## integration tests against a real Apache Kafka started for the run (Java 17, Maven)
-	export KAFKA_BROKERS=$$(hack/kafka.sh start); trap 'hack/kafka.sh stop' EXIT; $(MAKE) test-integration
+	export KAFKA_BROKERS=$$(hack/kafka/kafka.sh start); trap 'hack/kafka/kafka.sh stop' EXIT; $(MAKE) test-integration
 
 .PHONY: vet
 vet: ## go vet and gofmt on every module
 	test -z "$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$'))" || { gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$'); exit 1; }
 	for m in $(UNIT_MODULES) services/integration; do (cd $$m && $(GO) vet ./...); done
-	# Modules outside the workspace (their own dependency sets).
-	for m in hack/bench hack/cluster/e2e; do (cd $$m && GOWORK=off $(GO) vet ./...); done
+	for m in $(OWN_MODULES); do (cd $$m && GOWORK=off $(GO) vet ./...); done
+
+.PHONY: lint
+lint: ## golangci-lint (.golangci.yml) on every module with code; built pinned into .cache/k8s on first use (~1.5 min)
+	LINT=$$(hack/k8s/bins.sh lint)/golangci-lint; \
+	for m in $(UNIT_MODULES) services/integration; do (cd $$m && $$LINT run --config $(CURDIR)/.golangci.yml ./...); done; \
+	for m in $(OWN_MODULES); do (cd $$m && GOWORK=off $$LINT run --config $(CURDIR)/.golangci.yml ./...); done
 
 .PHONY: proto
 proto: ## regenerate proto/reportpb from proto/report.proto (pure Go, no protoc)
@@ -61,7 +70,11 @@ proto-check: ## fail if proto/reportpb is not what proto/report.proto generates
 
 .PHONY: tidy
 tidy: ## go mod tidy in every module
-	for m in $(UNIT_MODULES) services/integration; do (cd $$m && $(GO) mod tidy); done
+	for m in $(ALL_MODULES); do (cd $$m && GOWORK=off $(GO) mod tidy); done
+
+.PHONY: tidy-check
+tidy-check: ## fail if a module's go.mod or go.sum is not what go mod tidy makes
+	for m in $(ALL_MODULES); do (cd $$m && GOWORK=off $(GO) mod tidy -diff) || { echo "$$m is not tidy: make tidy"; exit 1; }; done
 
 .PHONY: clean
 clean: ## remove binaries and local run data (not the Kafka jar cache)

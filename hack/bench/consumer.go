@@ -50,7 +50,7 @@ func (b *bench) statsConsumer(ctx context.Context, topic string) error {
 	if err != nil {
 		return err
 	}
-	defer c.stop(30 * time.Second)
+	defer func() { _ = c.stop(30 * time.Second) }()
 	b.progress("stats consumer: %s offsets in 4 partitions, checkpoint with fsync per batch into %s", fmtCount(total), dir)
 	w, err := newWatch(dir, allParts)
 	if err != nil {
@@ -70,8 +70,11 @@ func (b *bench) statsConsumer(ctx context.Context, topic string) error {
 		if !c.running() {
 			return c.exitErr()
 		}
-		if now.After(deadline) || ctx.Err() != nil {
-			return fmt.Errorf("stats consumer not at the end after %s: %v", now.Sub(c.started).Round(time.Second), ctx.Err())
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("stats consumer not at the end after %s: %w", now.Sub(c.started).Round(time.Second), err)
+		}
+		if now.After(deadline) {
+			return fmt.Errorf("stats consumer not at the end after %s", now.Sub(c.started).Round(time.Second))
 		}
 		if now.After(nextReport) {
 			_, sum := w.offsets()
@@ -219,7 +222,7 @@ func (b *bench) perfConsumer(ctx context.Context, topic string) error {
 		return err
 	}
 	b.progress("ConsumerPerformance: %s messages, read committed, 1 MiB per partition per fetch", fmtCount(b.records))
-	c, err := b.spawn("perf-consumer", nil, nil, filepath.Join(b.repo, "hack", "kafka.sh"), "tool",
+	c, err := b.spawn("perf-consumer", nil, nil, filepath.Join(b.repo, "hack", "kafka", "kafka.sh"), "tool",
 		"org.apache.kafka.tools.ConsumerPerformance", "--bootstrap-server", b.brokers, "--topic", topic,
 		"--messages", strconv.FormatInt(b.records, 10), "--group", fmt.Sprintf("bench-%s-%d", topic, len(b.res.perfConsumers)), "--consumer.config", props,
 		"--fetch-size", "1048576")
@@ -327,7 +330,7 @@ func (b *bench) restart(ctx context.Context, topic string) error {
 	if err != nil {
 		return err
 	}
-	defer func() { c.stop(30 * time.Second) }()
+	defer func() { _ = c.stop(30 * time.Second) }()
 	for i := 0; i < b.restarts; i++ {
 		time.Sleep(100 * time.Millisecond)
 		if w.poll(); w.caughtUp(ends) {

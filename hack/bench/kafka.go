@@ -13,11 +13,11 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// startBroker starts a real Apache Kafka broker with hack/kafka.sh, in a
+// startBroker starts a real Apache Kafka broker with hack/kafka/kafka.sh, in a
 // KAFKA_HOME of the bench's own (so a broker of `make test-kafka` or of
 // another engineer keeps running), sharing the jars of the usual one.
 func (b *bench) startBroker(ctx context.Context) error {
-	kafkaSh := filepath.Join(b.repo, "hack", "kafka.sh")
+	kafkaSh := filepath.Join(b.repo, "hack", "kafka", "kafka.sh")
 	libsHome := os.Getenv("KAFKA_HOME")
 	if libsHome == "" {
 		libsHome = filepath.Join(b.repo, ".cache", "kafka")
@@ -52,7 +52,7 @@ func (b *bench) startBroker(ctx context.Context) error {
 	}
 	env := []string{"KAFKA_HOME=" + b.kafkaHome}
 	// A broker an interrupted bench left running is ours: stop it first.
-	runQuiet(ctx, b.repo, env, kafkaSh, "stop")
+	_, _ = runQuiet(ctx, b.repo, env, kafkaSh, "stop")
 	b.progress("kafka: starting a broker (KRaft, single node) ...")
 	out, err := runQuiet(ctx, b.repo, env, kafkaSh, "start")
 	if err != nil {

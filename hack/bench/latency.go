@@ -72,7 +72,7 @@ func (b *bench) latencyRun(ctx context.Context, name string, d time.Duration, st
 	if err != nil {
 		return r, err
 	}
-	defer consumer.stop(30 * time.Second)
+	defer func() { _ = consumer.stop(30 * time.Second) }()
 	if err := waitReady(ctx, consumer, "http://"+addr+"/readyz"); err != nil {
 		return r, err
 	}
@@ -94,7 +94,7 @@ func (b *bench) latencyRun(ctx context.Context, name string, d time.Duration, st
 	if err != nil {
 		return r, err
 	}
-	defer producer.stop(30 * time.Second)
+	defer func() { _ = producer.stop(30 * time.Second) }()
 	t0 := time.Now()
 	tick := time.NewTicker(5 * time.Second)
 	defer tick.Stop()

@@ -5,7 +5,7 @@
 //
 //	bench -repo . -bin .cache/bench/bin
 //
-// It starts a real Apache Kafka broker (hack/kafka.sh) unless -brokers or
+// It starts a real Apache Kafka broker (hack/kafka/kafka.sh) unless -brokers or
 // KAFKA_BROKERS names one, runs the Go benchmarks of the hot functions, then
 // the producer, the stats consumer and Kafka's own perf tools as processes,
 // and prints one markdown table with absolute figures and the ratios that the
@@ -211,9 +211,8 @@ func (b *bench) run(ctx context.Context) error {
 
 	// 1. Producers at full speed, b.reps times each, in turns; the topic of
 	// ours is then what the consumers read.
-	topic, producerOK := b.topic, true
+	topic, producerOK := b.topic, false
 	if topic == "" {
-		producerOK = false
 		for rep := 1; rep <= b.reps && b.want("producer"); rep++ {
 			t := fmt.Sprintf("bench-reports-%d-%d", time.Now().Unix(), rep)
 			if !b.step(fmt.Sprintf("producer at full speed (%d/%d)", rep, b.reps), func() error { return b.producerFullSpeed(ctx, t) }) {
@@ -313,13 +312,13 @@ func (b *bench) untrack(c *child) {
 // killAll kills the children still running (an interrupted run).
 func (b *bench) killAll() {
 	b.mu.Lock()
-	var cs []*child
+	cs := make([]*child, 0, len(b.children))
 	for c := range b.children {
 		cs = append(cs, c)
 	}
 	b.mu.Unlock()
 	for _, c := range cs {
-		c.cmd.Process.Kill()
+		_ = c.cmd.Process.Kill()
 		<-c.done
 	}
 }

@@ -68,7 +68,7 @@ func (b *bench) spawn(name string, env []string, onLine func(stream, line string
 	b.track(c)
 	go c.watchMemory()
 	go func() {
-		c.cmd.Wait()
+		_ = c.cmd.Wait() // the exit status is in ProcessState (exitErr)
 		c.exited = time.Now()
 		f.Close()
 		b.untrack(c)
@@ -88,7 +88,7 @@ func (c *child) running() bool {
 
 func (c *child) signal(sig syscall.Signal) {
 	if c.running() {
-		c.cmd.Process.Signal(sig)
+		_ = c.cmd.Process.Signal(sig) // it may have exited since
 	}
 }
 
@@ -97,7 +97,7 @@ func (c *child) wait(timeout time.Duration) error {
 	select {
 	case <-c.done:
 	case <-time.After(timeout):
-		c.cmd.Process.Kill()
+		_ = c.cmd.Process.Kill()
 		<-c.done
 		return fmt.Errorf("%s did not exit within %s (log: %s)", c.name, timeout, c.log)
 	}

@@ -52,8 +52,11 @@ func (b *bench) producerFullSpeed(ctx context.Context, topic string) error {
 	}
 	committed, _ := strconv.ParseInt(m[1], 10, 64)
 	took, err := time.ParseDuration(m[2])
-	if err != nil || committed != b.records {
-		return fmt.Errorf("producer committed %s in %s (%v), want %d", m[1], m[2], err, b.records)
+	if err != nil {
+		return fmt.Errorf("producer committed %s in %s (%w), want %d", m[1], m[2], err, b.records)
+	}
+	if committed != b.records {
+		return fmt.Errorf("producer committed %s in %s, want %d", m[1], m[2], b.records)
 	}
 	if b.res.keySize == 0 {
 		if b.res.keySize, b.res.valueSize, err = b.recordSize(ctx, topic, 20_000); err != nil {
@@ -92,7 +95,8 @@ func (b *bench) perfProducers(ctx context.Context) error {
 	return nil
 }
 
-var perfProducerLine = regexp.MustCompile(`(\d+) records sent, ([\d.]+) records/sec \(([\d.]+) MB/sec\), ([\d.]+) ms avg latency, ([\d.]+) ms max latency(?:, (\d+) ms 50th, (\d+) ms 95th, (\d+) ms 99th)?`)
+var perfProducerLine = regexp.MustCompile(`(\d+) records sent, ([\d.]+) records/sec \(([\d.]+) MB/sec\), ` +
+	`([\d.]+) ms avg latency, ([\d.]+) ms max latency(?:, (\d+) ms 50th, (\d+) ms 95th, (\d+) ms 99th)?`)
 
 func (b *bench) perfProducer(ctx context.Context, size, txnMs int) (producerRun, error) {
 	topic := fmt.Sprintf("bench-perf-producer-%d", time.Now().UnixNano())
@@ -112,7 +116,7 @@ func (b *bench) perfProducer(ctx context.Context, size, txnMs int) (producerRun,
 		if stream == "stdout" && perfProducerLine.MatchString(line) {
 			b.progress("ProducerPerformance: %s", line)
 		}
-	}, filepath.Join(b.repo, "hack", "kafka.sh"), args...)
+	}, filepath.Join(b.repo, "hack", "kafka", "kafka.sh"), args...)
 	if err != nil {
 		return producerRun{}, err
 	}
@@ -161,11 +165,11 @@ func (b *bench) follow(ctx context.Context, c *child, every, timeout time.Durati
 		case <-tc:
 			tick(time.Since(c.started))
 		case <-deadline:
-			c.cmd.Process.Kill()
+			_ = c.cmd.Process.Kill()
 			<-c.done
 			return fmt.Errorf("%s still running after %s; killed (log: %s)", c.name, timeout, c.log)
 		case <-ctx.Done():
-			c.cmd.Process.Kill()
+			_ = c.cmd.Process.Kill()
 			<-c.done
 			return ctx.Err()
 		}

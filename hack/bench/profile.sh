@@ -21,14 +21,14 @@ if [[ -z "${KAFKA_BROKERS:-}" ]]; then
   # A broker in a KAFKA_HOME of its own (a test broker may be running from
   # the default one), sharing the default one's jars.
   LIBS_HOME=${KAFKA_HOME:-$ROOT/.cache/kafka}
-  KAFKA_HOME=$LIBS_HOME hack/kafka.sh install
+  KAFKA_HOME=$LIBS_HOME hack/kafka/kafka.sh install
   export KAFKA_HOME=$ROOT/.cache/bench/kafka
   mkdir -p "$KAFKA_HOME"
   ln -sfn "$LIBS_HOME/libs" "$KAFKA_HOME/libs"
-  hack/kafka.sh stop 2>/dev/null || true
-  KAFKA_BROKERS=$(hack/kafka.sh start)
+  hack/kafka/kafka.sh stop 2>/dev/null || true
+  KAFKA_BROKERS=$(hack/kafka/kafka.sh start)
   export KAFKA_BROKERS
-  trap 'hack/kafka.sh stop' EXIT
+  trap 'hack/kafka/kafka.sh stop' EXIT
 fi
 
 echo "== producer: stream.Run, $RECORDS reports" >&2

@@ -104,6 +104,9 @@ func rawConsumeMain(args []string) int {
 	}
 	res.Done = time.Now()
 	_, res.HWM = memory(os.Getpid())
-	json.NewEncoder(os.Stdout).Encode(res)
+	if err := json.NewEncoder(os.Stdout).Encode(res); err != nil {
+		fmt.Fprintln(os.Stderr, "rawconsume:", err)
+		return 1
+	}
 	return 0
 }

@@ -67,116 +67,157 @@ func ratio(a, b float64) string {
 	return fmt.Sprintf("%.2f×", a/b)
 }
 
+// md is markdown being written.
+type md struct{ strings.Builder }
+
+func (s *md) p(format string, args ...any) { fmt.Fprintf(s, format, args...) }
+
+// verdicts are the targets met and missed, in the order of the table.
+type verdicts struct{ met, missed []string }
+
+func (v *verdicts) verdict(what string, ok bool) string {
+	if ok {
+		v.met = append(v.met, what)
+		return "met"
+	}
+	v.missed = append(v.missed, what)
+	return "**MISSED**"
+}
+
 // markdown renders the run: machine, table, hot functions, method notes.
 func (r *results) markdown(b *bench) string {
-	var s strings.Builder
-	p := func(format string, args ...any) { fmt.Fprintf(&s, format, args...) }
+	var s md
+	r.head(&s, b)
+	// The table goes to its own builder: a line of verdicts comes first.
+	var table md
+	var v verdicts
+	table.p("| Measurement | Ours | Reference, same broker, same run | Ratio | Target |\n")
+	table.p("|---|---|---|---|---|\n")
+	r.producerRows(&table, &v, b)
+	r.consumerRows(&table, &v, b)
+	r.otherRows(&table, &v)
+
+	s.p("Targets: %d of %d met", len(v.met), len(v.met)+len(v.missed))
+	if len(v.missed) > 0 {
+		s.p("; missed: %s", strings.Join(v.missed, ", "))
+	}
+	if len(r.failures) > 0 {
+		s.p("; %d measurement(s) failed", len(r.failures))
+	}
+	s.p(".\n\n")
+	s.WriteString(table.String())
+
+	r.hotFunctions(&s, b)
+	r.method(&s, b)
+	return s.String()
+}
+
+// head is the machine, the load and the data.
+func (r *results) head(s *md, b *bench) {
 	m := r.machine
-	p("### `make bench`, %s\n\n", time.Now().Format("2006-01-02"))
-	p("Machine: %d × %s, %s RAM, %s, Linux %s; %s; %s; Apache Kafka %s (one broker, KRaft, on the same machine); checkpoints on %s. ",
+	s.p("### `make bench`, %s\n\n", time.Now().Format("2006-01-02"))
+	s.p("Machine: %d × %s, %s RAM, %s, Linux %s; %s; %s; Apache Kafka %s (one broker, KRaft, on the same machine); checkpoints on %s. ",
 		m.cpus, m.cpu, m.memory, m.os, m.kernel, m.goVersion, m.java, m.kafka, m.disk)
-	p("Load average (1, 5, 15 min) %s at the start, %s at the end. The run took %s.\n\n", m.loadStart, m.loadEnd, r.took.Round(time.Second))
-	p("Data: %s reports (%.1f B key + %.1f B value on average, as in the topic), 4 partitions, replication factor 1.\n\n",
+	s.p("Load average (1, 5, 15 min) %s at the start, %s at the end. The run took %s.\n\n", m.loadStart, m.loadEnd, r.took.Round(time.Second))
+	s.p("Data: %s reports (%.1f B key + %.1f B value on average, as in the topic), 4 partitions, replication factor 1.\n\n",
 		thousands(b.records), r.keySize, r.valueSize)
 
 	if len(b.consumerEnv) > 0 {
-		p("Not the defaults: every stats consumer ran with `%s`.\n\n", strings.Join(b.consumerEnv, " "))
+		s.p("Not the defaults: every stats consumer ran with `%s`.\n\n", strings.Join(b.consumerEnv, " "))
 	}
-	// The table goes to its own builder: a line of verdicts comes first.
-	head := s.String()
-	s.Reset()
-	var met, missed []string
-	verdict := func(what string, ok bool) string {
-		if ok {
-			met = append(met, what)
-			return "met"
-		}
-		missed = append(missed, what)
-		return "**MISSED**"
-	}
-	p("| Measurement | Ours | Reference, same broker, same run | Ratio | Target |\n")
-	p("|---|---|---|---|---|\n")
+}
 
-	// Producer: medians of the runs; the ratio is the median of the ratios
-	// of runs made one after the other.
+// producerRows: medians of the runs; the ratio is the median of the ratios
+// of runs made one after the other.
+func (r *results) producerRows(s *md, v *verdicts, b *bench) {
 	prs, pps, pts := r.producers, r.perfProducers, r.perfProducersTxn
+	if len(prs) == 0 {
+		return
+	}
 	perSec := func(x producerRun) float64 { return x.perSec }
 	mbps := func(x producerRun) float64 { return x.mbPerSec }
-	if len(prs) > 0 {
-		ours := fmt.Sprintf("**%s reports/s**, %.2f MB/s; transactional (a commit per 10,000 reports, every %.0f ms)",
-			rate(median(prs, perSec)), median(prs, mbps), median(prs, func(x producerRun) float64 { return x.txnMillis }))
-		if len(pps) == 0 {
-			p("| Producer at full speed (`INTERVAL=0`), acks=all, idempotent | %s | (ProducerPerformance not run) | | |\n", ours)
-		} else {
-			rs := pairRatios(prs, pps, perSec, perSec)
-			p("| Producer at full speed (`INTERVAL=0`), acks=all, idempotent | %s | ProducerPerformance, %d-B records, acks=all, idempotent: %s records/s, %.2f MB/s | %s | ≥ 1.0×: %s |\n",
-				ours, int(r.keySize+r.valueSize+0.5), rate(median(pps, perSec)), median(pps, mbps),
-				ratioCell(rs), verdict("producer ≥ 1.0× ProducerPerformance", median(rs, ident) >= targetProducerRatio))
-		}
-		if len(pts) > 0 {
-			rs := pairRatios(prs, pts, perSec, perSec)
-			p("| … the tool transactional too | | ProducerPerformance, also a commit every %.0f ms: %s records/s, %.2f MB/s | %s | – |\n",
-				median(pts, func(x producerRun) float64 { return x.txnMillis }), rate(median(pts, perSec)), median(pts, mbps), ratioCell(rs))
-		}
-		ref := ""
-		if len(pps) > 0 {
-			ref = fmt.Sprintf("ProducerPerformance (JVM, 512 MiB heap cap): %.0f MiB, %.1f s CPU",
-				mib(int64(maxOf(pps, func(x producerRun) float64 { return float64(x.rss) }))), median(pps, func(x producerRun) float64 { return x.cpu.Seconds() }))
-		}
-		p("| Producer memory (peak RSS) and CPU for %s reports | %.1f MiB, %.1f s CPU | %s | | – |\n", fmtCount(b.records),
-			mib(int64(maxOf(prs, func(x producerRun) float64 { return float64(x.rss) }))), median(prs, func(x producerRun) float64 { return x.cpu.Seconds() }), ref)
+	ours := fmt.Sprintf("**%s reports/s**, %.2f MB/s; transactional (a commit per 10,000 reports, every %.0f ms)",
+		rate(median(prs, perSec)), median(prs, mbps), median(prs, func(x producerRun) float64 { return x.txnMillis }))
+	if len(pps) == 0 {
+		s.p("| Producer at full speed (`INTERVAL=0`), acks=all, idempotent | %s | (ProducerPerformance not run) | | |\n", ours)
+	} else {
+		rs := pairRatios(prs, pps, perSec, perSec)
+		s.p("| Producer at full speed (`INTERVAL=0`), acks=all, idempotent | %s | ProducerPerformance, %d-B records, acks=all, idempotent: %s records/s, %.2f MB/s | %s | ≥ 1.0×: %s |\n",
+			ours, int(r.keySize+r.valueSize+0.5), rate(median(pps, perSec)), median(pps, mbps),
+			ratioCell(rs), v.verdict("producer ≥ 1.0× ProducerPerformance", median(rs, ident) >= targetProducerRatio))
 	}
+	if len(pts) > 0 {
+		rs := pairRatios(prs, pts, perSec, perSec)
+		s.p("| … the tool transactional too | | ProducerPerformance, also a commit every %.0f ms: %s records/s, %.2f MB/s | %s | – |\n",
+			median(pts, func(x producerRun) float64 { return x.txnMillis }), rate(median(pts, perSec)), median(pts, mbps), ratioCell(rs))
+	}
+	ref := ""
+	if len(pps) > 0 {
+		ref = fmt.Sprintf("ProducerPerformance (JVM, 512 MiB heap cap): %.0f MiB, %.1f s CPU",
+			mib(int64(maxOf(pps, func(x producerRun) float64 { return float64(x.rss) }))), median(pps, func(x producerRun) float64 { return x.cpu.Seconds() }))
+	}
+	s.p("| Producer memory (peak RSS) and CPU for %s reports | %.1f MiB, %.1f s CPU | %s | | – |\n", fmtCount(b.records),
+		mib(int64(maxOf(prs, func(x producerRun) float64 { return float64(x.rss) }))), median(prs, func(x producerRun) float64 { return x.cpu.Seconds() }), ref)
+}
 
-	// Consumer.
+// consumerRows: the stats consumer's throughput against its references,
+// then its memory, CPU and checkpoint writes.
+func (r *results) consumerRows(s *md, v *verdicts, b *bench) {
 	sts, raws, cps := r.stats, r.raws, r.perfConsumers
+	if len(sts) == 0 {
+		return
+	}
 	cPerSec := func(x consumerRun) float64 { return x.perSec }
 	cWall := func(x consumerRun) float64 { return x.wallRate }
 	cRSS := func(x consumerRun) float64 { return float64(x.rss) }
 	cCPU := func(x consumerRun) float64 { return x.cpu.Seconds() }
-	if len(sts) > 0 && len(raws) > 0 {
+	if len(raws) > 0 {
 		rs := pairRatios(sts, raws, cPerSec, cPerSec)
 		fetch := []string{}
 		for _, k := range []string{"FETCH_MAX_BYTES", "FETCH_MAX_PARTITION_BYTES"} {
-			if v := b.consumerSetting(k); v != "" {
-				fetch = append(fetch, k+"="+v)
+			if val := b.consumerSetting(k); val != "" {
+				fetch = append(fetch, k+"="+val)
 			}
 		}
-		p("| Stats consumer, partitions 0–3 from offset 0 to the end, checkpoint with fsync after every batch | **%s reports/s** (%s/s incl. start-up) | raw franz-go consume, same client options (%s), no work per record: %s records/s (%s/s incl. start-up) | %s | ≥ 0.9×: %s |\n",
+		s.p("| Stats consumer, partitions 0–3 from offset 0 to the end, checkpoint with fsync after every batch | **%s reports/s** (%s/s incl. start-up) "+
+			"| raw franz-go consume, same client options (%s), no work per record: %s records/s (%s/s incl. start-up) | %s | ≥ 0.9×: %s |\n",
 			rate(median(sts, cPerSec)), rate(median(sts, cWall)), strings.Join(fetch, ", "), rate(median(raws, cPerSec)), rate(median(raws, cWall)),
-			ratioCell(rs), verdict("stats consumer ≥ 0.9× raw franz-go", median(rs, ident) >= targetConsumerRatio))
+			ratioCell(rs), v.verdict("stats consumer ≥ 0.9× raw franz-go", median(rs, ident) >= targetConsumerRatio))
 	}
-	if len(sts) > 0 && len(cps) > 0 {
+	if len(cps) > 0 {
 		rs := pairRatios(sts, cps, cPerSec, cPerSec)
-		p("| … the same pass vs Kafka's consumer perf tool | | ConsumerPerformance, read committed: %s records/s after its %s group join (%s/s incl. the join) | %s | – |\n",
+		s.p("| … the same pass vs Kafka's consumer perf tool | | ConsumerPerformance, read committed: %s records/s after its %s group join (%s/s incl. the join) | %s | – |\n",
 			rate(median(cps, cPerSec)), ms(time.Duration(median(cps, func(x consumerRun) float64 { return float64(x.rebalance) }))),
 			rate(median(cps, cWall)), ratioCell(rs))
 	}
-	if len(sts) > 0 {
-		worst := int64(maxOf(sts, cRSS))
-		ref, rawRSS := "", 0.0
-		if len(raws) > 0 {
-			rawRSS = maxOf(raws, cRSS)
-			ref = fmt.Sprintf("raw franz-go consume: %.1f MiB", mib(int64(rawRSS)))
-		}
-		if len(cps) > 0 {
-			ref += fmt.Sprintf("; ConsumerPerformance (JVM, 512 MiB heap cap): %.0f MiB", mib(int64(maxOf(cps, cRSS))))
-		}
-		p("| Stats consumer resident memory (peak VmHWM, the highest of the runs) | **%.1f MiB** | %s | %s | ≤ 40 MiB: %s |\n",
-			mib(worst), strings.TrimPrefix(ref, "; "), ratio(float64(worst), rawRSS), verdict("consumer memory ≤ 40 MiB", worst <= targetRSS))
-		if len(raws) > 0 {
-			p("| Stats consumer CPU for a pass | %.1f s | raw franz-go consume: %.1f s | %s | – |\n",
-				median(sts, cCPU), median(raws, cCPU), ratioCell(pairRatios(sts, raws, cCPU, cCPU)))
-		}
-		if h := r.ckpt; h.count > 0 {
-			p("| Checkpoint write (marshal, write, fsync, rename, fsync dir), all runs | p50 **%s**, p99 **%s** (mean %s, %s writes) | | | – |\n",
-				ms(h.quantile(0.5)), ms(h.quantile(0.99)), ms(time.Duration(h.sum/h.count*1e9)), thousands(int64(h.count)))
-		}
+	worst := int64(maxOf(sts, cRSS))
+	ref, rawRSS := "", 0.0
+	if len(raws) > 0 {
+		rawRSS = maxOf(raws, cRSS)
+		ref = fmt.Sprintf("raw franz-go consume: %.1f MiB", mib(int64(rawRSS)))
 	}
+	if len(cps) > 0 {
+		ref += fmt.Sprintf("; ConsumerPerformance (JVM, 512 MiB heap cap): %.0f MiB", mib(int64(maxOf(cps, cRSS))))
+	}
+	s.p("| Stats consumer resident memory (peak VmHWM, the highest of the runs) | **%.1f MiB** | %s | %s | ≤ 40 MiB: %s |\n",
+		mib(worst), strings.TrimPrefix(ref, "; "), ratio(float64(worst), rawRSS), v.verdict("consumer memory ≤ 40 MiB", worst <= targetRSS))
+	if len(raws) > 0 {
+		s.p("| Stats consumer CPU for a pass | %.1f s | raw franz-go consume: %.1f s | %s | – |\n",
+			median(sts, cCPU), median(raws, cCPU), ratioCell(pairRatios(sts, raws, cCPU, cCPU)))
+	}
+	if h := r.ckpt; h.count > 0 {
+		s.p("| Checkpoint write (marshal, write, fsync, rename, fsync dir), all runs | p50 **%s**, p99 **%s** (mean %s, %s writes) | | | – |\n",
+			ms(h.quantile(0.5)), ms(h.quantile(0.99)), ms(time.Duration(h.sum/h.count*1e9)), thousands(int64(h.count)))
+	}
+}
+
+// otherRows: restarts, latencies and the measurements that failed.
+func (r *results) otherRows(s *md, v *verdicts) {
 	if len(r.restarts) > 0 {
 		sorted := slices.Sorted(slices.Values(r.restarts))
 		worst := sorted[len(sorted)-1]
-		p("| Restart after SIGKILL (backlog to read) to the first new checkpoint | median **%s**, worst **%s** of %d | | | ≤ 1 s: %s |\n",
-			ms(sorted[len(sorted)/2]), ms(worst), len(sorted), verdict("restart ≤ 1 s", worst <= targetRestart))
+		s.p("| Restart after SIGKILL (backlog to read) to the first new checkpoint | median **%s**, worst **%s** of %d | | | ≤ 1 s: %s |\n",
+			ms(sorted[len(sorted)/2]), ms(worst), len(sorted), v.verdict("restart ≤ 1 s", worst <= targetRestart))
 	}
 	for _, l := range []*latencyRun{r.latDefault, r.latFast} {
 		if l == nil || l.n == 0 {
@@ -186,52 +227,62 @@ func (r *results) markdown(b *bench) string {
 		if l.txnReports > 0 && l.rate > 0 {
 			txn = fmt.Sprintf("; a transaction every %s reports (%s)", thousands(int64(l.txnReports+0.5)), ms(time.Duration(l.txnReports/l.rate*1e9)))
 		}
-		p("| End-to-end latency, produce → in a checkpoint file: %s | %s reports/s%s: p50 **%s**, p99 **%s** (max %s, %s reports) | | | – |\n",
+		s.p("| End-to-end latency, produce → in a checkpoint file: %s | %s reports/s%s: p50 **%s**, p99 **%s** (max %s, %s reports) | | | – |\n",
 			l.source, rate(l.rate), txn, ms(l.p50), ms(l.p99), ms(l.max), thousands(int64(l.n)))
 	}
 	for _, f := range r.failures {
-		p("| FAILED: %s | | | | |\n", strings.ReplaceAll(strings.SplitN(f, "\n", 2)[0], "|", "\\|"))
+		s.p("| FAILED: %s | | | | |\n", strings.ReplaceAll(strings.SplitN(f, "\n", 2)[0], "|", "\\|"))
 	}
+}
 
-	table := s.String()
-	s.Reset()
-	s.WriteString(head)
-	p("Targets: %d of %d met", len(met), len(met)+len(missed))
-	if len(missed) > 0 {
-		p("; missed: %s", strings.Join(missed, ", "))
+// hotFunctions is the table of the Go benchmarks.
+func (r *results) hotFunctions(s *md, b *bench) {
+	if len(r.goBench) == 0 {
+		return
 	}
-	if len(r.failures) > 0 {
-		p("; %d measurement(s) failed", len(r.failures))
-	}
-	p(".\n\n")
-	s.WriteString(table)
-
-	if len(r.goBench) > 0 {
-		p("\nHot functions (Go benchmarks, `go test -bench`, %s each, same run; the checkpoint writes on the same disk):\n\n", b.benchtime)
-		p("| Benchmark | What | ns/op | B/op | allocs/op |\n|---|---|---|---|---|\n")
-		for _, g := range r.goBench {
-			name := g.pkg + "." + g.name
-			what := goBenchWhat[name]
-			if len(g.extra) > 0 {
-				what += " (" + strings.Join(g.extra, ", ") + ")"
-			}
-			p("| `%s` | %s | %s | %.0f | %.0f |\n", name, what, benchNs(g.nsPerOp), g.bytesOp, g.allocsOp)
+	s.p("\nHot functions (Go benchmarks, `go test -bench`, %s each, same run; the checkpoint writes on the same disk):\n\n", b.benchtime)
+	s.p("| Benchmark | What | ns/op | B/op | allocs/op |\n|---|---|---|---|---|\n")
+	for _, g := range r.goBench {
+		name := g.pkg + "." + g.name
+		what := goBenchWhat[name]
+		if len(g.extra) > 0 {
+			what += " (" + strings.Join(g.extra, ", ") + ")"
 		}
+		s.p("| `%s` | %s | %s | %.0f | %.0f |\n", name, what, benchNs(g.nsPerOp), g.bytesOp, g.allocsOp)
 	}
+}
 
-	p("\nHow it is measured:\n\n")
-	p("- One broker, one run: every figure above comes from the same broker in the same `make bench`. Each throughput measurement ran %d times, in turns with its reference (ours, then the reference, then ours again …); the figures are the medians, and a ratio is the median of the ratios of the runs made back to back (each run's in parentheses).\n", b.reps)
-	p("- Producer: ours is the producer binary, its rate `COUNT` / the time it logs for producing (from its first report to its last commit, after connecting). ProducerPerformance's rate is its own report (from its first send to its last ack). MB = 2^20 B of key + value, as Kafka's tools count. Differences that stay: ours is transactional, keys every record by station (10 keys, hashed to 4 partitions), and franz-go compresses batches with snappy by default and keeps one produce request in flight per broker when idempotent; the tool sends unkeyed random bytes, uncompressed, linger.ms=5, up to 5 requests in flight.\n")
-	p("- Consumers: the stats consumer's rate runs from the first checkpoint seen to every checkpoint file holding its partition's end offset (end offsets taken once the transaction markers are written); the raw franz-go consumer's from its first non-empty fetch to the end offsets, so neither counts start-up (the figures with start-up are in parentheses). Reports/s counts reports, not transaction markers. ConsumerPerformance's rate is its fetch.nMsg.sec.\n")
-	p("- Memory: the peak resident set size of the process (VmHWM in /proc/PID/status, read every 50 ms while it runs).\n")
-	p("- Checkpoint write: the consumer's own histogram `weather_consumer_checkpoint_write_seconds`, the quantile interpolated within its buckets, which are a factor 2 apart (so ± up to 50%%); the mean is exact.\n")
-	p("- Restart: the stats consumer is SIGKILLed mid-pass (a backlog left to read) and started again; from starting the new process to its first checkpoint file renamed into place with a higher offset (seen with inotify). It includes process start, connecting, the partition locks, loading the checkpoints, listing offsets and the first fetch and write.\n")
-	p("- End-to-end latency: from the record's timestamp (set by the producer's Kafka client when the producer calls Produce; ms resolution) to the moment a checkpoint file holding the record's offset is renamed into place (seen with inotify; the file is then read, its directory not yet fsynced); the first 2 s are left out. A report reaches a checkpoint only once its transaction commits (the consumer reads committed), so at a slow pace the latency is the transaction's length: the producer commits at the end of a day (10 reports) once a transaction holds TXN_MAX_RECORDS=10000 reports or is TXN_MAX_INTERVAL=1s old.")
+// method is how it is measured.
+func (r *results) method(s *md, b *bench) {
+	s.p("\nHow it is measured:\n\n")
+	s.p("- One broker, one run: every figure above comes from the same broker in the same `make bench`. "+
+		"Each throughput measurement ran %d times, in turns with its reference (ours, then the reference, then ours again …); "+
+		"the figures are the medians, and a ratio is the median of the ratios of the runs made back to back (each run's in parentheses).\n", b.reps)
+	s.p("- Producer: ours is the producer binary, its rate `COUNT` / the time it logs for producing (from its first report to its last commit, after connecting). " +
+		"ProducerPerformance's rate is its own report (from its first send to its last ack). MB = 2^20 B of key + value, as Kafka's tools count. " +
+		"Differences that stay: ours is transactional, keys every record by station (10 keys, hashed to 4 partitions), " +
+		"and franz-go compresses batches with snappy by default and keeps one produce request in flight per broker when idempotent; " +
+		"the tool sends unkeyed random bytes, uncompressed, linger.ms=5, up to 5 requests in flight.\n")
+	s.p("- Consumers: the stats consumer's rate runs from the first checkpoint seen to every checkpoint file holding its partition's end offset " +
+		"(end offsets taken once the transaction markers are written); the raw franz-go consumer's from its first non-empty fetch to the end offsets, " +
+		"so neither counts start-up (the figures with start-up are in parentheses). Reports/s counts reports, not transaction markers. " +
+		"ConsumerPerformance's rate is its fetch.nMsg.sec.\n")
+	s.p("- Memory: the peak resident set size of the process (VmHWM in /proc/PID/status, read every 50 ms while it runs).\n")
+	s.p("- Checkpoint write: the consumer's own histogram `weather_consumer_checkpoint_write_seconds`, " +
+		"the quantile interpolated within its buckets, which are a factor 2 apart (so ± up to 50%%); the mean is exact.\n")
+	s.p("- Restart: the stats consumer is SIGKILLed mid-pass (a backlog left to read) and started again; " +
+		"from starting the new process to its first checkpoint file renamed into place with a higher offset (seen with inotify). " +
+		"It includes process start, connecting, the partition locks, loading the checkpoints, listing offsets and the first fetch and write.\n")
+	s.p("- End-to-end latency: from the record's timestamp (set by the producer's Kafka client when the producer calls Produce; ms resolution) " +
+		"to the moment a checkpoint file holding the record's offset is renamed into place (seen with inotify; the file is then read, its directory not yet fsynced); " +
+		"the first 2 s are left out. A report reaches a checkpoint only once its transaction commits (the consumer reads committed), " +
+		"so at a slow pace the latency is the transaction's length: the producer commits at the end of a day (10 reports) " +
+		"once a transaction holds TXN_MAX_RECORDS=10000 reports or is TXN_MAX_INTERVAL=1s old.")
 	if l := r.latDefault; l != nil && l.txnReports > 0 && l.rate > 0 {
-		p(" At the default pace it committed every %.0f reports, %s, so a report waited 0–%s for its commit.", l.txnReports, ms(time.Duration(l.txnReports/l.rate*1e9)), ms(time.Duration(l.txnReports/l.rate*1e9)))
+		commit := ms(time.Duration(l.txnReports / l.rate * 1e9))
+		s.p(" At the default pace it committed every %.0f reports, %s, so a report waited 0–%s for its commit.", l.txnReports, commit, commit)
 	}
-	p("\n")
-	return s.String()
+	s.p("\n")
 }
 
 // median is the median of f over runs.

@@ -30,7 +30,6 @@ type watch struct {
 	gen      map[int32]int // replacements seen, per partition
 	genAt    map[int32]time.Time
 	hist     map[int32][]seen // per partition, offsets in the order seen
-	n        int              // replacements seen
 	firstAt  time.Time        // the first replacement seen
 	firstSum int64            // and the offsets' sum then
 	lastScan time.Time
@@ -111,7 +110,6 @@ func (w *watch) read(p int32, replaced bool) {
 	if replaced {
 		w.gen[p]++
 		w.genAt[p] = now
-		w.n++
 	}
 	if h := w.hist[p]; len(h) == 0 || off > h[len(h)-1].offset {
 		w.off[p] = off
@@ -202,13 +200,6 @@ func (w *watch) reachedAt(ends map[int32]int64) time.Time {
 		}
 	}
 	return last
-}
-
-// checkpoints is how many replacements were seen in all.
-func (w *watch) checkpoints() int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.n
 }
 
 // at reports when the checkpoint of partition p was first seen holding an

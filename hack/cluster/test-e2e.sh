@@ -32,7 +32,9 @@ step() {
 summary() {
 	local rc=$?
 	trap - EXIT INT TERM
-	if [[ $rc != 0 && ${E2E_KEEP_CLUSTER:-} == 1 && -e $CLUSTER_DIR ]]; then
+	if [[ $(cat "$CLUSTER_DIR/owner" 2>/dev/null) != "$CLUSTER_OWNER" ]]; then
+		: # not ours (up.sh refused, or never ran): nothing to tear down
+	elif [[ $rc != 0 && ${E2E_KEEP_CLUSTER:-} == 1 && -e $CLUSTER_DIR ]]; then
 		log "E2E_KEEP_CLUSTER=1: the cluster stays up; remove it with hack/cluster/down.sh"
 	elif [[ -e $CLUSTER_DIR ]]; then
 		step "cluster down (hack/cluster/down.sh)" "$CLUSTER_HACK/down.sh" || rc=1
@@ -45,10 +47,19 @@ summary() {
 	exit "$rc"
 }
 
-# A cluster left behind by an interrupted run would stop up.sh: clear it.
+# A cluster left behind by an interrupted make test-e2e would stop up.sh:
+# clear it. Any other (make cluster-up's, one being made) is not ours to
+# tear down.
 if [[ -e $CLUSTER_DIR ]]; then
-	step "leftover cluster down (hack/cluster/down.sh)" "$CLUSTER_HACK/down.sh"
+	owner=$(cat "$CLUSTER_DIR/owner" 2>/dev/null || echo "unknown (no $CLUSTER_DIR/owner)")
+	pid=${owner#make test-e2e, pid }
+	if [[ $owner == "make test-e2e, pid "* ]] && ! kill -0 "$pid" 2>/dev/null; then
+		step "leftover cluster of an interrupted make test-e2e down (hack/cluster/down.sh)" "$CLUSTER_HACK/down.sh"
+	else
+		die "a cluster is up in $CLUSTER_DIR, made by $owner: make test-e2e does not tear down a cluster it did not create. Remove it with make cluster-down, then run make test-e2e again"
+	fi
 fi
+export CLUSTER_OWNER="make test-e2e, pid $$"
 trap summary EXIT
 trap 'exit 130' INT TERM
 

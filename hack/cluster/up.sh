@@ -58,6 +58,8 @@ if ((${#need_pkgs[@]})); then
 fi
 
 mkdir -p "$CLUSTER_DIR" "$PKI" "$LOGS" "$PIDS"
+# Who made it: make test-e2e tears down only a cluster of its own.
+echo "${CLUSTER_OWNER:-make cluster-up}" >"$CLUSTER_DIR/owner"
 # What down.sh must not remove: the hard-coded paths that existed before us.
 for p in "${FIXED_PATHS[@]}"; do
 	[[ -e $p ]] && echo "$p"
@@ -363,10 +365,10 @@ phase "CoreDNS, local-path-provisioner"
 # controller-manager creates shortly after it starts.
 wait_up 60 kube-controller-manager kubectl -n kube-system get serviceaccount default
 sed -e "s|@DNS_SERVICE_IP@|$DNS_SERVICE_IP|g" -e "s|@CLUSTER_DOMAIN@|$CLUSTER_DOMAIN|g" \
-	-e "s|@IMG_COREDNS@|$IMG_COREDNS|g" "$CLUSTER_HACK/manifests/coredns.yaml" |
+	-e "s|@IMG_COREDNS@|$IMG_COREDNS|g" "$CLUSTER_HACK/addons/coredns.yaml" |
 	kubectl apply -f - >&2
 sed -e "s|@LOCAL_PATH_DIR@|$LOCAL_PATH_DIR|g" -e "s|@IMG_LOCAL_PATH@|$IMG_LOCAL_PATH|g" \
-	-e "s|@IMG_BUSYBOX@|$IMG_BUSYBOX|g" "$CLUSTER_HACK/manifests/local-path-storage.yaml" |
+	-e "s|@IMG_BUSYBOX@|$IMG_BUSYBOX|g" "$CLUSTER_HACK/addons/local-path-storage.yaml" |
 	kubectl apply -f - >&2
 kubectl -n kube-system rollout status deployment/coredns --timeout=120s >&2
 kubectl -n local-path-storage rollout status deployment/local-path-provisioner --timeout=120s >&2

@@ -23,10 +23,10 @@
 #   the add-ons        coredns, local-path-provisioner from hack/k8s/bins.sh (K8S_BIN)
 #   pause              hack/images/pause (its own module, GOWORK=off)
 #   busybox            Debian's busybox-static (static binary; installed if missing)
-#   kafka              the Maven Central jars of hack/kafka/pom.xml (hack/kafka.sh install),
+#   kafka              the Maven Central jars of hack/kafka/pom.xml (hack/kafka/kafka.sh install),
 #                      a JRE jlink'd from the host's JDK 17 plus the shared libraries it
 #                      needs (ldd), busybox as /bin/sh, and small kafka-*.sh shims
-#                      (hack/images/kafka/) that start the same main classes with the
+#                      (hack/kafka/image/) that start the same main classes with the
 #                      same arguments as Kafka's own scripts.
 # An image is rebuilt only when its inputs change (a stamp of their checksums).
 set -euo pipefail
@@ -228,7 +228,7 @@ JRE_MODULES=java.se,jdk.unsupported,jdk.crypto.ec,jdk.crypto.cryptoki,jdk.manage
 
 build_kafka() {
 	need_busybox
-	"$REPO/hack/kafka.sh" install
+	"$REPO/hack/kafka/kafka.sh" install
 	local libs=$REPO/.cache/kafka/libs
 	[[ -x $JDK_HOME/bin/jlink && -d $JDK_HOME/jmods ]] ||
 		die "need a JDK 17 with jlink and jmods (openjdk-17-jdk-headless); JDK_HOME=$JDK_HOME"
@@ -236,7 +236,7 @@ build_kafka() {
 	jdk_id=$WORK/kafka.jdk-version
 	"$JDK_HOME/bin/java" -version 2>"$jdk_id"
 	up_to_date kafka "$libs/.installed" "$jdk_id" /bin/busybox \
-		"$HERE"/kafka/* "$REPO/hack/kafka/log4j2.properties" && return
+		"$REPO"/hack/kafka/image/* "$REPO/hack/kafka/log4j2.properties" && return
 
 	local root
 	root=$(new_rootfs kafka)
@@ -266,7 +266,7 @@ build_kafka() {
 
 	mkdir -p "$root/opt/kafka/bin" "$root/opt/kafka/config" "$root/opt/kafka/libs"
 	cp "$libs"/*.jar "$root/opt/kafka/libs/"
-	install -m 0755 "$HERE"/kafka/*.sh "$root/opt/kafka/bin/"
+	install -m 0755 "$REPO"/hack/kafka/image/*.sh "$root/opt/kafka/bin/"
 	install -m 0644 "$REPO/hack/kafka/log4j2.properties" "$root/opt/kafka/config/log4j2.properties"
 	# apache/kafka's appuser home, and a place for logs the image may write.
 	mkdir -p "$root/home/appuser" "$root/opt/kafka/logs"

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Build (once) and cache the Kubernetes-related binaries the project needs.
+# Build (once) and cache the Kubernetes-related binaries the project needs,
+# and the Go tools its tests run (pinned in hack/tools).
 #
 #   hack/k8s/bins.sh envtest        kube-apiserver, etcd, kubectl (controller-runtime envtest)
 #   hack/k8s/bins.sh cluster|all    everything for a single-node cluster
+#   hack/k8s/bins.sh lint           golangci-lint
 #   hack/k8s/bins.sh NAME...        just these binaries (names as in spec() below)
 #
 # The only line on stdout is the bin dir, so callers can do
@@ -78,6 +80,10 @@ spec() {
 		MOD=$HERE/localpath PKG=github.com/rancher/local-path-provisioner
 		LDFLAGS+=" -X main.VERSION=$(modver "$MOD" github.com/rancher/local-path-provisioner)"
 		;;
+	golangci-lint)
+		MOD=$REPO/hack/tools PKG=github.com/golangci/golangci-lint/v2/cmd/golangci-lint
+		LDFLAGS+=" -X main.version=$(modver "$MOD" github.com/golangci/golangci-lint/v2) -X main.date=1970-01-01T00:00:00Z"
+		;;
 	helm)
 		MOD=$HERE/helm PKG=helm.sh/helm/v3/cmd/helm
 		# As helm's Makefile: the version, and the k8s version the chart
@@ -147,6 +153,7 @@ main() {
 		case "$arg" in
 		envtest) names+=("${ENVTEST[@]}") ;;
 		cluster | all) names+=("${CLUSTER[@]}") ;;
+		lint) names+=(golangci-lint) ;;
 		-h | --help)
 			sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
 			exit 0

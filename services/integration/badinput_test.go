@@ -23,15 +23,14 @@ import (
 
 // consumeAll runs a consumer over all partitions until its files hold the end
 // offsets, then stops it with SIGTERM; it returns the process.
-func consumeAll(t *testing.T, topic, dir string, env ...string) *proc {
+func consumeAll(t *testing.T, topic, dir string, env ...string) {
 	t.Helper()
 	c := start(t, "consumer", append([]string{"TOPIC=" + topic, "DATA_DIR=" + dir}, env...), "0", "1", "2", "3")
 	waitCaughtUp(t, dir, topic, allPartitions, 2*time.Minute)
-	c.signal(syscall.SIGTERM)
+	c.terminate()
 	if code := c.wait(30 * time.Second); code != 0 {
 		t.Fatalf("consumer exited %d after SIGTERM, want 0", code)
 	}
-	return c
 }
 
 // Bad records in the stream: no key, a value that is not a Report, a key that
@@ -72,7 +71,7 @@ func TestConsumerStepsOverBadRecordsOnce(t *testing.T) {
 			t.Errorf("metrics lack %s", line)
 		}
 	}
-	c.signal(syscall.SIGTERM)
+	c.terminate()
 	c.wait(30 * time.Second)
 	if n := strings.Count(c.stderr.String(), "skipping bad record"); n != len(bad) {
 		t.Errorf("%d bad records logged, want %d", n, len(bad))
@@ -82,7 +81,7 @@ func TestConsumerStepsOverBadRecordsOnce(t *testing.T) {
 			t.Errorf("log lacks %q", want)
 		}
 	}
-	want := fromGenerator(1, 2000, 4)
+	want := fromGenerator(2000)
 	for _, p := range allPartitions {
 		f, _ := readFile(t, partitionFile(dir, p))
 		equalStations(t, fmt.Sprintf("partition %d", p), f, want[p])
@@ -91,7 +90,7 @@ func TestConsumerStepsOverBadRecordsOnce(t *testing.T) {
 	again := start(t, "consumer", []string{"TOPIC=" + topic, "DATA_DIR=" + dir}, "0", "1", "2", "3")
 	again.waitForLog("consuming", 30*time.Second)
 	time.Sleep(300 * time.Millisecond)
-	again.signal(syscall.SIGTERM)
+	again.terminate()
 	again.wait(30 * time.Second)
 	if strings.Contains(again.stderr.String(), "skipping bad record") {
 		t.Error("a restarted consumer stepped over the bad records again")
@@ -190,7 +189,7 @@ func TestCheckpointOffsetOutsideTheLog(t *testing.T) {
 
 			c = start(t, "consumer", append(env, "ON_OFFSET_OUT_OF_RANGE=restart"), fmt.Sprint(tt.partition))
 			waitCaughtUp(t, dir, topic, []int32{tt.partition}, time.Minute)
-			c.signal(syscall.SIGTERM)
+			c.terminate()
 			c.wait(30 * time.Second)
 			backups, _ := filepath.Glob(path + ".bak-*")
 			if len(backups) != 1 {
@@ -199,7 +198,7 @@ func TestCheckpointOffsetOutsideTheLog(t *testing.T) {
 			if got, _ := os.ReadFile(backups[0]); string(got) != old {
 				t.Errorf("backup holds %q", got)
 			}
-			want, _ := recount(t, topic, tt.partition, tt.freshFrom)
+			want := recount(t, topic, tt.partition, tt.freshFrom)
 			f, _ := readFile(t, path)
 			equalStations(t, "fresh start", f, want)
 		})
@@ -222,10 +221,10 @@ func TestFullOrReadOnlyDiskLosesNothing(t *testing.T) {
 	consumeAll(t, topic, dir, env...)
 
 	for _, tt := range []struct {
-		name        string
-		count       int64 // the stream grows to this while the disk is broken
-		break_, fix func()
-		want        string
+		name           string
+		count          int64 // the stream grows to this while the disk is broken
+		breakDisk, fix func()
+		want           string
 	}{
 		{"full", 3000, func() {
 			f, _ := os.Create(filepath.Join(dir, "filler"))
@@ -258,7 +257,7 @@ func TestFullOrReadOnlyDiskLosesNothing(t *testing.T) {
 			c := start(t, "consumer", append([]string{"TOPIC=" + topic, "DATA_DIR=" + dir}, env...), "0", "1", "2", "3")
 			c.waitForLog("consuming", 30*time.Second)
 			produced := endOffsets(t, topic)
-			tt.break_()
+			tt.breakDisk()
 			produce(t, topic, tt.count) // more records arrive while the disk is broken
 			code := c.wait(time.Minute)
 			if code == 0 || !strings.Contains(c.stderr.String(), tt.want) || !strings.Contains(c.stderr.String(), "gave up") {
@@ -275,7 +274,7 @@ func TestFullOrReadOnlyDiskLosesNothing(t *testing.T) {
 			tt.fix()
 			consumeAll(t, topic, dir, env...)
 			for _, p := range allPartitions {
-				want, _ := recount(t, topic, p, 0)
+				want := recount(t, topic, p, 0)
 				f, _ := readFile(t, partitionFile(dir, p))
 				equalStations(t, fmt.Sprintf("partition %d after the fix", p), f, want)
 			}
@@ -307,10 +306,10 @@ func TestRecordsThatOnceStuckAPartitionLeaveAFileThatLoads(t *testing.T) {
 	if m := scrape(t, c.httpAddr); !strings.Contains(m, `weather_consumer_records_skipped_total{partition="0",reason="not_finite"} 1`) {
 		t.Errorf("the overflowing record is not counted as not_finite")
 	}
-	c.signal(syscall.SIGTERM)
+	c.terminate()
 	c.wait(30 * time.Second)
 
-	want := fromGenerator(1, 1000, 4)[0]
+	want := fromGenerator(1000)[0]
 	want["StationX"] = &expStation{Count: 1, Sum: 1e308, Start: "2001-01-01", End: "2001-01-01"}
 	b := *want["StationB"]
 	b.Count, b.Sum, b.End = b.Count+1, b.Sum+7, "1999-12-31"
@@ -323,7 +322,7 @@ func TestRecordsThatOnceStuckAPartitionLeaveAFileThatLoads(t *testing.T) {
 
 	again := start(t, "consumer", []string{"TOPIC=" + topic, "DATA_DIR=" + dir}, "0")
 	again.waitForLog("resuming from checkpoint", 30*time.Second)
-	again.signal(syscall.SIGTERM)
+	again.terminate()
 	if code := again.wait(30 * time.Second); code != 0 {
 		t.Errorf("the consumer refused its own file: exit %d\n%s", code, tail(again.stderr.String(), 3))
 	}

@@ -47,7 +47,7 @@ func TestCheckpointOfAnotherLogIsRefused(t *testing.T) {
 	}
 
 	consumeAll(t, topic, dir, "ON_OFFSET_OUT_OF_RANGE=restart")
-	want := fromGenerator(1, 50_000, 4)
+	want := fromGenerator(50_000)
 	for _, p := range allPartitions {
 		backups, _ := filepath.Glob(partitionFile(dir, p) + ".bak-*")
 		if len(backups) != 1 {

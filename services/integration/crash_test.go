@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -53,7 +52,7 @@ func TestConsumerSIGKILLedRepeatedlyEndsEqualToACrashFreeRun(t *testing.T) {
 	}
 	last := start(t, "consumer", env, "0", "1", "2", "3")
 	waitCaughtUp(t, crashed, topic, allPartitions, 3*time.Minute)
-	last.signal(syscall.SIGTERM)
+	last.terminate()
 	if code := last.wait(30 * time.Second); code != 0 {
 		t.Fatalf("consumer exited %d after SIGTERM", code)
 	}
@@ -61,10 +60,10 @@ func TestConsumerSIGKILLedRepeatedlyEndsEqualToACrashFreeRun(t *testing.T) {
 
 	ref := start(t, "consumer", []string{"TOPIC=" + topic, "DATA_DIR=" + clean}, "0", "1", "2", "3")
 	waitCaughtUp(t, clean, topic, allPartitions, 3*time.Minute)
-	ref.signal(syscall.SIGTERM)
+	ref.terminate()
 	ref.wait(30 * time.Second)
 
-	want := fromGenerator(1, produced, 4)
+	want := fromGenerator(produced)
 	for _, p := range allPartitions {
 		a, _ := os.ReadFile(partitionFile(crashed, p))
 		b, _ := os.ReadFile(partitionFile(clean, p))
@@ -121,7 +120,7 @@ func TestProducerSIGKILLedAndRestartedWritesEveryReportOnce(t *testing.T) {
 	t.Logf("%d reports, producer SIGKILLed %d times mid-run", count, midRun)
 
 	// Everything committed is exactly the stream, and nothing more.
-	if foreign := checkStream(t, brokers, topic, count, seed(1)); foreign != 0 {
+	if foreign := checkStream(t, brokers, topic, count, seedOne); foreign != 0 {
 		t.Errorf("%d records in the topic that are not the stream's", foreign)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -71,7 +70,7 @@ func TestDebugPrintsEachRecordOnceAndResumesWhereItStopped(t *testing.T) {
 	time.Sleep(time.Second) // the group's start offsets resolve to the end
 	produce(t, topic, 800)
 	waitForLines(t, first, 300, time.Minute)
-	first.signal(syscall.SIGTERM)
+	first.terminate()
 	if code := first.wait(30 * time.Second); code != 0 {
 		t.Fatalf("debug exited %d after SIGTERM", code)
 	}
@@ -81,7 +80,7 @@ func TestDebugPrintsEachRecordOnceAndResumesWhereItStopped(t *testing.T) {
 	second := start(t, "debug", env)
 	waitForLines(t, second, 200, time.Minute)
 	time.Sleep(300 * time.Millisecond) // nothing more may come
-	second.signal(syscall.SIGTERM)
+	second.terminate()
 	second.wait(30 * time.Second)
 	checkRange(t, indexesPrinted(t, second.stdout.String()), 800, 1000)
 }
@@ -108,7 +107,7 @@ func TestDebugPrintsTheOriginalsLine(t *testing.T) {
 	time.Sleep(time.Second)
 	produce(t, topic, 20)
 	waitForLines(t, d, 10, time.Minute)
-	d.signal(syscall.SIGTERM)
+	d.terminate()
 	d.wait(30 * time.Second)
 	want := "{'station_id': 'StationI', 'date': '2000-01-02', 'degrees': 5.0, 'partition': 3}\n"
 	if !strings.Contains(d.stdout.String(), want) {

@@ -16,7 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 )
 
-// These tests are about make run's embedded broker (hack/localkafka: kfake,
+// These tests are about make run's embedded broker (hack/kafka/localkafka: kfake,
 // persisted), so they start one of their own whatever KAFKA_BROKERS says.
 
 func startEmbeddedBroker(t *testing.T, addr, dir string) *proc {
@@ -77,11 +77,11 @@ func TestProducerResumesAfterTheEmbeddedBrokerWasKilledMidTransaction(t *testing
 	if code := again.wait(90 * time.Second); code != 0 {
 		t.Fatalf("producer after the broker's restart exited %d:\n%s", code, tail(again.stderr.String(), 5))
 	}
-	if foreign := checkStream(t, at, "temperatures", 5000, seed(1)); foreign != 0 {
+	if foreign := checkStream(t, at, "temperatures", 5000, seedOne); foreign != 0 {
 		t.Errorf("%d records that are not the stream's", foreign)
 	}
-	consumer = start(t, "consumer", consumerEnv, "0", "1", "2", "3")
-	want := fromGenerator(1, 5000, 4)
+	start(t, "consumer", consumerEnv, "0", "1", "2", "3")
+	want := fromGenerator(5000)
 	for _, p := range allPartitions {
 		for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
 			f, err := readFile(t, partitionFile(stats, p))

@@ -42,7 +42,7 @@ func testMain(m *testing.M) int {
 	binDir = tmp
 	for svc, pkg := range map[string]string{
 		"producer": "services/producer", "consumer": "services/consumer", "debug": "services/debug",
-		"localkafka": "hack/localkafka", // the embedded broker of make run
+		"localkafka": "hack/kafka/localkafka", // the embedded broker of make run
 	} {
 		bin[svc] = filepath.Join(tmp, svc)
 		build := exec.Command("go", "build", "-o", bin[svc], "github.com/weatherstream/weather/"+pkg)
@@ -229,7 +229,8 @@ func (p *proc) wait(timeout time.Duration) int {
 	}
 }
 
-func (p *proc) signal(sig syscall.Signal) { p.cmd.Process.Signal(sig) }
+// terminate sends SIGTERM, as Kubernetes and Ctrl-C do.
+func (p *proc) terminate() { _ = p.cmd.Process.Signal(syscall.SIGTERM) }
 
 // waitForLog waits until the process's stderr contains s.
 func (p *proc) waitForLog(s string, timeout time.Duration) {

@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -97,7 +96,7 @@ func TestSecondOwnerOfAPartitionFailsClearly(t *testing.T) {
 	}
 	produce(t, topic, 2000)
 	waitCaughtUp(t, dir, topic, []int32{0, 1}, time.Minute)
-	owner.signal(syscall.SIGTERM)
+	owner.terminate()
 	if code := owner.wait(30 * time.Second); code != 0 {
 		t.Errorf("owner exited %d", code)
 	}
@@ -110,7 +109,7 @@ func TestSIGTERMStopsEachServiceCleanly(t *testing.T) {
 	p := start(t, "producer", []string{"TOPIC=" + topic, "INTERVAL=1ms"})
 	p.waitForLog("producing", 30*time.Second)
 	time.Sleep(500 * time.Millisecond)
-	p.signal(syscall.SIGTERM)
+	p.terminate()
 	if code := p.wait(30 * time.Second); code != 0 {
 		t.Fatalf("producer exited %d", code)
 	}
@@ -134,7 +133,7 @@ func TestSIGTERMStopsEachServiceCleanly(t *testing.T) {
 		}
 		c := start(t, tt.svc, []string{"TOPIC=" + tt.topic, "GROUP=" + tt.topic, "DATA_DIR=" + t.TempDir()}, args...)
 		c.waitForLog(tt.log, 30*time.Second)
-		c.signal(syscall.SIGTERM)
+		c.terminate()
 		if code := c.wait(30 * time.Second); code != 0 {
 			t.Errorf("%s exited %d after SIGTERM", tt.name, code)
 		}
@@ -155,7 +154,7 @@ func TestConsumerWarnsAboutPartitionsNobodyReads(t *testing.T) {
 	second := start(t, "consumer", env, "4", "5", "6", "7")
 	first.waitForLog("every partition of the topic is read again", 30*time.Second)
 	for _, c := range []*proc{first, second} {
-		c.signal(syscall.SIGTERM)
+		c.terminate()
 		c.wait(30 * time.Second)
 	}
 }
@@ -170,11 +169,15 @@ func TestStatefulSetPodTakesItsOrdinalsPartitions(t *testing.T) {
 	waitCaughtUp(t, dir, topic, []int32{1, 3}, time.Minute)
 	spare := start(t, "consumer", append(env, "POD_INDEX=2"))
 	spare.waitForLog("idling as a spare", 30*time.Second)
-	if resp, err := http.Get("http://" + spare.httpAddr + "/readyz"); err != nil || resp.StatusCode != 200 {
+	resp, err := http.Get("http://" + spare.httpAddr + "/readyz")
+	if err != nil || resp.StatusCode != http.StatusOK {
 		t.Errorf("spare not ready: %v %v", resp, err)
 	}
+	if err == nil {
+		resp.Body.Close()
+	}
 	for _, p := range []*proc{pod1, spare} {
-		p.signal(syscall.SIGTERM)
+		p.terminate()
 		if code := p.wait(30 * time.Second); code != 0 {
 			t.Errorf("exited %d", code)
 		}

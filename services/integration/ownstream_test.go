@@ -45,7 +45,7 @@ func TestProducerResumesFromItsOwnStreamWhateverElseIsInTheTopic(t *testing.T) {
 	if !strings.Contains(p.stderr.String(), "from_index=1000") {
 		t.Errorf("producer did not resume at 1000:\n%s", tail(p.stderr.String(), 5))
 	}
-	if foreign := checkStream(t, brokers, topic, 2000, seed(1)); foreign != 2 {
+	if foreign := checkStream(t, brokers, topic, 2000, seedOne); foreign != 2 {
 		t.Errorf("%d foreign records, want the 2 written outside a transaction", foreign)
 	}
 }
@@ -71,7 +71,7 @@ func TestSecondProducerOfATopicFailsClearly(t *testing.T) {
 	}
 
 	produce(t, topic, 4000, "TRANSACTIONAL_ID=second-producer", "STREAM_TAKEOVER=true")
-	checkStream(t, brokers, topic, 4000, seed(1))
+	checkStream(t, brokers, topic, 4000, seedOne)
 	// The first producer, started again, refuses the stream now the
 	// second's.
 	first := start(t, "producer", []string{"TOPIC=" + topic, "INTERVAL=0", "COUNT=5000"})
@@ -107,7 +107,7 @@ func TestTwoProducersStartedTogetherNeverDuplicateTheStream(t *testing.T) {
 	// Whatever each committed, nothing twice: the surviving stream, taken
 	// to the end, is exactly the stream.
 	produce(t, topic, 20000, "TRANSACTIONAL_ID=producer-a", "STREAM_TAKEOVER=true")
-	checkStream(t, brokers, topic, 20000, seed(1))
+	checkStream(t, brokers, topic, 20000, seedOne)
 	t.Logf("exit codes a=%d b=%d", codes[0], codes[1])
 }
 

@@ -72,7 +72,7 @@ func TestChart(t *testing.T) {
 	s.phase("helm install (all workloads ready: --wait)", s.install)
 	s.phase("all pods ready", s.allReady)
 	s.phase("partition files appear on the volume and grow", s.filesGrow)
-	s.phase("stats = recount of the topic (steady state)", func() error { _, err := s.checkStats("steady state"); return err })
+	s.phase("stats = recount of the topic (steady state)", func() error { return s.checkStats("steady state") })
 	s.phase("kubectl logs of the debug pod shows records", s.debugLogs)
 	s.phase("consumer pods deleted mid-stream resume from their checkpoints", s.deleteConsumers)
 	s.phase("consumers scaled to 0 and back", s.scaleConsumers)
@@ -257,7 +257,7 @@ func (s *suite) files() (map[int32]File, error) {
 
 // waitOffsets waits until every file's offset is at least min[p] (strictly
 // more if strict).
-func (s *suite) waitOffsets(what string, timeout time.Duration, min map[int32]int64, strict bool) (map[int32]File, error) {
+func (s *suite) waitOffsets(what string, timeout time.Duration, min map[int32]int64, strict bool) error {
 	var files map[int32]File
 	err := Eventually(s.ctx, timeout, time.Second, func() error {
 		var err error
@@ -274,7 +274,7 @@ func (s *suite) waitOffsets(what string, timeout time.Duration, min map[int32]in
 	if err == nil {
 		s.t.Logf("%s: offsets %v", what, Offsets(files))
 	}
-	return files, err
+	return err
 }
 
 func (s *suite) filesGrow() error {
@@ -288,35 +288,34 @@ func (s *suite) filesGrow() error {
 		return err
 	}
 	s.t.Logf("files present in %s: offsets %v", s.dataDir, Offsets(first))
-	_, err = s.waitOffsets("files grow", 2*time.Minute, Offsets(first), true)
-	return err
+	return s.waitOffsets("files grow", 2*time.Minute, Offsets(first), true)
 }
 
 // checkStats compares the files with an independent recount of the topic,
 // and the topic with the producer's generated stream.
-func (s *suite) checkStats(when string) (map[int32]File, error) {
+func (s *suite) checkStats(when string) error {
 	files, err := s.files()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, 3*time.Minute)
 	defer cancel()
 	_, end, err := s.kafka.Offsets(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("topic offsets: %w", err)
+		return fmt.Errorf("topic offsets: %w", err)
 	}
 	for p, f := range files {
 		if f.Offset > end[p] {
-			return nil, fmt.Errorf("partition %d: file offset %d is beyond the topic's end %d", p, f.Offset, end[p])
+			return fmt.Errorf("partition %d: file offset %d is beyond the topic's end %d", p, f.Offset, end[p])
 		}
 		if f.Log.Topic != s.kafka.Topic || f.Log.Partition != p || f.Log.TopicID == "" {
-			return nil, fmt.Errorf("partition %d: the file's log is %+v, want topic %s, its ID, partition %d", p, f.Log, s.kafka.Topic, p)
+			return fmt.Errorf("partition %d: the file's log is %+v, want topic %s, its ID, partition %d", p, f.Log, s.kafka.Topic, p)
 		}
 	}
 	start := time.Now()
 	rc, err := s.kafka.Recount(ctx, Offsets(files), s.seed)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	diffs := append(Compare(files, rc), rc.StreamErrors...)
 	var total int64
@@ -326,11 +325,11 @@ func (s *suite) checkStats(when string) (map[int32]File, error) {
 			when, p, files[p].Offset, end[p], rc.Records[p], rc.Controls[p], rc.Skipped[p], len(files[p].Stations))
 	}
 	if len(diffs) > 0 {
-		return nil, fmt.Errorf("%s: the stats differ from the recount of the topic:\n  %s", when, strings.Join(diffs, "\n  "))
+		return fmt.Errorf("%s: the stats differ from the recount of the topic:\n  %s", when, strings.Join(diffs, "\n  "))
 	}
 	s.t.Logf("%s: stats of %d reports equal the recount of the topic and the generated stream (recount %s)",
 		when, total, time.Since(start).Round(time.Millisecond))
-	return files, nil
+	return nil
 }
 
 // ------------------------------------------------------------------ debug ---
@@ -458,11 +457,10 @@ func (s *suite) deleteConsumers() error {
 	if len(pods) <= 2 && len(resumed) != int(s.partitions) {
 		return fmt.Errorf("resumed partitions %v, want all %d", resumed, s.partitions)
 	}
-	if _, err := s.waitOffsets("consuming again", 2*time.Minute, resumed, true); err != nil {
+	if err := s.waitOffsets("consuming again", 2*time.Minute, resumed, true); err != nil {
 		return err
 	}
-	_, err = s.checkStats("after the consumer pods were deleted")
-	return err
+	return s.checkStats("after the consumer pods were deleted")
 }
 
 // waitNewPods waits until each of pods is a new pod (another UID) and ready.
@@ -519,7 +517,7 @@ func (s *suite) scaleConsumers() error {
 	if !maps.Equal(Offsets(stopped), Offsets(still)) {
 		return fmt.Errorf("files changed with no consumers: %v, then %v", Offsets(stopped), Offsets(still))
 	}
-	if _, err := s.checkStats("scaled to zero"); err != nil {
+	if err := s.checkStats("scaled to zero"); err != nil {
 		return err
 	}
 	_, end, err := s.kafka.Offsets(s.ctx)
@@ -534,11 +532,10 @@ func (s *suite) scaleConsumers() error {
 	if _, err := s.kubectl("rollout", "status", "statefulset/"+s.consumers, "--timeout=3m"); err != nil {
 		return err
 	}
-	if _, err := s.waitOffsets("backlog consumed", 3*time.Minute, end, false); err != nil {
+	if err := s.waitOffsets("backlog consumed", 3*time.Minute, end, false); err != nil {
 		return err
 	}
-	_, err = s.checkStats("scaled back to " + strconv.Itoa(s.replicas))
-	return err
+	return s.checkStats("scaled back to " + strconv.Itoa(s.replicas))
 }
 
 // scaleOut scales the consumers 2 -> 3 -> 1 -> 0 -> 2 (from the chart's
@@ -562,11 +559,11 @@ func (s *suite) scaleOut() error {
 			if err != nil {
 				return err
 			}
-			if _, err := s.waitOffsets("consuming with "+strconv.Itoa(n)+" pods", 3*time.Minute, end, false); err != nil {
+			if err := s.waitOffsets("consuming with "+strconv.Itoa(n)+" pods", 3*time.Minute, end, false); err != nil {
 				return err
 			}
 		}
-		if _, err := s.checkStats("scaled to " + strconv.Itoa(n)); err != nil {
+		if err := s.checkStats("scaled to " + strconv.Itoa(n)); err != nil {
 			return err
 		}
 	}
@@ -699,14 +696,13 @@ func (s *suite) deleteBroker() error {
 
 	// The pipeline recovers: new reports are produced and consumed past
 	// everything that existed before the restart.
-	if _, err := s.waitOffsets("consumed past the pre-restart end", 5*time.Minute, end0, true); err != nil {
+	if err := s.waitOffsets("consumed past the pre-restart end", 5*time.Minute, end0, true); err != nil {
 		return err
 	}
 	if err := s.allReady(); err != nil {
 		return err
 	}
-	_, err = s.checkStats("after the broker pod was deleted")
-	return err
+	return s.checkStats("after the broker pod was deleted")
 }
 
 // ------------------------------------------------------------ diagnostics ---

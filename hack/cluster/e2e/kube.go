@@ -19,7 +19,7 @@ type Tools struct {
 	Log        func(format string, args ...any)
 }
 
-// Kubectl runs kubectl in the test namespace and returns its stdout.
+// KubectlOut runs kubectl in the test namespace and returns its stdout.
 func (t Tools) KubectlOut(ctx context.Context, args ...string) (string, error) {
 	return t.run(ctx, t.Kubectl, append([]string{"--namespace", t.Namespace}, args...)...)
 }

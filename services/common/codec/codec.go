@@ -109,7 +109,7 @@ func Decode(key, value []byte, r *reportpb.Report) error {
 	for b := value; len(b) > 0; {
 		num, typ, n := protowire.ConsumeTag(b)
 		if n < 0 {
-			return fmt.Errorf("%w: %v", ErrUndecodable, protowire.ParseError(n))
+			return fmt.Errorf("%w: %w", ErrUndecodable, protowire.ParseError(n))
 		}
 		if num > protowire.MaxValidNumber {
 			return fmt.Errorf("%w: field number %d", ErrUndecodable, num)
@@ -128,7 +128,7 @@ func Decode(key, value []byte, r *reportpb.Report) error {
 			n = protowire.ConsumeFieldValue(num, typ, b)
 		}
 		if n < 0 {
-			return fmt.Errorf("%w: %v", ErrUndecodable, protowire.ParseError(n))
+			return fmt.Errorf("%w: %w", ErrUndecodable, protowire.ParseError(n))
 		}
 		b = b[n:]
 	}

@@ -33,7 +33,7 @@ func Retry(ctx context.Context, f func(context.Context) error) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%w (while retrying: %v)", ctx.Err(), err)
+			return fmt.Errorf("%w (while retrying: %w)", ctx.Err(), err)
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, time.Second)

@@ -47,8 +47,11 @@ func (r *Reader) refresh(ctx context.Context, topic string) error {
 		return err
 	}
 	id, err := base64.RawURLEncoding.DecodeString(t.ID)
-	if err != nil || len(id) != 0 && len(id) != 16 {
-		return fmt.Errorf("topic %s: ID %q: %v", topic, t.ID, err)
+	if err == nil && len(id) != 0 && len(id) != 16 {
+		err = fmt.Errorf("%d bytes, not 16", len(id))
+	}
+	if err != nil {
+		return fmt.Errorf("topic %s: ID %q: %w", topic, t.ID, err)
 	}
 	r.topic = t
 	copy(r.id[:], id)

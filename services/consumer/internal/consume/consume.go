@@ -48,7 +48,7 @@ func (c *Consumer) Offsets() map[int32]kgo.Offset {
 // Close releases the partitions' locks.
 func (c *Consumer) Close() {
 	for _, l := range c.locks {
-		l.Unlock()
+		_ = l.Unlock() // closing the lock file: nothing to do if it fails
 	}
 }
 
@@ -173,7 +173,7 @@ func (c *Consumer) save(ctx context.Context, touched []int32) error {
 		c.log.Error("checkpoint failed, retrying", "partitions", touched, "attempt", attempt, "in", backoff, "err", err)
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("stopped while retrying a checkpoint (%w); the partition files keep their previous, consistent state: %v", ctx.Err(), err)
+			return fmt.Errorf("stopped while retrying a checkpoint (%w); the partition files keep their previous, consistent state: %w", ctx.Err(), err)
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, 30*time.Second)

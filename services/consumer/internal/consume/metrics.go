@@ -20,18 +20,21 @@ type Metrics struct {
 	unread        prometheus.Gauge
 }
 
+// partitionLabel is the label of every per-partition metric.
+const partitionLabel = "partition"
+
 // NewMetrics registers the metrics with reg.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		records: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "weather_consumer_records_total", Help: "Reports folded into the stats.",
-		}, []string{"partition"}),
+		}, []string{partitionLabel}),
 		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "weather_consumer_records_skipped_total", Help: "Records that were not valid reports, stepped over.",
-		}, []string{"partition", "reason"}),
+		}, []string{partitionLabel, "reason"}),
 		offset: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "weather_consumer_offset", Help: "Next offset to read, per partition (in memory; the file follows after each batch).",
-		}, []string{"partition"}),
+		}, []string{partitionLabel}),
 		writeSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "weather_consumer_checkpoint_write_seconds", Help: "Time to write and fsync one checkpoint.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16),

@@ -37,10 +37,10 @@ func FuzzFileLoadsAsWritten(f *testing.F) {
 		return b
 	}
 	f.Add(cat(rec("StationB", 2000, 1, 1, 30.5), rec("StationB", 2000, 1, 2, 12)))
-	f.Add(cat(rec("StaB", 2000, 1, 5, 1e308), rec("StaB", 2000, 1, 6, 1e308)))    // the sum would be +Inf
-	f.Add(cat(rec("StaB", 2000, 1, 5, 1), rec("StaB", 1999, 12, 31, 2)))          // a late report: start after end
-	f.Add(cat(rec("offset", 2000, 1, 1, 1), rec("log", 2000, 1, 1, 1)))           // the file's own keys
-	f.Add(cat(rec("a\"b\\", 2000, 2, 29, -0.0), rec("\xff\xfe", 2001, 2, 29, 1))) // escapes, bad UTF-8, a non-date
+	f.Add(cat(rec("StaB", 2000, 1, 5, 1e308), rec("StaB", 2000, 1, 6, 1e308)))                    // the sum would be +Inf
+	f.Add(cat(rec("StaB", 2000, 1, 5, 1), rec("StaB", 1999, 12, 31, 2)))                          // a late report: start after end
+	f.Add(cat(rec("offset", 2000, 1, 1, 1), rec("log", 2000, 1, 1, 1)))                           // the file's own keys
+	f.Add(cat(rec("a\"b\\", 2000, 2, 29, math.Copysign(0, -1)), rec("\xff\xfe", 2001, 2, 29, 1))) // escapes, bad UTF-8, a non-date
 	f.Add(cat(rec("x", 9999, 12, 31, math.SmallestNonzeroFloat64), rec("x", 0, 1, 1, -math.MaxFloat64)))
 	f.Add(cat(rec("n", 2000, 1, 1, math.NaN()), rec("i", 2000, 1, 1, math.Inf(-1))))
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -31,8 +31,10 @@ import (
 )
 
 const (
-	// ManagedLabel marks the StatefulSets this controller manages.
+	// ManagedLabel marks the StatefulSets this controller manages…
 	ManagedLabel = "weather.io/partition-controller"
+	// ManagedValue is its value that says so.
+	ManagedValue = "enabled"
 	// TargetAnnotation shows, on the StatefulSet, where the current steps lead.
 	TargetAnnotation = "weather.io/partitions-target"
 	// AssignmentEnv is the consumer's variable the controller writes.
@@ -59,7 +61,7 @@ func (r *StatefulSetReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	if err := r.Get(ctx, req.NamespacedName, &sts); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	if sts.Labels[ManagedLabel] != "enabled" {
+	if sts.Labels[ManagedLabel] != ManagedValue {
 		return ctrl.Result{}, nil // a pod event of a StatefulSet not ours
 	}
 	replicas := int32(1)
@@ -108,7 +110,7 @@ func (r *StatefulSetReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	sts.Annotations[TargetAnnotation] = desired.String()
 	if err := r.Patch(ctx, &sts, patch); err != nil {
 		if apierrors.IsConflict(err) {
-			return ctrl.Result{Requeue: true}, nil
+			return ctrl.Result{RequeueAfter: 100 * time.Millisecond}, nil // someone else changed it: look again
 		}
 		return ctrl.Result{}, err
 	}
@@ -197,7 +199,7 @@ func podReady(pod *corev1.Pod) bool {
 // SetupWithManager watches the managed StatefulSets and their pods.
 func (r *StatefulSetReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	managed, err := predicate.LabelSelectorPredicate(metav1.LabelSelector{
-		MatchLabels: map[string]string{ManagedLabel: "enabled"},
+		MatchLabels: map[string]string{ManagedLabel: ManagedValue},
 	})
 	if err != nil {
 		return err
@@ -212,5 +214,5 @@ func (r *StatefulSetReconciler) SetupWithManager(mgr ctrl.Manager) error {
 // Selector is the label selector of the StatefulSets the controller manages,
 // for narrowing the manager's cache.
 func Selector() labels.Selector {
-	return labels.SelectorFromSet(labels.Set{ManagedLabel: "enabled"})
+	return labels.SelectorFromSet(labels.Set{ManagedLabel: ManagedValue})
 }

@@ -59,7 +59,7 @@ func TestMain(m *testing.M) {
 // newStatefulSet makes a managed consumer StatefulSet in a namespace of the
 // test's own.
 func newStatefulSet(t *testing.T, replicas int32, assignment string) *appsv1.StatefulSet {
-	return newStatefulSetLabeled(t, replicas, assignment, map[string]string{ManagedLabel: "enabled"})
+	return newStatefulSetLabeled(t, replicas, assignment, map[string]string{ManagedLabel: ManagedValue})
 }
 
 func newStatefulSetLabeled(t *testing.T, replicas int32, assignment string, stsLabels map[string]string) *appsv1.StatefulSet {

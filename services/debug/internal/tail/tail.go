@@ -84,7 +84,7 @@ func Run(ctx context.Context, log *slog.Logger, client *kgo.Client, w io.Writer,
 				return
 			}
 			line = format(line[:0], printer.Line{Report: &report, Partition: rec.Partition, Offset: rec.Offset})
-			out.Write(line)
+			_, _ = out.Write(line) // a write error stays in out: Flush returns it
 			m.printed.Inc()
 		})
 		if err := out.Flush(); err != nil {

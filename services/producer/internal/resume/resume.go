@@ -55,7 +55,7 @@ func Fence(ctx context.Context, client *kgo.Client, transactionalID string, txnT
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("fence transactional id %s: %w (last: %v)", transactionalID, ctx.Err(), err)
+			return fmt.Errorf("fence transactional id %s: %w (last: %w)", transactionalID, ctx.Err(), err)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
@@ -147,7 +147,8 @@ func settle(ctx context.Context, log *slog.Logger, adm *kadm.Client, topic strin
 		case len(open) == 0:
 			return ends, nil
 		case time.Now().After(deadline):
-			return nil, fmt.Errorf("partitions %v of %s have had a transaction open for over %s: another producer writes this topic, or a dead one's transaction has not timed out yet (one topic carries one stream)", open, topic, wait)
+			return nil, fmt.Errorf("partitions %v of %s have had a transaction open for over %s: another producer writes this topic, "+
+				"or a dead one's transaction has not timed out yet (one topic carries one stream)", open, topic, wait)
 		case !logged:
 			log.Info("waiting for the transactions open on the topic to end", "topic", topic, "partitions", open)
 		}
@@ -276,8 +277,8 @@ func decide(t tail, topic string, self streamid.ID, takeover bool) (next int64, 
 	}
 	var why []string
 	if last.id.Producer != self.Producer {
-		why = append(why, fmt.Sprintf("it is written by TRANSACTIONAL_ID=%s, this producer is TRANSACTIONAL_ID=%s (run this one with TRANSACTIONAL_ID=%[1]s: a new producer fences the old)",
-			last.id.Producer, self.Producer))
+		why = append(why, fmt.Sprintf("it is written by TRANSACTIONAL_ID=%s, this producer is TRANSACTIONAL_ID=%s "+
+			"(run this one with TRANSACTIONAL_ID=%[1]s: a new producer fences the old)", last.id.Producer, self.Producer))
 	}
 	if last.id.Seed != self.Seed {
 		why = append(why, fmt.Sprintf("its SEED is %d, this producer's is %d (set SEED=%[1]d to continue it)", last.id.Seed, self.Seed))
