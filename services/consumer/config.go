@@ -43,24 +43,18 @@ type partitions struct{ mine, assigned []int32 }
 
 // loadConfig reads the environment and the command line, and validates both.
 func loadConfig(args []string) (config, partitions, error) {
-	cfg, err := envconfig.Parse[config]()
+	cfg, rest, err := envconfig.Load("consumer", args, func(fs *flag.FlagSet, c *config) {
+		fs.Usage = func() {
+			fmt.Fprintln(fs.Output(), "usage: consumer [-dir DIR] PARTITION... (or PARTITIONS=0,2), consumer print [DIR], consumer defaults")
+			fs.PrintDefaults()
+		}
+		fs.StringVar(&c.DataDir, "dir", c.DataDir, "directory of partition-N.json (DATA_DIR)")
+	}, config.validate)
 	if err != nil {
 		return cfg, partitions{}, err
 	}
-	fs := flag.NewFlagSet("consumer", flag.ContinueOnError)
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: consumer [-dir DIR] PARTITION... (or PARTITIONS=0,2), consumer print [DIR]")
-		fs.PrintDefaults()
-	}
-	fs.StringVar(&cfg.DataDir, "dir", cfg.DataDir, "directory of partition-N.json (DATA_DIR)")
-	if err := fs.Parse(args); err != nil {
-		return cfg, partitions{}, err
-	}
-	if err := cfg.validate(); err != nil {
-		return cfg, partitions{}, err
-	}
-	if fs.NArg() > 0 || cfg.Partitions != "" || cfg.PartitionsByOrdinal == "" {
-		mine, err := assignment.ParseList(fs.Args(), cfg.Partitions)
+	if len(rest) > 0 || cfg.Partitions != "" || cfg.PartitionsByOrdinal == "" {
+		mine, err := assignment.ParseList(rest, cfg.Partitions)
 		return cfg, partitions{mine: mine}, err
 	}
 	byOrdinal, err := assignment.ParseByOrdinal(cfg.PartitionsByOrdinal)

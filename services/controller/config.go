@@ -24,12 +24,10 @@ type config struct {
 	LeaderElect       bool          `env:"LEADER_ELECT" envDefault:"true"`
 }
 
+// loadConfig reads the environment and validates it.
 func loadConfig() (config, error) {
-	cfg, err := envconfig.Parse[config]()
-	if err != nil {
-		return cfg, err
-	}
-	return cfg, cfg.validate()
+	cfg, _, err := envconfig.Load("controller", nil, nil, config.validate)
+	return cfg, err
 }
 
 // validate returns the first setting that cannot work, naming its variable.

@@ -1,41 +1,21 @@
 package main
 
 import (
-	"strings"
 	"testing"
+
+	"github.com/weatherstream/weather/services/common/testkit"
 )
 
 func TestLoadConfig(t *testing.T) {
-	tests := []struct {
-		name    string
-		env     map[string]string
-		wantErr string // "" = valid
-	}{
-		{"in a release", nil, ""},
-		{"no namespace", map[string]string{"NAMESPACE": ""}, "NAMESPACE is empty"},
-		{"poll interval", map[string]string{"POLL_INTERVAL": "0s"}, "POLL_INTERVAL is 0s"},
-		{"metrics address", map[string]string{"METRICS_ADDR": "metrics"}, `METRICS_ADDR "metrics"`},
-		{"health address", map[string]string{"HEALTH_ADDR": ""}, "HEALTH_ADDR is set but empty"},
-		{"container", map[string]string{"CONSUMER_CONTAINER": ""}, "CONSUMER_CONTAINER is set but empty"},
-		{"topic", map[string]string{"TOPIC": "a/b"}, `TOPIC "a/b"`},
-		{"log level", map[string]string{"LOG_LEVEL": "chatty"}, "LOG_LEVEL"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Setenv("NAMESPACE", "weather")
-			for k, v := range tt.env {
-				t.Setenv(k, v)
-			}
-			_, err := loadConfig()
-			if tt.wantErr == "" {
-				if err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Errorf("loadConfig error %v, want %q", err, tt.wantErr)
-			}
-		})
-	}
+	t.Setenv("NAMESPACE", "weather") // as the chart sets it
+	testkit.CheckConfig(t, []testkit.ConfigCase{
+		{Name: "in a release"},
+		{Name: "no namespace", Env: map[string]string{"NAMESPACE": ""}, WantErr: "NAMESPACE is empty"},
+		{Name: "poll interval", Env: map[string]string{"POLL_INTERVAL": "0s"}, WantErr: "POLL_INTERVAL is 0s"},
+		{Name: "metrics address", Env: map[string]string{"METRICS_ADDR": "metrics"}, WantErr: `METRICS_ADDR "metrics"`},
+		{Name: "health address", Env: map[string]string{"HEALTH_ADDR": ""}, WantErr: "HEALTH_ADDR is set but empty"},
+		{Name: "container", Env: map[string]string{"CONSUMER_CONTAINER": ""}, WantErr: "CONSUMER_CONTAINER is set but empty"},
+		{Name: "topic", Env: map[string]string{"TOPIC": "a/b"}, WantErr: `TOPIC "a/b"`},
+		{Name: "log level", Env: map[string]string{"LOG_LEVEL": "chatty"}, WantErr: "LOG_LEVEL"},
+	}, func([]string) error { _, err := loadConfig(); return err })
 }

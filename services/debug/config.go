@@ -3,7 +3,6 @@ package main
 import (
 	"cmp"
 	"flag"
-	"fmt"
 
 	"github.com/weatherstream/weather/services/common/envconfig"
 	"github.com/weatherstream/weather/services/common/kafkaconfig"
@@ -19,20 +18,12 @@ type config struct {
 	Output string `env:"OUTPUT" envDefault:"text"` // text (the original's lines) or json
 }
 
+// loadConfig reads the environment and the command line, and validates both.
 func loadConfig(args []string) (config, error) {
-	cfg, err := envconfig.Parse[config]()
-	if err != nil {
-		return cfg, err
-	}
-	fs := flag.NewFlagSet("debug", flag.ContinueOnError)
-	fs.StringVar(&cfg.Output, "output", cfg.Output, "text or json (OUTPUT)")
-	if err := fs.Parse(args); err != nil {
-		return cfg, err
-	}
-	if fs.NArg() > 0 {
-		return cfg, fmt.Errorf("unexpected arguments %q", fs.Args())
-	}
-	return cfg, cfg.validate()
+	cfg, rest, err := envconfig.Load("debug", args, func(fs *flag.FlagSet, c *config) {
+		fs.StringVar(&c.Output, "output", c.Output, "text or json (OUTPUT)")
+	}, config.validate)
+	return cfg, cmp.Or(err, envconfig.NoArgs(rest))
 }
 
 // validate returns the first setting that cannot work, naming its variable.

@@ -1,40 +1,19 @@
 package main
 
 import (
-	"strings"
 	"testing"
+
+	"github.com/weatherstream/weather/services/common/testkit"
 )
 
 func TestLoadConfig(t *testing.T) {
-	tests := []struct {
-		name    string
-		env     map[string]string
-		args    []string
-		wantErr string
-	}{
-		{"defaults", nil, nil, ""},
-		{"json flag", nil, []string{"-output", "json"}, ""},
-		{"output", map[string]string{"OUTPUT": "xml"}, nil, `OUTPUT is "xml": want text or json`},
-		{"output flag", nil, []string{"-output", "xml"}, `OUTPUT is "xml"`},
-		{"empty group", map[string]string{"GROUP": ""}, nil, "GROUP is set but empty"},
-		{"log format", map[string]string{"LOG_FORMAT": "fancy"}, nil, "LOG_FORMAT"},
-		{"arguments", nil, []string{"x"}, "unexpected arguments"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			for k, v := range tt.env {
-				t.Setenv(k, v)
-			}
-			_, err := loadConfig(tt.args)
-			if tt.wantErr == "" {
-				if err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Errorf("loadConfig error %v, want %q", err, tt.wantErr)
-			}
-		})
-	}
+	testkit.CheckConfig(t, []testkit.ConfigCase{
+		{Name: "defaults"},
+		{Name: "json flag", Args: []string{"-output", "json"}},
+		{Name: "output", Env: map[string]string{"OUTPUT": "xml"}, WantErr: `OUTPUT is "xml": want text or json`},
+		{Name: "output flag", Args: []string{"-output", "xml"}, WantErr: `OUTPUT is "xml"`},
+		{Name: "empty group", Env: map[string]string{"GROUP": ""}, WantErr: "GROUP is set but empty"},
+		{Name: "log format", Env: map[string]string{"LOG_FORMAT": "fancy"}, WantErr: "LOG_FORMAT"},
+		{Name: "arguments", Args: []string{"x"}, WantErr: "unexpected arguments"},
+	}, func(args []string) error { _, err := loadConfig(args); return err })
 }

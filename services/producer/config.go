@@ -3,7 +3,6 @@ package main
 import (
 	"cmp"
 	"flag"
-	"fmt"
 	"time"
 
 	"github.com/weatherstream/weather/services/common/envconfig"
@@ -31,23 +30,14 @@ type config struct {
 
 // loadConfig reads the environment and the command line, and validates both.
 func loadConfig(args []string) (config, error) {
-	cfg, err := envconfig.Parse[config]()
-	if err != nil {
-		return cfg, err
-	}
-	fs := flag.NewFlagSet("producer", flag.ContinueOnError)
-	fs.Int64Var(&cfg.Count, "count", cfg.Count, "stop once the topic holds this many reports; 0: never (COUNT)")
-	fs.DurationVar(&cfg.Interval, "interval", cfg.Interval, "time between reports; 0: as fast as possible (INTERVAL)")
-	fs.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "seed of the temperatures (SEED)")
-	fs.BoolVar(&cfg.RecreateTopic, "recreate-topic", cfg.RecreateTopic, "delete and recreate the topic first; voids every checkpoint (RECREATE_TOPIC)")
-	fs.BoolVar(&cfg.StreamTakeover, "takeover", cfg.StreamTakeover, "continue a stream this producer does not own (STREAM_TAKEOVER)")
-	if err := fs.Parse(args); err != nil {
-		return cfg, err
-	}
-	if fs.NArg() > 0 {
-		return cfg, fmt.Errorf("unexpected arguments %q", fs.Args())
-	}
-	return cfg, cfg.validate()
+	cfg, rest, err := envconfig.Load("producer", args, func(fs *flag.FlagSet, c *config) {
+		fs.Int64Var(&c.Count, "count", c.Count, "stop once the topic holds this many reports; 0: never (COUNT)")
+		fs.DurationVar(&c.Interval, "interval", c.Interval, "time between reports; 0: as fast as possible (INTERVAL)")
+		fs.Uint64Var(&c.Seed, "seed", c.Seed, "seed of the temperatures (SEED)")
+		fs.BoolVar(&c.RecreateTopic, "recreate-topic", c.RecreateTopic, "delete and recreate the topic first; voids every checkpoint (RECREATE_TOPIC)")
+		fs.BoolVar(&c.StreamTakeover, "takeover", c.StreamTakeover, "continue a stream this producer does not own (STREAM_TAKEOVER)")
+	}, config.validate)
+	return cfg, cmp.Or(err, envconfig.NoArgs(rest))
 }
 
 // validate returns the first setting that cannot work, naming its variable

@@ -1,60 +1,39 @@
 package main
 
 import (
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/weatherstream/weather/services/common/testkit"
 )
 
 func TestLoadConfig(t *testing.T) {
-	tests := []struct {
-		name    string
-		env     map[string]string
-		args    []string
-		wantErr string // "" = valid
-	}{
-		{"defaults", nil, nil, ""},
-		{"flags", nil, []string{"-count", "5", "-interval", "0", "-seed", "3", "-takeover"}, ""},
-		{"negative count", map[string]string{"COUNT": "-5"}, nil, "COUNT is -5: want at least 0"},
-		{"negative count flag", nil, []string{"-count", "-5"}, "COUNT is -5"},
-		{"negative interval", map[string]string{"INTERVAL": "-1s"}, nil, "INTERVAL is -1s"},
-		{"bad interval", map[string]string{"INTERVAL": "fast"}, nil, "INTERVAL: "},
-		{"no partitions", map[string]string{"TOPIC_PARTITIONS": "0"}, nil, "TOPIC_PARTITIONS is 0: want at least 1"},
-		{"no replicas", map[string]string{"TOPIC_REPLICATION_FACTOR": "0"}, nil, "TOPIC_REPLICATION_FACTOR is 0"},
-		{"empty transactional id", map[string]string{"TRANSACTIONAL_ID": ""}, nil, "TRANSACTIONAL_ID is set but empty"},
-		{"empty topic", map[string]string{"TOPIC": ""}, nil, "TOPIC is set but empty"},
-		{"bad topic", map[string]string{"TOPIC": "two words"}, nil, `TOPIC "two words"`},
-		{"empty brokers", map[string]string{"KAFKA_BROKERS": ""}, nil, "KAFKA_BROKERS is set but empty"},
-		{"broker without port", map[string]string{"KAFKA_BROKERS": "kafka"}, nil, `KAFKA_BROKERS "kafka"`},
-		{"empty broker in the list", map[string]string{"KAFKA_BROKERS": "a:1,,b:2"}, nil, "KAFKA_BROKERS"},
-		{"no connect timeout", map[string]string{"KAFKA_CONNECT_TIMEOUT": "0s"}, nil, "KAFKA_CONNECT_TIMEOUT is 0s"},
-		{"txn records", map[string]string{"TXN_MAX_RECORDS": "0"}, nil, "TXN_MAX_RECORDS is 0"},
-		{"txn interval", map[string]string{"TXN_MAX_INTERVAL": "-1ms"}, nil, "TXN_MAX_INTERVAL is -1ms"},
-		{"negative retries", map[string]string{"PRODUCE_RETRIES": "-1"}, nil, "PRODUCE_RETRIES is -1: want at least 0"},
-		{"sasl mechanism", map[string]string{"KAFKA_SASL_MECHANISM": "MAGIC"}, nil, "KAFKA_SASL_MECHANISM"},
-		{"sasl without user", map[string]string{"KAFKA_SASL_MECHANISM": "PLAIN"}, nil, "KAFKA_SASL_USERNAME is empty"},
-		{"log format", map[string]string{"LOG_FORMAT": "fancy"}, nil, `LOG_FORMAT is "fancy"`},
-		{"log level", map[string]string{"LOG_LEVEL": "loud"}, nil, `LOG_LEVEL "loud"`},
-		{"http address", map[string]string{"HTTP_ADDR": "8080"}, nil, `HTTP_ADDR "8080"`},
-		{"arguments", nil, []string{"extra"}, "unexpected arguments"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			for k, v := range tt.env {
-				t.Setenv(k, v)
-			}
-			cfg, err := loadConfig(tt.args)
-			if tt.wantErr == "" {
-				if err != nil {
-					t.Fatalf("loadConfig: %v", err)
-				}
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tt.wantErr) || strings.Contains(err.Error(), "\n") {
-				t.Errorf("loadConfig error %q, want one line with %q (config %+v)", err, tt.wantErr, cfg)
-			}
-		})
-	}
+	testkit.CheckConfig(t, []testkit.ConfigCase{
+		{Name: "defaults"},
+		{Name: "flags", Args: []string{"-count", "5", "-interval", "0", "-seed", "3", "-takeover"}},
+		{Name: "negative count", Env: map[string]string{"COUNT": "-5"}, WantErr: "COUNT is -5: want at least 0"},
+		{Name: "negative count flag", Args: []string{"-count", "-5"}, WantErr: "COUNT is -5"},
+		{Name: "negative interval", Env: map[string]string{"INTERVAL": "-1s"}, WantErr: "INTERVAL is -1s"},
+		{Name: "bad interval", Env: map[string]string{"INTERVAL": "fast"}, WantErr: "INTERVAL: "},
+		{Name: "no partitions", Env: map[string]string{"TOPIC_PARTITIONS": "0"}, WantErr: "TOPIC_PARTITIONS is 0: want at least 1"},
+		{Name: "no replicas", Env: map[string]string{"TOPIC_REPLICATION_FACTOR": "0"}, WantErr: "TOPIC_REPLICATION_FACTOR is 0"},
+		{Name: "empty transactional id", Env: map[string]string{"TRANSACTIONAL_ID": ""}, WantErr: "TRANSACTIONAL_ID is set but empty"},
+		{Name: "empty topic", Env: map[string]string{"TOPIC": ""}, WantErr: "TOPIC is set but empty"},
+		{Name: "bad topic", Env: map[string]string{"TOPIC": "two words"}, WantErr: `TOPIC "two words"`},
+		{Name: "empty brokers", Env: map[string]string{"KAFKA_BROKERS": ""}, WantErr: "KAFKA_BROKERS is set but empty"},
+		{Name: "broker without port", Env: map[string]string{"KAFKA_BROKERS": "kafka"}, WantErr: `KAFKA_BROKERS "kafka"`},
+		{Name: "empty broker in the list", Env: map[string]string{"KAFKA_BROKERS": "a:1,,b:2"}, WantErr: "KAFKA_BROKERS"},
+		{Name: "no connect timeout", Env: map[string]string{"KAFKA_CONNECT_TIMEOUT": "0s"}, WantErr: "KAFKA_CONNECT_TIMEOUT is 0s"},
+		{Name: "txn records", Env: map[string]string{"TXN_MAX_RECORDS": "0"}, WantErr: "TXN_MAX_RECORDS is 0"},
+		{Name: "txn interval", Env: map[string]string{"TXN_MAX_INTERVAL": "-1ms"}, WantErr: "TXN_MAX_INTERVAL is -1ms"},
+		{Name: "negative retries", Env: map[string]string{"PRODUCE_RETRIES": "-1"}, WantErr: "PRODUCE_RETRIES is -1: want at least 0"},
+		{Name: "sasl mechanism", Env: map[string]string{"KAFKA_SASL_MECHANISM": "MAGIC"}, WantErr: "KAFKA_SASL_MECHANISM"},
+		{Name: "sasl without user", Env: map[string]string{"KAFKA_SASL_MECHANISM": "PLAIN"}, WantErr: "KAFKA_SASL_USERNAME is empty"},
+		{Name: "log format", Env: map[string]string{"LOG_FORMAT": "fancy"}, WantErr: `LOG_FORMAT is "fancy"`},
+		{Name: "log level", Env: map[string]string{"LOG_LEVEL": "loud"}, WantErr: `LOG_LEVEL "loud"`},
+		{Name: "http address", Env: map[string]string{"HTTP_ADDR": "8080"}, WantErr: `HTTP_ADDR "8080"`},
+		{Name: "arguments", Args: []string{"extra"}, WantErr: "unexpected arguments"},
+	}, func(args []string) error { _, err := loadConfig(args); return err })
 }
 
 func TestLoadConfigDefaults(t *testing.T) {

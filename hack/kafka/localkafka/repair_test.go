@@ -12,36 +12,15 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/weatherstream/weather/services/common/testkit"
 )
 
 const topic = "temperatures"
 
 func newClient(t *testing.T, c *kfake.Cluster, opts ...kgo.Opt) *kgo.Client {
 	t.Helper()
-	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(c.ListenAddrs()...), kgo.DefaultProduceTopic(topic)}, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cl.Close)
-	return cl
-}
-
-func produce(t *testing.T, cl *kgo.Client, commit bool, values ...string) {
-	t.Helper()
-	ctx := context.Background()
-	if err := cl.BeginTransaction(); err != nil {
-		t.Fatal(err)
-	}
-	for _, v := range values {
-		if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte(v)}).FirstErr(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if commit {
-		if err := cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
-			t.Fatal(err)
-		}
-	}
+	return testkit.Client(t, c, append([]kgo.Opt{kgo.DefaultProduceTopic(topic)}, opts...)...)
 }
 
 // crashed returns a broker restored from dir as a SIGKILL left it: a copy
@@ -52,12 +31,7 @@ func crashed(t *testing.T, live string) *kfake.Cluster {
 	if err := os.CopyFS(dir, os.DirFS(live)); err != nil {
 		t.Fatal(err)
 	}
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.DataDir(dir))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	return c
+	return testkit.Cluster(t, kfake.DataDir(dir))
 }
 
 // readCommitted returns the values a read committed consumer sees from the
@@ -84,14 +58,10 @@ func readCommitted(t *testing.T, c *kfake.Cluster, want int) []string {
 // reader (the bug); after it, they are there, and the aborted ones are not.
 func TestRepairWritesTheMissingAbortMarker(t *testing.T) {
 	live := t.TempDir()
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, topic), kfake.DataDir(live), kfake.SyncWrites())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := testkit.Cluster(t, kfake.SeedTopics(1, topic), kfake.DataDir(live), kfake.SyncWrites())
 	p := newClient(t, c, kgo.TransactionalID("producer"))
-	produce(t, p, true, "a", "b")
-	produce(t, p, false, "lost-1", "lost-2") // open at the "crash"
+	testkit.Transaction(t, p, kgo.TryCommit, "a", "b")
+	testkit.Begin(t, p, "lost-1", "lost-2") // open at the "crash"
 
 	for _, repaired := range []bool{false, true} {
 		restored := crashed(t, live)
@@ -100,7 +70,7 @@ func TestRepairWritesTheMissingAbortMarker(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		produce(t, newClient(t, restored, kgo.TransactionalID("producer")), true, "c", "d")
+		testkit.Transaction(t, newClient(t, restored, kgo.TransactionalID("producer")), kgo.TryCommit, "c", "d")
 		got := readCommitted(t, restored, 4)
 		want := []string{"a", "b", "c", "d"}
 		if repaired && !slices.Equal(got, want) {
@@ -116,13 +86,9 @@ func TestRepairWritesTheMissingAbortMarker(t *testing.T) {
 // markers as they are, and a transaction still open is left to end.
 func TestRepairLeavesAWholeLogAlone(t *testing.T) {
 	for _, open := range []bool{false, true} {
-		c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, topic))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
+		c := testkit.Cluster(t, kfake.SeedTopics(1, topic))
 		p := newClient(t, c, kgo.TransactionalID("producer"))
-		produce(t, p, true, "a")
+		testkit.Transaction(t, p, kgo.TryCommit, "a")
 		if err := p.BeginTransaction(); err != nil {
 			t.Fatal(err)
 		}
@@ -131,7 +97,7 @@ func TestRepairLeavesAWholeLogAlone(t *testing.T) {
 			t.Fatal(err)
 		}
 		if open {
-			produce(t, newClient(t, c, kgo.TransactionalID("other")), false, "open")
+			testkit.Begin(t, newClient(t, c, kgo.TransactionalID("other")), "open")
 		}
 		adm := kadm.NewClient(newClient(t, c))
 		before, _ := adm.ListEndOffsets(context.Background(), topic)

@@ -7,6 +7,7 @@ package envconfig
 import (
 	"cmp"
 	"errors"
+	"flag"
 	"fmt"
 	"net"
 	"os"
@@ -15,6 +16,33 @@ import (
 
 	"github.com/caarlos0/env/v11"
 )
+
+// Load reads a T from the environment, then from the command line — the
+// flags that flags defines on it (for the settings a person types) win over
+// the environment — and validates it. It returns the arguments left after
+// the flags. flags may be nil.
+func Load[T any](name string, args []string, flags func(fs *flag.FlagSet, cfg *T), validate func(T) error) (T, []string, error) {
+	cfg, err := Parse[T]()
+	if err != nil {
+		return cfg, nil, err
+	}
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	if flags != nil {
+		flags(fs, &cfg)
+	}
+	if err := fs.Parse(args); err != nil {
+		return cfg, nil, err
+	}
+	return cfg, fs.Args(), validate(cfg)
+}
+
+// NoArgs is an error if a service that takes no arguments was given some.
+func NoArgs(rest []string) error {
+	if len(rest) > 0 {
+		return fmt.Errorf("unexpected arguments %q", rest)
+	}
+	return nil
+}
 
 // Parse returns a T filled from the environment. A variable that is set but
 // empty is an error when its field has a default: the library would quietly

@@ -1,6 +1,8 @@
 package envconfig
 
 import (
+	"flag"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -81,5 +83,38 @@ func TestDefaults(t *testing.T) {
 	got := Defaults[outer]()
 	if len(got) != 2 || got["LOCK_WAIT"] != "1s" || got["COUNT"] != "3" {
 		t.Errorf("Defaults = %v", got)
+	}
+}
+
+func TestLoad(t *testing.T) {
+	t.Setenv("COUNT", "7")
+	flags := func(fs *flag.FlagSet, c *outer) { fs.IntVar(&c.Count, "count", c.Count, "") }
+	validate := func(c outer) error { return AtLeast("COUNT", c.Count, 0) }
+	tests := []struct {
+		name      string
+		args      []string
+		wantCount int
+		wantRest  []string
+		wantErr   bool
+	}{
+		{"the environment", nil, 7, nil, false},
+		{"a flag wins", []string{"-count", "9"}, 9, nil, false},
+		{"arguments left", []string{"-count", "9", "0", "2"}, 9, []string{"0", "2"}, false},
+		{"an unknown flag", []string{"-loud"}, 0, nil, true},
+		{"invalid", []string{"-count", "-1"}, 0, nil, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, rest, err := Load("svc", tt.args, flags, validate)
+			if (err != nil) != tt.wantErr || !tt.wantErr && (cfg.Count != tt.wantCount || !slices.Equal(rest, tt.wantRest)) {
+				t.Errorf("Load = %+v, %q, %v", cfg, rest, err)
+			}
+		})
+	}
+}
+
+func TestNoArgs(t *testing.T) {
+	if NoArgs(nil) != nil || NoArgs([]string{"x"}) == nil {
+		t.Error("NoArgs")
 	}
 }

@@ -10,9 +10,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
-	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/weatherstream/weather/services/common/kfaketest"
+	"github.com/weatherstream/weather/services/common/testkit"
 )
 
 func TestRetry(t *testing.T) {
@@ -56,18 +55,8 @@ func TestRetryStopsWithTheContext(t *testing.T) {
 
 func newCluster(t *testing.T) (*kfake.Cluster, *kadm.Client) {
 	t.Helper()
-	c, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	// Fresh metadata, as the services ask for on their admin clients.
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.MetadataMinAge(100*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cl.Close)
-	return c, kadm.NewClient(cl)
+	c := testkit.Cluster(t)
+	return c, kadm.NewClient(testkit.Client(t, c))
 }
 
 func TestLookupAndDescribe(t *testing.T) {
@@ -101,7 +90,7 @@ func TestOffsetsRetryUnknownTopicRightAfterCreate(t *testing.T) {
 	if _, err := adm.CreateTopic(ctx, 2, 1, nil, "reports"); err != nil {
 		t.Fatal(err)
 	}
-	refusals := kfaketest.RefuseListOffsets(cluster, 3)
+	refusals := testkit.RefuseListOffsets(cluster, 3)
 	for name, list := range map[string]func(context.Context, *kadm.Client, string) (map[int32]int64, error){
 		"start": StartOffsets, "end": EndOffsets, "stable": StableOffsets,
 	} {

@@ -10,45 +10,20 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/weatherstream/weather/services/common/testkit"
 )
 
 const topic = "reports"
 
 func cluster(t *testing.T, opts ...kfake.Opt) *kfake.Cluster {
 	t.Helper()
-	c, err := kfake.NewCluster(append([]kfake.Opt{kfake.NumBrokers(1), kfake.SeedTopics(1, topic)}, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	return c
+	return testkit.Cluster(t, append([]kfake.Opt{kfake.SeedTopics(1, topic)}, opts...)...)
 }
 
 func client(t *testing.T, c *kfake.Cluster, opts ...kgo.Opt) *kgo.Client {
 	t.Helper()
-	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(c.ListenAddrs()...), kgo.DefaultProduceTopic(topic)}, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cl.Close)
-	return cl
-}
-
-// txn writes values in one transaction and ends it with commit or abort.
-func txn(t *testing.T, cl *kgo.Client, commit kgo.TransactionEndTry, values ...string) {
-	t.Helper()
-	ctx := context.Background()
-	if err := cl.BeginTransaction(); err != nil {
-		t.Fatal(err)
-	}
-	for _, v := range values {
-		if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte(v)}).FirstErr(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := cl.EndTransaction(ctx, commit); err != nil {
-		t.Fatal(err)
-	}
+	return testkit.Client(t, c, append([]kgo.Opt{kgo.DefaultProduceTopic(topic)}, opts...)...)
 }
 
 // read returns what Read gives, as "offset:value" ("offset:marker" for a
@@ -74,9 +49,9 @@ func read(t *testing.T, r *Reader, from, to int64, committed bool) []string {
 func TestRead(t *testing.T) {
 	c := cluster(t)
 	w := client(t, c, kgo.TransactionalID("writer"))
-	txn(t, w, kgo.TryCommit, "a", "b") // 0 1, marker 2
-	txn(t, w, kgo.TryAbort, "x", "y")  // 3 4, marker 5
-	txn(t, w, kgo.TryCommit, "c")      // 6, marker 7
+	testkit.Transaction(t, w, kgo.TryCommit, "a", "b") // 0 1, marker 2
+	testkit.Transaction(t, w, kgo.TryAbort, "x", "y")  // 3 4, marker 5
+	testkit.Transaction(t, w, kgo.TryCommit, "c")      // 6, marker 7
 	r, err := New(context.Background(), client(t, c), topic)
 	if err != nil {
 		t.Fatal(err)
@@ -110,13 +85,8 @@ func TestReadEndsAtAnAbortedTailWithoutMarker(t *testing.T) {
 	live := t.TempDir()
 	c := cluster(t, kfake.DataDir(live), kfake.SyncWrites())
 	w := client(t, c, kgo.TransactionalID("writer"))
-	txn(t, w, kgo.TryCommit, "a") // 0, marker 1
-	if err := w.BeginTransaction(); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.ProduceSync(context.Background(), &kgo.Record{Value: []byte("open")}).FirstErr(); err != nil {
-		t.Fatal(err) // 2, in a transaction that never ends
-	}
+	testkit.Transaction(t, w, kgo.TryCommit, "a") // 0, marker 1
+	testkit.Begin(t, w, "open")                   // 2, in a transaction that never ends
 	// The broker "dies" now: its directory as a SIGKILL would leave it.
 	crashed := t.TempDir()
 	if err := os.CopyFS(crashed, os.DirFS(live)); err != nil {

@@ -1,7 +1,6 @@
 package consume
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,7 +21,7 @@ import (
 	"github.com/weatherstream/weather/services/common/codec"
 	"github.com/weatherstream/weather/services/common/generator"
 	"github.com/weatherstream/weather/services/common/kafkaadmin"
-	"github.com/weatherstream/weather/services/common/kfaketest"
+	"github.com/weatherstream/weather/services/common/testkit"
 	"github.com/weatherstream/weather/services/consumer/internal/checkpoint"
 	"github.com/weatherstream/weather/services/consumer/internal/stats"
 )
@@ -36,35 +34,14 @@ type env struct {
 	cluster *kfake.Cluster
 	adm     *kadm.Client
 	dir     string
-	logs    *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	logs    *testkit.Buffer
 }
 
 func newEnv(t *testing.T, partitions int32) *env {
 	t.Helper()
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(partitions, topic))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	e := &env{t: t, cluster: c, dir: t.TempDir(), logs: new(syncBuffer)}
-	e.adm = kadm.NewClient(e.client(kgo.MetadataMinAge(100 * time.Millisecond)))
+	c := testkit.Cluster(t, kfake.SeedTopics(partitions, topic))
+	e := &env{t: t, cluster: c, dir: t.TempDir(), logs: new(testkit.Buffer)}
+	e.adm = kadm.NewClient(testkit.Client(t, c))
 	return e
 }
 
@@ -454,7 +431,7 @@ func TestShutdownCutsTheCheckpointRetries(t *testing.T) {
 func TestStartRetriesARetriableAnswer(t *testing.T) {
 	e := newEnv(t, 4)
 	e.produce(0, 100)
-	refused := kfaketest.RefuseListOffsets(e.cluster, 3)
+	refused := testkit.RefuseListOffsets(e.cluster, 3)
 	if _, _, err := e.start(e.config(0, 1, 2, 3)); err != nil {
 		t.Fatalf("Start: %v", err)
 	}

@@ -1,12 +1,10 @@
 package tail
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,31 +15,15 @@ import (
 
 	"github.com/weatherstream/weather/services/common/codec"
 	"github.com/weatherstream/weather/services/common/generator"
+	"github.com/weatherstream/weather/services/common/testkit"
 	"github.com/weatherstream/weather/services/debug/internal/printer"
 )
 
 const topic = "temperatures"
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // session runs the loop as the binary does until stop is called.
 type session struct {
-	out     *lockedBuffer
+	out     *testkit.Buffer
 	metrics *Metrics
 	stop    func() error
 }
@@ -55,7 +37,7 @@ func start(t *testing.T, c *kfake.Cluster, group string) *session {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &session{out: new(lockedBuffer), metrics: NewMetrics(prometheus.NewRegistry())}
+	s := &session{out: new(testkit.Buffer), metrics: NewMetrics(prometheus.NewRegistry())}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- Run(ctx, log, client, s.out, printer.Python, s.metrics) }()
@@ -130,11 +112,7 @@ func check(t *testing.T, got string, want map[string]bool) {
 // A new group starts at the end of the topic, prints each report once, steps
 // over a bad record; a restart resumes right after the last printed line.
 func TestRunPrintsEachReportOnceAndResumes(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(4, topic))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := testkit.Cluster(t, kfake.SeedTopics(4, topic))
 	produce(t, c, 0, 50, false) // before the group exists: never printed
 
 	s := start(t, c, "debug")

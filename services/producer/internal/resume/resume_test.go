@@ -15,9 +15,9 @@ import (
 	"github.com/weatherstream/weather/proto/reportpb"
 	"github.com/weatherstream/weather/services/common/codec"
 	"github.com/weatherstream/weather/services/common/generator"
-	"github.com/weatherstream/weather/services/common/kfaketest"
 	"github.com/weatherstream/weather/services/common/logread"
 	"github.com/weatherstream/weather/services/common/streamid"
+	"github.com/weatherstream/weather/services/common/testkit"
 )
 
 const topic = "temperatures"
@@ -79,23 +79,12 @@ type broker struct {
 
 func newBroker(t *testing.T) *broker {
 	t.Helper()
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(4, topic))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	return &broker{c, t}
+	return &broker{testkit.Cluster(t, kfake.SeedTopics(4, topic)), t}
 }
 
 func (b *broker) client(opts ...kgo.Opt) *kgo.Client {
 	b.t.Helper()
-	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(b.cluster.ListenAddrs()...), kgo.DefaultProduceTopic(topic),
-		kgo.MetadataMinAge(100 * time.Millisecond)}, opts...)...)
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	b.t.Cleanup(cl.Close)
-	return cl
+	return testkit.Client(b.t, b.cluster, append([]kgo.Opt{kgo.DefaultProduceTopic(topic)}, opts...)...)
 }
 
 // write commits reports [from, to) of id's stream in one transaction, as the
@@ -262,7 +251,7 @@ func TestFindWithATransactionLeftOpen(t *testing.T) {
 func TestFindRetriesARetriableAnswer(t *testing.T) {
 	b := newBroker(t)
 	b.write(self, 0, 100, false)
-	refused := kfaketest.RefuseListOffsets(b.cluster, 4)
+	refused := testkit.RefuseListOffsets(b.cluster, 4)
 	if pos, err := b.find(Options{}); err != nil || pos.Next != 100 {
 		t.Fatalf("Find = %+v, %v; want next 100", pos, err)
 	}

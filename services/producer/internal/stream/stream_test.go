@@ -19,6 +19,7 @@ import (
 	"github.com/weatherstream/weather/services/common/kafkaadmin"
 	"github.com/weatherstream/weather/services/common/logread"
 	"github.com/weatherstream/weather/services/common/streamid"
+	"github.com/weatherstream/weather/services/common/testkit"
 	"github.com/weatherstream/weather/services/producer/internal/guard"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -40,12 +41,7 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(4, topic))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	f := &fixture{cluster: c, logs: new(bytes.Buffer)}
+	f := &fixture{cluster: testkit.Cluster(t, kfake.SeedTopics(4, topic)), logs: new(bytes.Buffer)}
 	f.log = slog.New(slog.NewTextHandler(f.logs, nil))
 	f.client = f.newClient(t, kgo.TransactionalID(self.Producer), kgo.RequiredAcks(kgo.AllISRAcks()))
 	return f

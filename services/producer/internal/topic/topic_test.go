@@ -9,24 +9,13 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kfake"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/weatherstream/weather/services/common/kafkaadmin"
+	"github.com/weatherstream/weather/services/common/testkit"
 )
 
 func TestEnsure(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.MetadataMinAge(100*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	adm := kadm.NewClient(cl)
+	adm := kadm.NewClient(testkit.Client(t, testkit.Cluster(t)))
 	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	describe := func() kafkaadmin.Topic {
@@ -48,7 +37,7 @@ func TestEnsure(t *testing.T) {
 	if err := Ensure(ctx, log, adm, "temperatures", 4, 1, false); err != nil || describe().ID != first.ID {
 		t.Errorf("an existing topic of the same count: %v, ID %s → %s; want it kept", err, first.ID, describe().ID)
 	}
-	err = Ensure(ctx, log, adm, "temperatures", 8, 1, false)
+	err := Ensure(ctx, log, adm, "temperatures", 8, 1, false)
 	if err == nil || !strings.Contains(err.Error(), "has 4 partitions, TOPIC_PARTITIONS is 8") || !strings.Contains(err.Error(), "TOPIC_PARTITIONS=4") {
 		t.Errorf("another partition count: %v, want an error saying what to set", err)
 	}
