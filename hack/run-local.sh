@@ -27,12 +27,12 @@ port_in_use() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
 [[ $PORT =~ ^[0-9]+$ ]] && ((PORT > 0 && PORT + 3 < 65536)) || { say "RUN_HTTP_PORT $PORT: want a port number"; exit 2; }
 host=${ADDR%:*} bport=${ADDR##*:}
 if port_in_use "$host" "$bport"; then
-  say "$ADDR is in use (another Kafka, or another make run?): set RUN_BROKER_ADDR, e.g. RUN_BROKER_ADDR=127.0.0.1:19092 make run"
+  say "$ADDR is in use (another Kafka, or another make run?): set RUN_BROKER_ADDR to another, e.g. RUN_BROKER_ADDR=$host:$((bport + 1)) make run"
   exit 2
 fi
 for p in $(seq "$PORT" $((PORT + 3))); do
   if port_in_use 127.0.0.1 "$p"; then
-    say "HTTP port $p is in use: set RUN_HTTP_PORT to the first of four free ports, e.g. RUN_HTTP_PORT=18081 make run"
+    say "HTTP port $p is in use: set RUN_HTTP_PORT to the first of four free ports, e.g. RUN_HTTP_PORT=$((p + 4)) make run"
     exit 2
   fi
 done
