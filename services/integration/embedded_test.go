@@ -110,67 +110,115 @@ func sumExpected(m map[string]*expStation) (n int64) {
 	return n
 }
 
-// make run watches its broker: if it stops, the run says so and stops the
-// services, rather than staying silent until Ctrl-C. Its ports are settings,
-// so two runs (or a Kafka on 9092) can live side by side.
-func TestMakeRunSaysWhenItsBrokerStops(t *testing.T) {
-	data := t.TempDir()
+// makeRun is hack/run-local.sh (make run) running on ports and a data
+// directory of its own, until the test ends.
+type makeRun struct {
+	t       *testing.T
+	data    string
+	cmd     *exec.Cmd
+	stderr  syncBuffer
+	done    chan struct{} // closed once it ended, exitErr set
+	broker  int           // the embedded broker's pid
+	exitErr error
+}
+
+func startMakeRun(t *testing.T, data string) *makeRun {
+	t.Helper()
 	port := freePorts(t, 5) // four HTTP ports, then the broker's
-	cmd := exec.Command("bash", filepath.Join(repoRoot(t), "hack", "run-local.sh"))
-	cmd.Env = append(os.Environ(), "BIN="+binDir, "RUN_DATA="+data, "RUN_BROKER_ADDR=127.0.0.1:"+strconv.Itoa(port+4), "RUN_HTTP_PORT="+strconv.Itoa(port))
-	var stderr syncBuffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
+	r := &makeRun{t: t, data: data, done: make(chan struct{})}
+	r.cmd = exec.Command("bash", filepath.Join(repoRoot(t), "hack", "run-local.sh"))
+	r.cmd.Env = append(os.Environ(), "BIN="+binDir, "RUN_DATA="+data, "RUN_BROKER_ADDR=127.0.0.1:"+strconv.Itoa(port+4), "RUN_HTTP_PORT="+strconv.Itoa(port))
+	r.cmd.Stderr = &r.stderr
+	if err := r.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	go func() { r.exitErr = r.cmd.Wait(); close(r.done) }()
 	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			cmd.Process.Kill()
+		_ = r.cmd.Process.Signal(syscall.SIGTERM)
+		if !r.wait(30 * time.Second) {
+			_ = r.cmd.Process.Kill()
 		}
 	})
-	var pid int
-	for deadline := time.Now().Add(30 * time.Second); pid == 0; time.Sleep(50 * time.Millisecond) {
-		if m := regexp.MustCompile(`embedded broker \S+ \(pid (\d+)\)`).FindStringSubmatch(stderr.String()); m != nil {
-			pid, _ = strconv.Atoi(m[1])
+	for deadline := time.Now().Add(30 * time.Second); r.broker == 0; time.Sleep(50 * time.Millisecond) {
+		if m := regexp.MustCompile(`embedded broker \S+ \(pid (\d+)\)`).FindStringSubmatch(r.stderr.String()); m != nil {
+			r.broker, _ = strconv.Atoi(m[1])
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("make run did not start:\n%s", stderr.String())
+			t.Fatalf("make run did not start:\n%s", r.stderr.String())
 		}
 	}
 	// The pipeline works: files appear.
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		if _, err := os.Stat(filepath.Join(data, "partition-0.json")); err == nil {
-			break
+			return r
 		}
-		ended := false
-		select {
-		case err := <-done:
-			done <- err
-			ended = true
-		default:
-		}
-		if ended || time.Now().After(deadline) {
+		if ended := r.wait(0); ended || time.Now().After(deadline) {
 			logs, _ := exec.Command("sh", "-c", "tail -n 5 "+filepath.Join(data, "logs", "*.log")).CombinedOutput()
-			t.Fatalf("no partition file (make run ended: %v):\n%s\n%s", ended, stderr.String(), logs)
+			t.Fatalf("no partition file (make run ended: %v):\n%s\n%s", ended, r.stderr.String(), logs)
 		}
 	}
-	syscall.Kill(pid, syscall.SIGKILL)
+}
+
+// wait reports whether make run ended within d (its error in exitErr).
+func (r *makeRun) wait(d time.Duration) bool {
 	select {
-	case err := <-done:
-		done <- err
-		if err == nil || !strings.Contains(stderr.String(), "the embedded broker stopped") {
-			t.Errorf("make run ended with %v:\n%s", err, stderr.String())
+	case <-r.done:
+		return true
+	case <-time.After(d):
+		return false
+	}
+}
+
+// make run watches its broker: if it stops, the run says so and stops the
+// services, rather than staying silent until Ctrl-C. Its ports are settings,
+// so two runs (or a Kafka on 9092) can live side by side.
+func TestMakeRunSaysWhenItsBrokerStops(t *testing.T) {
+	r := startMakeRun(t, t.TempDir())
+	_ = syscall.Kill(r.broker, syscall.SIGKILL)
+	if !r.wait(40 * time.Second) {
+		t.Fatalf("make run still running 40s after its broker died:\n%s", r.stderr.String())
+	}
+	if r.exitErr == nil || !strings.Contains(r.stderr.String(), "the embedded broker stopped") {
+		t.Errorf("make run ended with %v:\n%s", r.exitErr, r.stderr.String())
+	}
+	if strings.Contains(r.stderr.String(), "stopped on its own") {
+		t.Errorf("make run blamed a service:\n%s", r.stderr.String())
+	}
+}
+
+// Stopped as Ctrl-C stops it (SIGINT in a terminal; SIGTERM here, as a
+// background job ignores SIGINT), make run stops the services, then the
+// broker, says so and nothing else, and exits 0. Run again, it continues the
+// stream where it stopped, the last run's logs kept.
+func TestMakeRunStopsCleanlyAndContinues(t *testing.T) {
+	data := t.TempDir()
+	r := startMakeRun(t, data)
+	_ = r.cmd.Process.Signal(syscall.SIGTERM)
+	if !r.wait(40 * time.Second) {
+		t.Fatalf("make run still running 40s after SIGTERM:\n%s", r.stderr.String())
+	}
+	msg := r.stderr.String()
+	if r.exitErr != nil || !strings.Contains(msg, "run-local: stopped.") || strings.Contains(msg, "on its own") || strings.Contains(msg, "broker stopped") {
+		t.Errorf("make run ended with %v:\n%s", r.exitErr, msg)
+	}
+	if syscall.Kill(r.broker, 0) == nil {
+		t.Errorf("the embedded broker (pid %d) still runs", r.broker)
+	}
+	startMakeRun(t, data)
+	if _, err := os.Stat(filepath.Join(data, "logs.previous", "producer.log")); err != nil {
+		t.Errorf("the last run's logs are gone: %v", err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		log, _ := os.ReadFile(filepath.Join(data, "logs", "producer.log"))
+		if m := regexp.MustCompile(`from_index=(\d+)`).FindSubmatch(log); m != nil {
+			if string(m[1]) == "0" {
+				t.Errorf("the producer started the stream again:\n%s", log)
+			}
+			break
 		}
-		if strings.Contains(stderr.String(), "stopped on its own") {
-			t.Errorf("make run blamed a service:\n%s", stderr.String())
+		if time.Now().After(deadline) {
+			t.Fatalf("the producer did not start:\n%s", log)
 		}
-	case <-time.After(40 * time.Second):
-		t.Fatalf("make run still running 40s after its broker died:\n%s", stderr.String())
 	}
 }
 
