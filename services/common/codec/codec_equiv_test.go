@@ -77,6 +77,32 @@ func FuzzDecodeIsProtoUnmarshal(f *testing.F) {
 	f.Fuzz(checkDecode)
 }
 
+// A Parser remembers the last date it found valid: whatever came before, it
+// answers each record as a fresh Decode does.
+func FuzzParserAfterAnyRecordIsDecode(f *testing.F) {
+	reports := benchReports()
+	v0, _ := Encode(nil, reports[0])
+	v1, _ := Encode(nil, reports[1])
+	f.Add([]byte(reports[0].StationId), v0, []byte(reports[1].StationId), v1)
+	for _, s := range decodeSeeds {
+		f.Add([]byte(reports[0].StationId), v0, s[0], s[1])
+		f.Add(s[0], s[1], []byte(reports[0].StationId), v0)
+	}
+	f.Fuzz(func(t *testing.T, keyA, valueA, keyB, valueB []byte) {
+		var p Parser
+		_, _ = p.Parse(keyA, valueA)
+		f, errB := p.Parse(keyB, valueB)
+		var r reportpb.Report
+		want := Decode(keyB, valueB, &r)
+		if Reason(errB) != Reason(want) || (errB == nil) != (want == nil) {
+			t.Fatalf("after %q/%x, record %q/%x: Parse %v, Decode %v", keyA, valueA, keyB, valueB, errB, want)
+		}
+		if want == nil && (string(f.Date) != r.Date || string(f.StationID) != r.StationId || math.Float64bits(f.Degrees) != math.Float64bits(r.Degrees)) {
+			t.Fatalf("record %q/%x: Parse %s %s %v, Decode %v", keyB, valueB, f.Date, f.StationID, f.Degrees, &r)
+		}
+	})
+}
+
 func checkEncode(t *testing.T, date string, degrees float64, station string, unknown []byte) {
 	r := &reportpb.Report{Date: date, Degrees: degrees, StationId: station}
 	r.ProtoReflect().SetUnknown(unknown)
@@ -104,7 +130,7 @@ func FuzzEncodeIsProtoMarshal(f *testing.F) {
 func TestValidDateIsTimeParse(t *testing.T) {
 	check := func(s string) {
 		_, err := time.Parse(time.DateOnly, s)
-		if got := validDate(s); got != (err == nil) {
+		if got := validDate([]byte(s)); got != (err == nil) {
 			t.Errorf("validDate(%q) = %v, time.Parse: %v", s, got, err)
 		}
 	}
@@ -128,7 +154,7 @@ func FuzzValidDateIsTimeParse(f *testing.F) {
 	f.Add("2000-02-29")
 	f.Fuzz(func(t *testing.T, s string) {
 		_, err := time.Parse(time.DateOnly, s)
-		if got := validDate(s); got != (err == nil) {
+		if got := validDate([]byte(s)); got != (err == nil) {
 			t.Errorf("validDate(%q) = %v, time.Parse: %v", s, got, err)
 		}
 	})

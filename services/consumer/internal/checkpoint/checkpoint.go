@@ -61,17 +61,43 @@ func (s *Store) Save(p int32, part *stats.Partition) error {
 	return s.SaveAll(map[int32]*stats.Partition{p: part})
 }
 
-// SaveAll saves several partitions as Save does, their files written and
-// fsynced side by side, then the directory fsynced once for all the renames.
-// Each file on its own is old or new after a crash, never torn; on an error
-// some files may be new and others old, each consistent.
+// SaveAll saves several partitions as Save does: Write of their Snapshot.
 func (s *Store) SaveAll(parts map[int32]*stats.Partition) error {
-	errs := make(chan error, len(parts))
+	snap, err := Take(parts)
+	if err != nil {
+		return err
+	}
+	return s.Write(snap)
+}
+
+// A Snapshot is partitions' states as their files will hold them: taken at
+// one moment, written later (while the states move on) by Write.
+type Snapshot map[int32][]byte
+
+// Take serializes the partitions' states now: a Snapshot.
+func Take(parts map[int32]*stats.Partition) (Snapshot, error) {
+	snap := make(Snapshot, len(parts))
 	for p, part := range parts {
-		go func() { errs <- s.replace(p, part) }()
+		data, err := part.MarshalJSON()
+		if err != nil {
+			return nil, fmt.Errorf("checkpoint partition %d: %w", p, err)
+		}
+		snap[p] = data
+	}
+	return snap, nil
+}
+
+// Write replaces the snapshot's partition files as Save does, side by side,
+// then fsyncs the directory once for all the renames. Each file on its own
+// is old or new after a crash, never torn; on an error some files may be new
+// and others old, each consistent.
+func (s *Store) Write(snap Snapshot) error {
+	errs := make(chan error, len(snap))
+	for p, data := range snap {
+		go func() { errs <- s.replace(p, data) }()
 	}
 	var first error
-	for range parts {
+	for range snap {
 		if err := <-errs; err != nil && first == nil {
 			first = err
 		}
@@ -86,11 +112,7 @@ func (s *Store) SaveAll(parts map[int32]*stats.Partition) error {
 }
 
 // replace writes partition p's new file and renames it into place.
-func (s *Store) replace(p int32, part *stats.Partition) error {
-	data, err := part.MarshalJSON()
-	if err != nil {
-		return err
-	}
+func (s *Store) replace(p int32, data []byte) error {
 	tmp, err := os.CreateTemp(s.dir, fmt.Sprintf("partition-%d.json.tmp-*", p))
 	if err != nil {
 		return fmt.Errorf("checkpoint partition %d: %w", p, err)

@@ -29,8 +29,8 @@ func benchStore(b *testing.B) *Store {
 func benchPartition() *stats.Partition {
 	p := stats.New(0)
 	for i := range 10 {
-		p.Add("Station"+string(rune('A'+i)), "2000-01-01", 21.5)
-		p.Add("Station"+string(rune('A'+i)), "2009-12-31", 33.25)
+		p.Add([]byte("Station"+string(rune('A'+i))), []byte("2000-01-01"), 21.5)
+		p.Add([]byte("Station"+string(rune('A'+i))), []byte("2009-12-31"), 33.25)
 	}
 	return p
 }

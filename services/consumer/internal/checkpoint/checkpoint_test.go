@@ -17,7 +17,7 @@ import (
 func state(offset int64, stations int) *stats.Partition {
 	p := stats.New(offset)
 	for i := range stations {
-		p.Add(strings.Repeat("S", 1+i%50)+string(rune('A'+i%26)), "2000-01-01", float64(i))
+		p.Add([]byte(strings.Repeat("S", 1+i%50)+string(rune('A'+i%26))), []byte("2000-01-01"), float64(i))
 	}
 	return p
 }

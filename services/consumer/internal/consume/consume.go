@@ -8,13 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/weatherstream/weather/proto/reportpb"
 	"github.com/weatherstream/weather/services/common/codec"
 	"github.com/weatherstream/weather/services/consumer/internal/checkpoint"
 	"github.com/weatherstream/weather/services/consumer/internal/stats"
@@ -29,6 +29,9 @@ type Consumer struct {
 	metrics *Metrics
 	pm      map[int32]partitionMetrics
 	watch   *topicWatch
+	parser  codec.Parser
+	// inflight is the checkpoint write going on in the background.
+	inflight *write
 
 	saveRetries        int
 	saveBackoff        time.Duration
@@ -57,16 +60,39 @@ func (c *Consumer) Close() {
 // offsets (see ClientOpts). A batch in hand when ctx ends is still folded in
 // and checkpointed: SIGTERM loses nothing.
 func (c *Consumer) Run(ctx context.Context, client *kgo.Client) error {
+	err := c.run(ctx, client)
+	if ferr := c.flush(ctx); err == nil {
+		err = ferr
+	}
+	return err
+}
+
+func (c *Consumer) run(ctx context.Context, client *kgo.Client) error {
 	var (
-		report     reportpb.Report
 		touched    []int32 // partitions changed since the last checkpoint
 		batchStart = time.Now()
 	)
 	for {
-		// Polls wake up for the topic's checks even when nothing comes.
+		// Polls wake up for the topic's checks even when nothing comes, and
+		// when the checkpoint write in the background ends: a failed one is
+		// retried at once, not at the next batch.
 		poll, cancel := context.WithDeadline(ctx, c.watch.next)
+		if w := c.inflight; w != nil {
+			go func() {
+				select {
+				case <-w.finished:
+					cancel()
+				case <-poll.Done():
+				}
+			}()
+		}
 		fetches := client.PollFetches(poll)
 		cancel()
+		if w := c.inflight; w != nil && w.over() {
+			if err := c.flush(ctx); err != nil {
+				return err
+			}
+		}
 		if fetches.IsClientClosed() {
 			return nil
 		}
@@ -89,7 +115,7 @@ func (c *Consumer) Run(ctx context.Context, client *kgo.Client) error {
 		}
 		behind := false
 		fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
-			if len(fp.Records) > 0 && c.apply(fp.Partition, fp.Records, &report) && !slices.Contains(touched, fp.Partition) {
+			if len(fp.Records) > 0 && c.apply(fp.Partition, fp.Records) && !slices.Contains(touched, fp.Partition) {
 				touched = append(touched, fp.Partition)
 			}
 			// Read committed, the log ends for us at the last stable offset.
@@ -100,7 +126,7 @@ func (c *Consumer) Run(ctx context.Context, client *kgo.Client) error {
 		// A batch ends when the consumer has caught up with what it was
 		// fetched (checkpoint at once: no latency added), when it is
 		// CheckpointInterval old, or at shutdown. Behind, several fetches
-		// make one batch and one fsync.
+		// make one batch and one fsync (written while the next is folded).
 		batchDone := !behind || time.Since(batchStart) >= c.checkpointInterval || fatal != nil || ctx.Err() != nil
 		if len(touched) > 0 && batchDone {
 			if err := c.save(ctx, touched); err != nil {
@@ -120,7 +146,7 @@ func (c *Consumer) Run(ctx context.Context, client *kgo.Client) error {
 // apply folds one partition's records into its stats and moves its offset
 // past them. A record that is not a valid report is logged, counted and
 // stepped over: it is consumed once and never stops the partition.
-func (c *Consumer) apply(p int32, records []*kgo.Record, report *reportpb.Report) (changed bool) {
+func (c *Consumer) apply(p int32, records []*kgo.Record) (changed bool) {
 	part, m := c.parts[p], c.pm[p]
 	var counted float64
 	for _, rec := range records {
@@ -132,9 +158,9 @@ func (c *Consumer) apply(p int32, records []*kgo.Record, report *reportpb.Report
 		if rec.Attrs.IsControl() {
 			continue // a transaction marker: moves the offset, holds no report
 		}
-		err := codec.Decode(rec.Key, rec.Value, report)
+		f, err := c.parser.Parse(rec.Key, rec.Value)
 		if err == nil {
-			err = part.Add(report.StationId, report.Date, report.Degrees)
+			err = part.Add(f.StationID, f.Date, f.Degrees)
 		}
 		if err != nil {
 			c.log.Error("skipping bad record", "partition", p, "offset", rec.Offset, "err", err)
@@ -148,36 +174,109 @@ func (c *Consumer) apply(p int32, records []*kgo.Record, report *reportpb.Report
 	return changed
 }
 
-// save checkpoints the partitions a batch touched, retrying a failed write
-// (a full or read-only disk) a few times. If it still fails the consumer
-// stops: each file keeps a consistent state, whose offset matches its stats,
-// and a restart resumes from there. Shutdown (ctx done) cuts the retries
-// short, for the same reason.
+// save checkpoints the partitions a batch touched. Their states are
+// snapshot now and written (fsync and all) in the background while the next
+// batch is folded in: the loop waits for a disk only when the previous write
+// is still going (or failed) at the next save, never for every one. A file
+// is only ever replaced by a later state of its partition.
 func (c *Consumer) save(ctx context.Context, touched []int32) error {
-	parts := make(map[int32]*stats.Partition, len(touched))
-	for _, p := range touched {
-		parts[p] = c.parts[p]
+	pending := c.parts4(touched)
+	if c.inflight != nil {
+		w := c.inflight
+		c.inflight = nil
+		if err := <-w.done; err != nil {
+			// Write again what failed, as it is now, with this batch.
+			for _, p := range w.parts {
+				pending[p] = c.parts[p]
+			}
+			c.metrics.writeFailures.Inc()
+			return c.retry(ctx, pending, err)
+		}
 	}
-	backoff := c.saveBackoff
-	for attempt := 1; ; attempt++ {
+	snap, err := checkpoint.Take(pending)
+	if err != nil {
+		return err
+	}
+	w := &write{parts: slices.Clone(touched), done: make(chan error, 1), finished: make(chan struct{})}
+	c.inflight = w
+	go func() {
 		start := time.Now()
-		err := c.store.SaveAll(parts)
+		err := c.store.Write(snap)
 		if err == nil {
 			c.metrics.writeSeconds.Observe(time.Since(start).Seconds())
-			return nil
 		}
+		w.done <- err
+		close(w.finished)
+	}()
+	return nil
+}
+
+// write is a checkpoint write in the background.
+type write struct {
+	parts    []int32
+	done     chan error    // its result, once
+	finished chan struct{} // closed when it is over
+}
+
+// over reports whether the write has ended.
+func (w *write) over() bool {
+	select {
+	case <-w.finished:
+		return true
+	default:
+		return false
+	}
+}
+
+// flush waits for the write in the background, if any: when Run returns,
+// every file holds the state it was given last. A failed write is retried.
+func (c *Consumer) flush(ctx context.Context) error {
+	if c.inflight == nil {
+		return nil
+	}
+	w := c.inflight
+	c.inflight = nil
+	if err := <-w.done; err != nil {
 		c.metrics.writeFailures.Inc()
+		return c.retry(ctx, c.parts4(w.parts), err)
+	}
+	return nil
+}
+
+// retry writes parts again after a failed write (a full or read-only disk),
+// in the foreground, a few times. If it still fails the consumer stops: each
+// file keeps a consistent state, whose offset matches its stats, and a
+// restart resumes from there. Shutdown (ctx done) cuts the retries short,
+// for the same reason.
+func (c *Consumer) retry(ctx context.Context, parts map[int32]*stats.Partition, err error) error {
+	backoff := c.saveBackoff
+	for attempt := 1; ; attempt++ {
 		if attempt > c.saveRetries {
 			return fmt.Errorf("%w (gave up after %d attempts; the partition files keep their previous, consistent state)", err, attempt)
 		}
-		c.log.Error("checkpoint failed, retrying", "partitions", touched, "attempt", attempt, "in", backoff, "err", err)
+		c.log.Error("checkpoint failed, retrying", "partitions", slices.Sorted(maps.Keys(parts)), "attempt", attempt, "in", backoff, "err", err)
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("stopped while retrying a checkpoint (%w); the partition files keep their previous, consistent state: %w", ctx.Err(), err)
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, 30*time.Second)
+		start := time.Now()
+		if err = c.store.SaveAll(parts); err == nil {
+			c.metrics.writeSeconds.Observe(time.Since(start).Seconds())
+			return nil
+		}
+		c.metrics.writeFailures.Inc()
 	}
+}
+
+// parts4 returns the states of partitions ps.
+func (c *Consumer) parts4(ps []int32) map[int32]*stats.Partition {
+	m := make(map[int32]*stats.Partition, len(ps))
+	for _, p := range ps {
+		m[p] = c.parts[p]
+	}
+	return m
 }
 
 // ClientOpts are the consumer options Run relies on.

@@ -19,9 +19,28 @@ import (
 type Station struct {
 	Count int64   // days seen
 	Sum   float64 // of degrees, added in offset order
-	Start string  // date of the first measurement, in offset order
-	End   string  // date of the last measurement, in offset order (a late report can make it earlier than Start)
+	Start Date    // date of the first measurement, in offset order
+	End   Date    // date of the last measurement, in offset order (a late report can make it earlier than Start)
 }
+
+// Date is a YYYY-MM-DD date, held by value: keeping the last date of every
+// station costs no allocation per record.
+type Date [10]byte
+
+// DateOf returns the date s ("YYYY-MM-DD"), as Parse reads it.
+func DateOf(s string) (Date, error) {
+	var d Date
+	if len(s) != len(d) {
+		return d, fmt.Errorf("date %q is not YYYY-MM-DD", s)
+	}
+	if _, err := time.Parse(time.DateOnly, s); err != nil {
+		return d, fmt.Errorf("date %q is not YYYY-MM-DD", s)
+	}
+	copy(d[:], s)
+	return d, nil
+}
+
+func (d Date) String() string { return string(d[:]) }
 
 // Avg is Sum/Count.
 func (s *Station) Avg() float64 { return s.Sum / float64(s.Count) }
@@ -74,28 +93,34 @@ var (
 	ErrNotFinite       = errors.New("the station's sum would no longer be a finite number")
 )
 
-// Add counts one measurement of finite degrees. A measurement that would make
-// a stat infinite (two of 1e308) is refused and changes nothing: a file must
-// always be one the consumer can load. Add does not move Offset: the caller
-// does, once per record, whether the record was counted or refused.
-func (p *Partition) Add(station, date string, degrees float64) error {
-	s, ok := p.Stations[station]
+// Add counts one measurement of finite degrees on date, a valid YYYY-MM-DD
+// (as codec checks it). A measurement that would make a stat infinite (two
+// of 1e308) is refused and changes nothing: a file must always be one the
+// consumer can load. Add does not move Offset: the caller does, once per
+// record, whether the record was counted or refused. It allocates only for
+// a station it has not seen before.
+func (p *Partition) Add(station, date []byte, degrees float64) error {
+	if len(date) != len(Date{}) {
+		return fmt.Errorf("date %q is not YYYY-MM-DD", date)
+	}
+	s, ok := p.Stations[string(station)]
 	if !ok {
-		if station == offsetKey || station == logKey {
+		if string(station) == offsetKey || string(station) == logKey {
 			return ErrReservedStation
 		}
-		s = &Station{Start: date}
+		s = &Station{}
+		copy(s.Start[:], date)
 	}
 	sum := s.Sum + degrees
 	if math.IsInf(sum, 0) || math.IsNaN(sum) {
 		return ErrNotFinite
 	}
 	if !ok {
-		p.Stations[station] = s
+		p.Stations[string(station)] = s
 	}
 	s.Count++
 	s.Sum = sum
-	s.End = date
+	copy(s.End[:], date)
 	return nil
 }
 
@@ -138,10 +163,11 @@ func (p *Partition) MarshalJSON() ([]byte, error) {
 		b = appendFloat(b, s.Sum)
 		b = append(b, `, "avg": `...)
 		b = appendFloat(b, s.Avg())
-		b = append(b, `, "start": `...)
-		b = appendString(b, s.Start)
-		b = append(b, `, "end": `...)
-		b = appendString(b, s.End)
+		b = append(b, `, "start": "`...)
+		b = append(b, s.Start[:]...)
+		b = append(b, `", "end": "`...)
+		b = append(b, s.End[:]...)
+		b = append(b, '"')
 		b = append(b, '}')
 	}
 	return append(b, "\n}\n"...), nil
@@ -233,16 +259,18 @@ func parseStation(raw json.RawMessage) (*Station, error) {
 	if j.Count == nil || j.Sum == nil || j.Avg == nil || j.Start == nil || j.End == nil {
 		return nil, errors.New("want count, sum, avg, start and end")
 	}
-	s := &Station{Count: *j.Count, Sum: *j.Sum, Start: *j.Start, End: *j.End}
+	s := &Station{Count: *j.Count, Sum: *j.Sum}
 	// Start and End are the first and last dates in offset order: a late
 	// report makes End earlier than Start, and that is a valid file.
+	var err error
+	if s.Start, err = DateOf(*j.Start); err != nil {
+		return nil, err
+	}
+	if s.End, err = DateOf(*j.End); err != nil {
+		return nil, err
+	}
 	if s.Count < 1 {
 		return nil, fmt.Errorf("count %d < 1", s.Count)
-	}
-	for _, d := range []string{s.Start, s.End} {
-		if _, err := time.Parse(time.DateOnly, d); err != nil {
-			return nil, fmt.Errorf("date %q is not YYYY-MM-DD", d)
-		}
 	}
 	// avg is derived (written as sum/count); a file rounded to two
 	// decimals, as the original's example is, still loads.

@@ -16,7 +16,7 @@ func full() *Partition {
 	for day := range 3650 {
 		date := fmt.Sprintf("%04d-%02d-%02d", 2000+day/365, 1+day%365/31, 1+day%31)
 		for _, s := range benchStations {
-			p.Add(s, date, 30.5+float64(day%17))
+			p.Add([]byte(s), []byte(date), 30.5+float64(day%17))
 		}
 	}
 	p.Offset = 36500
@@ -26,10 +26,14 @@ func full() *Partition {
 // The stats update of every consumed record.
 func BenchmarkAdd(b *testing.B) {
 	p := New(0)
-	dates := [...]string{"2009-12-30", "2009-12-31", "2010-01-01"}
+	dates := [...][]byte{[]byte("2009-12-30"), []byte("2009-12-31"), []byte("2010-01-01")}
+	var stations [len(benchStations)][]byte
+	for i, s := range benchStations {
+		stations[i] = []byte(s)
+	}
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
-		if err := p.Add(benchStations[i%len(benchStations)], dates[i/len(benchStations)%len(dates)], 21.5); err != nil {
+		if err := p.Add(stations[i%len(stations)], dates[i/len(stations)%len(dates)], 21.5); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -7,6 +7,15 @@ import (
 	"testing"
 )
 
+// date is the Date of s, which must be one.
+func date(s string) Date {
+	d, err := DateOf(s)
+	if err != nil {
+		panic(err)
+	}
+	return d
+}
+
 func TestAddKeepsCountSumStartEnd(t *testing.T) {
 	p := New(0)
 	for _, m := range []struct {
@@ -18,19 +27,19 @@ func TestAddKeepsCountSumStartEnd(t *testing.T) {
 		{"StationB", "2000-01-02", 20},
 		{"StationB", "2000-01-03", 33},
 	} {
-		if err := p.Add(m.station, m.date, m.degrees); err != nil {
+		if err := p.Add([]byte(m.station), []byte(m.date), m.degrees); err != nil {
 			t.Fatal(err)
 		}
 	}
 	b := p.Stations["StationB"]
-	if b.Count != 3 || b.Sum != 63 || b.Avg() != 21 || b.Start != "2000-01-01" || b.End != "2000-01-03" {
+	if b.Count != 3 || b.Sum != 63 || b.Avg() != 21 || b.Start != date("2000-01-01") || b.End != date("2000-01-03") {
 		t.Errorf("StationB = %+v avg %v", *b, b.Avg())
 	}
 	if d := p.Stations["StationD"]; d.Count != 1 || d.Start != d.End {
 		t.Errorf("StationD = %+v", *d)
 	}
 	for _, reserved := range []string{"offset", "log"} {
-		if err := p.Add(reserved, "2000-01-01", 1); !errors.Is(err, ErrReservedStation) {
+		if err := p.Add([]byte(reserved), []byte("2000-01-01"), 1); !errors.Is(err, ErrReservedStation) {
 			t.Errorf("Add(%q) = %v, want ErrReservedStation: it collides with the file's own key", reserved, err)
 		}
 	}
@@ -40,26 +49,26 @@ func TestAddKeepsCountSumStartEnd(t *testing.T) {
 // nothing; one that is out of date order is counted as it comes.
 func TestAddRefusesWhatTheFileCouldNotHold(t *testing.T) {
 	p := New(0)
-	if err := p.Add("StationB", "2000-01-05", 1e308); err != nil {
+	if err := p.Add([]byte("StationB"), []byte("2000-01-05"), 1e308); err != nil {
 		t.Fatal(err)
 	}
 	before := *p.Stations["StationB"]
-	if err := p.Add("StationB", "2000-01-06", 1e308); !errors.Is(err, ErrNotFinite) {
+	if err := p.Add([]byte("StationB"), []byte("2000-01-06"), 1e308); !errors.Is(err, ErrNotFinite) {
 		t.Errorf("Add overflowing the sum = %v, want ErrNotFinite", err)
 	}
-	if err := p.Add("StationX", "2000-01-06", math.MaxFloat64); err != nil {
+	if err := p.Add([]byte("StationX"), []byte("2000-01-06"), math.MaxFloat64); err != nil {
 		t.Fatal(err)
 	}
-	if err := p.Add("StationX", "2000-01-07", math.MaxFloat64); !errors.Is(err, ErrNotFinite) {
+	if err := p.Add([]byte("StationX"), []byte("2000-01-07"), math.MaxFloat64); !errors.Is(err, ErrNotFinite) {
 		t.Errorf("Add overflowing a new station's sum = %v, want ErrNotFinite", err)
 	}
 	if *p.Stations["StationB"] != before {
 		t.Errorf("a refused measurement changed the station: %+v, was %+v", *p.Stations["StationB"], before)
 	}
-	if err := p.Add("StationB", "2000-01-01", 2); err != nil { // late: before the first date
+	if err := p.Add([]byte("StationB"), []byte("2000-01-01"), 2); err != nil { // late: before the first date
 		t.Fatal(err)
 	}
-	if b := p.Stations["StationB"]; b.Start != "2000-01-05" || b.End != "2000-01-01" || b.Count != 2 {
+	if b := p.Stations["StationB"]; b.Start != date("2000-01-05") || b.End != date("2000-01-01") || b.Count != 2 {
 		t.Errorf("after a late report %+v, want start 2000-01-05 (first seen), end 2000-01-01 (last seen)", *b)
 	}
 	if _, err := Parse(mustMarshal(t, p)); err != nil {
@@ -79,11 +88,11 @@ func mustMarshal(t testing.TB, p *Partition) []byte {
 func TestJSONIsTheOriginalFormatAndRoundTripsExactly(t *testing.T) {
 	p := New(6816)
 	p.Log = &Log{Topic: "temperatures", TopicID: "3cTCaKIJSUe4hC7pAuO_bA", Partition: 0}
-	p.Stations["StationB"] = &Station{Count: 2170, Sum: 66248.3, Start: "2000-04-12", End: "2006-03-21"}
-	p.Stations["StationD"] = &Station{Count: 1, Sum: 1e-7, Start: "2000-04-12", End: "2000-04-12"}
+	p.Stations["StationB"] = &Station{Count: 2170, Sum: 66248.3, Start: date("2000-04-12"), End: date("2006-03-21")}
+	p.Stations["StationD"] = &Station{Count: 1, Sum: 1e-7, Start: date("2000-04-12"), End: date("2000-04-12")}
 	sum := 0.1
 	sum += 0.2 // 0.30000000000000004: the file must keep every digit
-	p.Stations["StationF"] = &Station{Count: 2, Sum: sum, Start: "2000-04-12", End: "2000-04-13"}
+	p.Stations["StationF"] = &Station{Count: 2, Sum: sum, Start: date("2000-04-12"), End: date("2000-04-13")}
 	b, err := p.MarshalJSON()
 	if err != nil {
 		t.Fatal(err)
