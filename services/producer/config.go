@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/weatherstream/weather/services/common/envconfig"
+	"github.com/weatherstream/weather/services/common/generator"
 	"github.com/weatherstream/weather/services/common/kafkaconfig"
 	"github.com/weatherstream/weather/services/common/observe"
 )
@@ -16,6 +17,7 @@ type config struct {
 	Observe observe.Config
 
 	Seed                   uint64        `env:"SEED" envDefault:"1"`
+	Stations               int           `env:"STATIONS" envDefault:"10"`
 	Count                  int64         `env:"COUNT" envDefault:"0"`
 	Interval               time.Duration `env:"INTERVAL" envDefault:"100ms"`
 	TopicPartitions        int32         `env:"TOPIC_PARTITIONS" envDefault:"4"`
@@ -47,6 +49,8 @@ func (c config) validate() error {
 		c.Kafka.Validate(),
 		c.Observe.Validate(),
 		envconfig.AtLeast("COUNT", c.Count, 0),
+		envconfig.AtLeast("STATIONS", c.Stations, 1),
+		envconfig.AtMost("STATIONS", c.Stations, generator.MaxStations),
 		envconfig.AtLeast("INTERVAL", c.Interval, 0),
 		envconfig.AtLeast("TOPIC_PARTITIONS", c.TopicPartitions, 1),
 		envconfig.AtLeast("TOPIC_REPLICATION_FACTOR", c.TopicReplicationFactor, 1),

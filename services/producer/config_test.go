@@ -11,6 +11,8 @@ func TestLoadConfig(t *testing.T) {
 	testkit.CheckConfig(t, []testkit.ConfigCase{
 		{Name: "defaults"},
 		{Name: "flags", Args: []string{"-count", "5", "-interval", "0", "-seed", "3", "-takeover"}},
+		{Name: "no stations", Env: map[string]string{"STATIONS": "0"}, WantErr: "STATIONS is 0: want at least 1"},
+		{Name: "too many stations", Env: map[string]string{"STATIONS": "100001"}, WantErr: "STATIONS is 100001: want at most 100000"},
 		{Name: "negative count", Env: map[string]string{"COUNT": "-5"}, WantErr: "COUNT is -5: want at least 0"},
 		{Name: "negative count flag", Args: []string{"-count", "-5"}, WantErr: "COUNT is -5"},
 		{Name: "negative interval", Env: map[string]string{"INTERVAL": "-1s"}, WantErr: "INTERVAL is -1s"},

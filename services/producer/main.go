@@ -79,7 +79,7 @@ func run(cfg config) error {
 	if err != nil {
 		return err
 	}
-	self := streamid.ID{Producer: cfg.TransactionalID, Seed: cfg.Seed}
+	self := streamid.ID{Producer: cfg.TransactionalID, Seed: cfg.Seed, Stations: cfg.Stations}
 	pos, err := resume.Find(ctx, log, client, adm, reader, cfg.Kafka.Topic, resume.Options{
 		Self: self, Takeover: cfg.StreamTakeover, SettleWait: 2 * txnTimeout, TxnTimeout: txnTimeout,
 	})
@@ -90,7 +90,7 @@ func run(cfg config) error {
 	health.Ready(true)
 	start := time.Now()
 	end, err := stream.Run(ctx, log, client, stream.Config{
-		Seed: cfg.Seed, Count: cfg.Count, Interval: cfg.Interval,
+		Seed: cfg.Seed, Stations: cfg.Stations, Count: cfg.Count, Interval: cfg.Interval,
 		TxnRecords: cfg.TxnMaxRecords, TxnInterval: cfg.TxnMaxInterval, Headers: self.Headers(),
 	}, pos.Next, guard.New(log, reader, pos.Ends), stream.NewMetrics(reg))
 	log.Info("stopped", "committed", end-pos.Next, "next_index", end, "took", time.Since(start).Round(time.Millisecond), "err", err)

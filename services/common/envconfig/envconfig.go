@@ -172,3 +172,11 @@ func Defaults[T any]() map[string]string {
 	walk(reflect.TypeFor[T]())
 	return out
 }
+
+// AtMost is an error naming the variable key unless value <= high.
+func AtMost[T cmp.Ordered](key string, value, high T) error {
+	if value > high {
+		return fmt.Errorf("%s is %v: want at most %v", key, value, high)
+	}
+	return nil
+}

@@ -62,6 +62,8 @@ func TestChecks(t *testing.T) {
 		{"at least, equal", AtLeast("RETRIES", 0, 0), ""},
 		{"at least, below", AtLeast("RETRIES", -1, 0), "RETRIES is -1: want at least 0"},
 		{"at least, duration", AtLeast("WAIT", -5*time.Second, 0), "WAIT is -5s: want at least 0s"},
+		{"at most", AtMost("N", 10, 10), ""},
+		{"at most, above", AtMost("N", 11, 10), "N is 11: want at most 10"},
 		{"one of", OneOf("MODE", "fail", "fail", "restart"), ""},
 		{"none of", OneOf("MODE", "maybe", "fail", "restart"), `MODE is "maybe": want fail or restart`},
 		{"not empty", NotEmpty("ID", "x"), ""},

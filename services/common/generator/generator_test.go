@@ -86,3 +86,60 @@ func TestIndexInvertsFill(t *testing.T) {
 		}
 	}
 }
+
+func TestNames(t *testing.T) {
+	tests := []struct {
+		n           int
+		first, last string
+	}{
+		{1, "StationA", "StationA"},
+		{10, "StationA", "StationJ"},
+		{26, "StationA", "StationZ"},
+		{27, "Station00", "Station26"},
+		{1000, "Station000", "Station999"},
+		{10000, "Station0000", "Station9999"},
+	}
+	for _, tt := range tests {
+		names := Names(tt.n)
+		seen := map[string]bool{}
+		for _, n := range names {
+			seen[n] = true
+		}
+		if len(names) != tt.n || len(seen) != tt.n || names[0] != tt.first || names[tt.n-1] != tt.last {
+			t.Errorf("Names(%d): %d names (%d distinct), %s … %s; want %s … %s", tt.n, len(names), len(seen), names[0], names[len(names)-1], tt.first, tt.last)
+		}
+	}
+	if got := Names(10); [10]string(got) != Stations {
+		t.Errorf("Names(10) = %v, want the original's %v", got, Stations)
+	}
+}
+
+// More stations than the original's: a day is that many reports, every one
+// drawn, Index its inverse; out of range is an error.
+func TestMoreStations(t *testing.T) {
+	g, err := NewStations(5, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, i := range []int64{0, 999, 1000, 123_456, 9_999_999} {
+		r := g.Report(i)
+		got, err := g.Index(r.Date, r.StationId)
+		if err != nil || got != i || string(g.Key(i)) != r.StationId {
+			t.Errorf("report %d: %s %s, Index %d %v, key %s", i, r.Date, r.StationId, got, err, g.Key(i))
+		}
+	}
+	if r := g.Report(1000); r.Date != "2000-01-02" || r.StationId != "Station000" {
+		t.Errorf("report 1000 = %s %s, want the second day's first station", r.Date, r.StationId)
+	}
+	for _, n := range []int{0, MaxStations + 1} {
+		if _, err := NewStations(1, n); err == nil {
+			t.Errorf("NewStations(1, %d): no error", n)
+		}
+	}
+	ten, _ := NewStations(9, 10)
+	for i := range int64(300) {
+		if a, b := ten.Report(i), New(9).Report(i); a.Degrees != b.Degrees || a.StationId != b.StationId || a.Date != b.Date {
+			t.Fatalf("report %d of 10 stations differs from the original's stream", i)
+		}
+	}
+}

@@ -106,7 +106,7 @@ func Find(ctx context.Context, log *slog.Logger, client *kgo.Client, adm *kadm.C
 			return Position{}, err
 		}
 		if other == "" || fenced {
-			if last := t.last(); last != nil && last.id != o.Self {
+			if last := t.last(); last != nil && !last.id.Same(o.Self) {
 				log.Warn("taking over the stream (STREAM_TAKEOVER)", "topic", topic, "from_index", next, "last", last.String(), "last_stream", last.id.String())
 			}
 			return Position{Next: next, Ends: ends}, nil
@@ -207,6 +207,7 @@ func (t *tail) add(f *found) {
 func scan(ctx context.Context, reader *logread.Reader, starts, ends map[int32]int64) (tail, error) {
 	var t tail
 	var report reportpb.Report
+	gens := generators{}
 	for _, p := range slices.Sorted(maps.Keys(ends)) {
 		start, end := starts[p], ends[p]
 		for to, size := end, int64(64); to > start; to, size = max(start, to-size), 2*size {
@@ -217,7 +218,7 @@ func scan(ctx context.Context, reader *logread.Reader, starts, ends map[int32]in
 				if rec.Attrs.IsControl() {
 					return
 				}
-				f, ok := streamReport(rec, &report)
+				f, ok := streamReport(rec, &report, gens)
 				if !ok {
 					foreign++
 					return
@@ -240,21 +241,39 @@ func scan(ctx context.Context, reader *logread.Reader, starts, ends map[int32]in
 // streamReport returns the report rec holds if it is one of a stream's:
 // written in a transaction (a plain produce, a copy, is never the stream's)
 // and a valid report; marked with the stream's identity and equal to what
-// its seed generates — or unmarked (a legacy report of an older producer:
-// its id stays zero).
-func streamReport(rec *kgo.Record, report *reportpb.Report) (*found, bool) {
+// its seed and stations generate — or unmarked (a legacy report of an older
+// producer, of the original's stations: its id stays zero).
+func streamReport(rec *kgo.Record, report *reportpb.Report, gens generators) (*found, bool) {
 	if !rec.Attrs.IsTransactional() || codec.Decode(rec.Key, rec.Value, report) != nil {
 		return nil, false
 	}
-	index, err := generator.Index(report.Date, report.StationId)
-	if err != nil {
+	id, marked := streamid.Of(rec)
+	if !marked {
+		id = streamid.ID{}
+	}
+	g := gens.of(id)
+	if g == nil {
 		return nil, false
 	}
-	id, marked := streamid.Of(rec)
-	if marked && generator.New(id.Seed).Report(index).Degrees != report.Degrees {
-		return nil, false // marked, but not what the stream holds
+	index, err := g.Index(report.Date, report.StationId)
+	if err != nil || marked && g.Report(index).Degrees != report.Degrees {
+		return nil, false // not a report of the stream it says it is of
 	}
 	return &found{index: index, id: id, partition: rec.Partition, offset: rec.Offset}, true
+}
+
+// generators are the streams' generators met in a scan, made once each.
+type generators map[streamid.ID]*generator.Generator
+
+// of returns id's generator (the original's for a legacy report), or nil
+// for a number of stations no generator makes.
+func (gs generators) of(id streamid.ID) *generator.Generator {
+	if g, ok := gs[id]; ok {
+		return g
+	}
+	g, _ := generator.NewStations(id.Seed, id.NumStations())
+	gs[id] = g
+	return g
 }
 
 // decide returns the index to continue at and, for a takeover of another
@@ -282,6 +301,9 @@ func decide(t tail, topic string, self streamid.ID, takeover bool) (next int64, 
 	}
 	if last.id.Seed != self.Seed {
 		why = append(why, fmt.Sprintf("its SEED is %d, this producer's is %d (set SEED=%[1]d to continue it)", last.id.Seed, self.Seed))
+	}
+	if a, b := last.id.NumStations(), self.NumStations(); a != b {
+		why = append(why, fmt.Sprintf("its STATIONS is %d, this producer's is %d (set STATIONS=%[1]d to continue it)", a, b))
 	}
 	if len(why) > 0 {
 		return 0, "", fmt.Errorf("topic %s carries a stream up to %s that is not this producer's: %s. One topic carries one stream: "+

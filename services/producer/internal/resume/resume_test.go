@@ -96,7 +96,10 @@ func (b *broker) write(id streamid.ID, from, to int64, unmarked bool) {
 	if err := cl.BeginTransaction(); err != nil {
 		b.t.Fatal(err)
 	}
-	g := generator.New(id.Seed)
+	g, err := generator.NewStations(id.Seed, id.NumStations())
+	if err != nil {
+		b.t.Fatal(err)
+	}
 	for i := from; i < to; i++ {
 		r := g.Report(i)
 		value, _ := codec.Encode(nil, r)
@@ -168,6 +171,10 @@ func TestFind(t *testing.T) {
 			Options{Takeover: true}, 500, ""},
 		{"another seed", func(b *broker) { b.write(streamid.ID{Producer: self.Producer, Seed: 9}, 0, 500, false) },
 			Options{}, 0, "SEED is 9"},
+		{"another number of stations", func(b *broker) { b.write(streamid.ID{Producer: self.Producer, Seed: 1, Stations: 1000}, 0, 5000, false) },
+			Options{}, 0, "its STATIONS is 1000, this producer's is 10"},
+		{"its own stream of more stations", func(b *broker) { b.write(streamid.ID{Producer: self.Producer, Seed: 1, Stations: 1000}, 0, 5000, false) },
+			Options{Self: streamid.ID{Producer: self.Producer, Seed: 1, Stations: 1000}}, 5000, ""},
 		{"an older producer's unmarked stream", func(b *broker) { b.write(self, 0, 700, true) }, Options{}, 0, "without the stream's marks"},
 		{"an older producer's unmarked stream, taken over", func(b *broker) { b.write(self, 0, 700, true) }, Options{Takeover: true}, 700, ""},
 		{"this stream after an older producer's", func(b *broker) {

@@ -4,6 +4,7 @@
 package stream
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -21,6 +22,7 @@ import (
 // Config is the shape of the stream.
 type Config struct {
 	Seed        uint64
+	Stations    int           // reports per day; 0: the original's ten
 	Count       int64         // stop after the report at index Count-1; 0: never
 	Interval    time.Duration // between reports; 0: as fast as possible
 	TxnRecords  int           // commit once a transaction holds this many reports…
@@ -61,27 +63,19 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
-// keys are the record keys, one per station, made once.
-var keys = func() (k [generator.NumStations][]byte) {
-	for i, s := range generator.Stations {
-		k[i] = []byte(s)
-	}
-	return k
-}()
-
 // Run produces from index next until cfg.Count or until ctx is done. The
 // client must be transactional with a default produce topic. On return every
 // report before the returned index is committed, and none after it.
 func Run(ctx context.Context, log *slog.Logger, client *kgo.Client, cfg Config, next int64, guard Guard, m *Metrics) (int64, error) {
 	var (
-		gen     = generator.New(cfg.Seed)
+		gen, genErr = generator.NewStations(cfg.Seed, cmp.Or(cfg.Stations, int(generator.NumStations)))
 		report  reportpb.Report
 		mu      sync.Mutex
 		failure error
 		onDone  = func(rec *kgo.Record, err error) {
 			if err != nil {
 				mu.Lock()
-				failure = cmp(failure, err)
+				failure = firstErr(failure, err)
 				mu.Unlock()
 				return
 			}
@@ -108,7 +102,10 @@ func Run(ctx context.Context, log *slog.Logger, client *kgo.Client, cfg Config, 
 	// A whole day takes this long at the pace: a transaction ends at the end
 	// of a day if waiting for the next one would make it older than
 	// TxnInterval.
-	day := time.Duration(generator.NumStations) * cfg.Interval
+	if genErr != nil {
+		return next, genErr
+	}
+	day := time.Duration(gen.Stations()) * cfg.Interval
 	// Values are encoded into shared chunks rather than one allocation each;
 	// a chunk is freed once the client is done with all its records.
 	var chunk []byte
@@ -125,7 +122,7 @@ func Run(ctx context.Context, log *slog.Logger, client *kgo.Client, cfg Config, 
 		defer cancel()
 		flushErr := client.Flush(end)
 		mu.Lock()
-		err := cmp(failure, flushErr)
+		err := firstErr(failure, flushErr)
 		mu.Unlock()
 		if err == nil {
 			err = guard.Check(end)
@@ -174,10 +171,10 @@ func Run(ctx context.Context, log *slog.Logger, client *kgo.Client, cfg Config, 
 			return txnFirst, err
 		}
 		value := chunk[n:len(chunk):len(chunk)]
-		client.Produce(context.Background(), &kgo.Record{Key: keys[next%generator.NumStations], Value: value, Headers: cfg.Headers}, onDone)
+		client.Produce(context.Background(), &kgo.Record{Key: gen.Key(next), Value: value, Headers: cfg.Headers}, onDone)
 		next++
 		sent++
-		if next%generator.NumStations == 0 &&
+		if next%gen.Stations() == 0 &&
 			(next-txnFirst >= int64(cfg.TxnRecords) || time.Since(txnStart)+day > cfg.TxnInterval) {
 			if err := commit(); err != nil {
 				return txnFirst, err
@@ -190,8 +187,8 @@ func Run(ctx context.Context, log *slog.Logger, client *kgo.Client, cfg Config, 
 	return next, nil
 }
 
-// cmp keeps the first error.
-func cmp(first, err error) error {
+// firstErr keeps the first error.
+func firstErr(first, err error) error {
 	if first != nil {
 		return first
 	}

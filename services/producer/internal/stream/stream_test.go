@@ -136,7 +136,7 @@ func TestRunWritesTheMarkedStreamInTransactionsOfWholeDays(t *testing.T) {
 			if i <= last || gen.Report(i).Degrees != r.Degrees {
 				t.Errorf("partition %d offset %d: report %d after %d, degrees %v", p, rec.Offset, i, last, r.Degrees)
 			}
-			if id, ok := streamid.Of(rec); !ok || id != self {
+			if id, ok := streamid.Of(rec); !ok || !id.Same(self) {
 				t.Errorf("partition %d offset %d: marked %v %v, want %v", p, rec.Offset, id, ok, self)
 			}
 			last = i
@@ -206,5 +206,36 @@ func TestRunWithAnotherWriterOnTheTopic(t *testing.T) {
 				t.Errorf("no warning about the foreign record:\n%s", f.logs)
 			}
 		})
+	}
+}
+
+// More stations than the original's: each record keyed by its station, a
+// day is that many reports, the stream's marks say how many.
+func TestRunWithMoreStations(t *testing.T) {
+	f := newFixture(t)
+	f.startGuard(t)
+	id := streamid.ID{Producer: self.Producer, Seed: self.Seed, Stations: 1000}
+	cfg := Config{Count: 5000, TxnRecords: 1000, Stations: 1000, Seed: id.Seed, Headers: id.Headers(), TxnInterval: time.Minute}
+	next, err := Run(context.Background(), f.log, f.client, cfg, 0, f.guard, NewMetrics(prometheus.NewRegistry()))
+	if err != nil || next != 5000 {
+		t.Fatalf("Run = %d, %v", next, err)
+	}
+	g, _ := generator.NewStations(id.Seed, 1000)
+	var r reportpb.Report
+	total := 0
+	for p, recs := range f.readBack(t) {
+		for _, rec := range recs {
+			if err := codec.Decode(rec.Key, rec.Value, &r); err != nil {
+				t.Fatalf("partition %d offset %d: %v", p, rec.Offset, err)
+			}
+			i, err := g.Index(r.Date, r.StationId)
+			if got, ok := streamid.Of(rec); err != nil || !ok || !got.Same(id) || g.Report(i).Degrees != r.Degrees {
+				t.Fatalf("partition %d offset %d: %s %s (%v), marked %v", p, rec.Offset, r.Date, r.StationId, err, got)
+			}
+			total++
+		}
+	}
+	if total != 5000 {
+		t.Errorf("%d reports, want 5000", total)
 	}
 }
