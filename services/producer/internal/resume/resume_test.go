@@ -171,9 +171,13 @@ func TestFind(t *testing.T) {
 			Options{Takeover: true}, 500, ""},
 		{"another seed", func(b *broker) { b.write(streamid.ID{Producer: self.Producer, Seed: 9}, 0, 500, false) },
 			Options{}, 0, "SEED is 9"},
-		{"another number of stations", func(b *broker) { b.write(streamid.ID{Producer: self.Producer, Seed: 1, Stations: 1000}, 0, 5000, false) },
+		{"another number of stations", func(b *broker) {
+			b.write(streamid.ID{Producer: self.Producer, Seed: 1, Stations: 1000}, 0, 5000, false)
+		},
 			Options{}, 0, "its STATIONS is 1000, this producer's is 10"},
-		{"its own stream of more stations", func(b *broker) { b.write(streamid.ID{Producer: self.Producer, Seed: 1, Stations: 1000}, 0, 5000, false) },
+		{"its own stream of more stations", func(b *broker) {
+			b.write(streamid.ID{Producer: self.Producer, Seed: 1, Stations: 1000}, 0, 5000, false)
+		},
 			Options{Self: streamid.ID{Producer: self.Producer, Seed: 1, Stations: 1000}}, 5000, ""},
 		{"an older producer's unmarked stream", func(b *broker) { b.write(self, 0, 700, true) }, Options{}, 0, "without the stream's marks"},
 		{"an older producer's unmarked stream, taken over", func(b *broker) { b.write(self, 0, 700, true) }, Options{Takeover: true}, 700, ""},

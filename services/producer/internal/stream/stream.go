@@ -69,10 +69,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 func Run(ctx context.Context, log *slog.Logger, client *kgo.Client, cfg Config, next int64, guard Guard, m *Metrics) (int64, error) {
 	var (
 		gen, genErr = generator.NewStations(cfg.Seed, cmp.Or(cfg.Stations, int(generator.NumStations)))
-		report  reportpb.Report
-		mu      sync.Mutex
-		failure error
-		onDone  = func(rec *kgo.Record, err error) {
+		report      reportpb.Report
+		mu          sync.Mutex
+		failure     error
+		onDone      = func(rec *kgo.Record, err error) {
 			if err != nil {
 				mu.Lock()
 				failure = firstErr(failure, err)
