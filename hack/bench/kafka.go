@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -59,6 +60,13 @@ func (b *bench) startBroker(ctx context.Context) error {
 		return err
 	}
 	b.brokers = strings.TrimSpace(out)
+	// kafka.sh's "current": the address, then the data dir holding kafka.pid.
+	if cur, err := os.ReadFile(filepath.Join(b.kafkaHome, "current")); err == nil {
+		if lines := strings.Split(string(cur), "\n"); len(lines) > 1 {
+			pid, _ := os.ReadFile(filepath.Join(lines[1], "kafka.pid"))
+			b.brokerPID, _ = strconv.Atoi(strings.TrimSpace(string(pid)))
+		}
+	}
 	b.stopBroker = func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()

@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -24,6 +25,10 @@ type machineInfo struct {
 	disk       string // file system of the run directory (fsync cost depends on it)
 	loadStart  string
 	loadEnd    string
+	// otherCores is the CPU that processes other than the bench's used
+	// during the run, in cores on average; -1 if unknown (a broker of
+	// -brokers, whose CPU the bench cannot tell from others').
+	otherCores float64
 }
 
 func machine(ctx context.Context, b *bench) machineInfo {
@@ -96,6 +101,13 @@ func loadAvg() string {
 	return strings.Join(f[:3], " ")
 }
 
+// quietLimit is the CPU others may use beside the bench, in cores on
+// average, for the run to count as on a quiet machine.
+const quietLimit = 0.15
+
+// noisy reports another job using the CPU during the run.
+func (m machineInfo) noisy() bool { return m.otherCores > quietLimit }
+
 // busy reports a 1-minute load average above half the CPUs at the start.
 func (m machineInfo) busy() bool {
 	f := strings.Fields(m.loadStart)
@@ -109,4 +121,56 @@ func (m machineInfo) busy() bool {
 func (m machineInfo) summary() string {
 	return fmt.Sprintf("%d × %s, %s RAM, %s (Linux %s), %s, %s, Kafka %s, run dir on %s",
 		m.cpus, m.cpu, m.memory, m.os, m.kernel, m.goVersion, m.java, m.kafka, m.disk)
+}
+
+// cpuUse is CPU time spent so far: by the whole machine, and by the bench's
+// own processes (itself, its children once they are reaped, and the broker
+// it started, which is not its child).
+type cpuUse struct {
+	machine, bench time.Duration
+}
+
+// clockTick is USER_HZ, the unit of /proc's CPU times (100 on Linux).
+const clockTick = 10 * time.Millisecond
+
+func measureCPU(brokerPID int) cpuUse {
+	var u cpuUse
+	if data, err := os.ReadFile("/proc/stat"); err == nil {
+		// cpu  user nice system idle iowait irq softirq steal ...
+		f := strings.Fields(strings.SplitN(string(data), "\n", 2)[0])
+		for i, v := range f {
+			if n, err := strconv.ParseInt(v, 10, 64); err == nil && i >= 1 && i != 4 && i != 5 && i <= 8 {
+				u.machine += time.Duration(n) * clockTick
+			}
+		}
+	}
+	var self, children syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &self)
+	_ = syscall.Getrusage(syscall.RUSAGE_CHILDREN, &children)
+	for _, r := range []syscall.Rusage{self, children} {
+		u.bench += time.Duration(r.Utime.Nano() + r.Stime.Nano())
+	}
+	if brokerPID > 0 {
+		if data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", brokerPID)); err == nil {
+			// After the command's ")": state is field 3; utime, stime 14, 15.
+			if i := strings.LastIndexByte(string(data), ')'); i > 0 {
+				f := strings.Fields(string(data)[i+1:])
+				if len(f) > 12 {
+					ut, _ := strconv.ParseInt(f[11], 10, 64)
+					st, _ := strconv.ParseInt(f[12], 10, 64)
+					u.bench += time.Duration(ut+st) * clockTick
+				}
+			}
+		}
+	}
+	return u
+}
+
+// others is the CPU the machine spent beside the bench's processes between
+// start and end, as a number of cores kept busy on average over the run.
+func others(start, end cpuUse, wall time.Duration) float64 {
+	if wall <= 0 {
+		return 0
+	}
+	return max(0, float64((end.machine-start.machine)-(end.bench-start.bench))/float64(wall))
 }

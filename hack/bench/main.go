@@ -15,7 +15,8 @@
 // The bench binary also has two helper modes it runs as child processes, so
 // that their memory and CPU are their own:
 //
-//	bench rawconsume ...   a franz-go consumer doing nothing per record (the baseline)
+//	bench rawconsume ...   a franz-go consumer doing nothing per record (the consumer's baseline)
+//	bench rawproduce ...   a franz-go producer of pre-encoded records (the producer's baseline)
 package main
 
 import (
@@ -40,6 +41,8 @@ func main() {
 		switch os.Args[1] {
 		case "rawconsume":
 			os.Exit(rawConsumeMain(os.Args[2:]))
+		case "rawproduce":
+			os.Exit(rawProduceMain(os.Args[2:]))
 		}
 	}
 	os.Exit(benchMain(os.Args[1:]))
@@ -49,6 +52,8 @@ func main() {
 type bench struct {
 	repo, binDir, runDir, self string
 	records                    int64
+	scaleRecords               int64
+	scaleReps                  int
 	latency, latencyFast       time.Duration
 	fastRate                   int
 	restarts                   int
@@ -62,6 +67,7 @@ type bench struct {
 	consumerDefaults           map[string]string // `consumer defaults`, asked once
 
 	brokers    string
+	brokerPID  int // of the broker the bench started; 0 for one of -brokers
 	kafkaHome  string
 	stopBroker func()
 	adm        *kadm.Client
@@ -80,17 +86,20 @@ func benchMain(args []string) int {
 	fs.StringVar(&b.repo, "repo", ".", "the repository's root")
 	fs.StringVar(&b.binDir, "bin", ".cache/bench/bin", "directory holding the built producer and consumer")
 	fs.Int64Var(&b.records, "records", 2_000_000, "reports produced at full speed and consumed from offset 0")
+	fs.Int64Var(&b.scaleRecords, "scale-records", 2_000_000, "reports of each topic of the scaling series")
+	fs.IntVar(&b.scaleReps, "scale-reps", 3, "passes of each point of the scaling series (the median is shown)")
 	fs.DurationVar(&b.latency, "latency", 60*time.Second, "how long to produce at the default pace for the end-to-end latency; 0: skip")
 	fs.DurationVar(&b.latencyFast, "latency-fast", 15*time.Second, "how long to produce at -fast-rate for the end-to-end latency; 0: skip")
 	fs.IntVar(&b.fastRate, "fast-rate", 50_000, "the fast pace, reports/s")
 	fs.IntVar(&b.restarts, "restarts", 5, "SIGKILL/restart cycles of the stats consumer")
-	fs.IntVar(&b.reps, "reps", 3, "runs of each throughput measurement, in turns with its reference (the table shows medians)")
+	fs.IntVar(&b.reps, "reps", 5, "runs of each throughput measurement, in turns with its reference (the table shows medians)")
 	fs.BoolVar(&b.goBench, "gobench", true, "run the Go benchmarks (testing.B) of the hot functions first")
 	fs.StringVar(&b.benchtime, "benchtime", "1s", "-benchtime of the Go benchmarks")
 	out := fs.String("out", ".cache/bench/results.md", "also write the table here")
 	fs.StringVar(&b.brokers, "brokers", os.Getenv("KAFKA_BROKERS"), "use this broker instead of starting one (default $KAFKA_BROKERS)")
 	fs.BoolVar(&b.keep, "keep", false, "keep the run directory (logs, checkpoint files)")
-	only := fs.String("only", "", "run only these measurements (comma-separated): gobench, producer, perf-producer, consumer, raw, perf-consumer, restart, latency, latency-fast")
+	only := fs.String("only", "", "run only these measurements (comma-separated): gobench, producer, raw-producer, perf-producer, "+
+		"consumer, raw, perf-consumer, streams, restart, scaling, latency, latency-fast")
 	fs.StringVar(&b.topic, "topic", "", "consume this existing topic of -records reports instead of producing one (skips the producer)")
 	consumerEnv := fs.String("consumer-env", "", "extra environment of every stats consumer, comma-separated K=V (to try settings; shown in the table)")
 	if err := fs.Parse(args); err != nil {
@@ -148,6 +157,14 @@ func benchMain(args []string) int {
 	}
 	table := b.res.markdown(b)
 	fmt.Print(table)
+	if sc := b.res.scaling; len(sc.partitions)+len(sc.procs)+len(sc.stations) > 0 {
+		png := filepath.Join(filepath.Dir(*out), "scaling.png")
+		if err := plotScaling(sc, png); err != nil {
+			b.progress("scaling plot: %v", err)
+		} else {
+			b.progress("scaling plot written to %s", png)
+		}
+	}
 	if err := os.MkdirAll(filepath.Dir(*out), 0o755); err == nil {
 		if err := os.WriteFile(*out, []byte(table), 0o644); err == nil {
 			b.progress("table written to %s", *out)
@@ -185,6 +202,7 @@ func (b *bench) bin(svc string) string { return filepath.Join(b.binDir, svc) }
 // in the table and the others still run, unless they depend on it.
 func (b *bench) run(ctx context.Context) error {
 	b.res.machine = machine(ctx, b)
+	cpuStart := measureCPU(0)
 	b.progress("machine: %s; load average %s", b.res.machine.summary(), b.res.machine.loadStart)
 	if b.res.machine.busy() {
 		b.progress("WARNING: the load average is above half the CPUs: another job is running, figures will be low and noisy")
@@ -221,6 +239,9 @@ func (b *bench) run(ctx context.Context) error {
 			if !producerOK {
 				topic, producerOK = t, true
 			}
+			if b.want("raw-producer") {
+				b.step(fmt.Sprintf("raw franz-go produce (%d/%d)", rep, b.reps), func() error { return b.rawProducer(ctx) })
+			}
 			if b.want("perf-producer") {
 				b.step(fmt.Sprintf("Kafka ProducerPerformance (%d/%d)", rep, b.reps), func() error { return b.perfProducers(ctx) })
 			}
@@ -252,7 +273,11 @@ func (b *bench) run(ctx context.Context) error {
 			b.step("restart after SIGKILL", func() error { return b.restart(ctx, topic) })
 		}
 	}
-	// 4. End-to-end latency at the default pace and at the fast one.
+	// 4. How cost grows: partitions, consumer processes, stations.
+	if b.want("scaling") {
+		b.step("how cost grows", func() error { return b.scalingRun(ctx) })
+	}
+	// 5. End-to-end latency at the default pace and at the fast one.
 	if b.latency > 0 && b.want("latency") {
 		b.step("end-to-end latency, default pace", func() error { return b.latencyDefault(ctx) })
 	}
@@ -264,6 +289,14 @@ func (b *bench) run(ctx context.Context) error {
 	}
 	b.res.machine.loadEnd = loadAvg()
 	b.res.took = time.Since(b.start)
+	if b.brokerPID > 0 {
+		b.res.machine.otherCores = others(cpuStart, measureCPU(b.brokerPID), b.res.took)
+		if b.res.machine.noisy() {
+			b.progress("WARNING: other processes kept %.2f cores busy during the run: the figures are low and noisy", b.res.machine.otherCores)
+		}
+	} else {
+		b.res.machine.otherCores = -1
+	}
 	return nil
 }
 
