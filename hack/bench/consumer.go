@@ -99,6 +99,7 @@ func (b *bench) statsConsumer(ctx context.Context, topic string) error {
 	if herr != nil {
 		return herr
 	}
+	b.lastStatsDir = dir
 	r := consumerRun{wall: done.Sub(c.started), rss: peak, cpu: c.cpu()}
 	r.wallRate = b.reports(total) / r.wall.Seconds()
 	r.perSec = b.window(total, firstSum, done.Sub(first), r.wallRate)

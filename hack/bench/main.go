@@ -65,6 +65,7 @@ type bench struct {
 	topic                      string
 	consumerEnv                []string
 	consumerDefaults           map[string]string // `consumer defaults`, asked once
+	lastStatsDir               string            // the files of the last stats consumer pass
 
 	brokers    string
 	brokerPID  int // of the broker the bench started; 0 for one of -brokers
@@ -227,47 +228,11 @@ func (b *bench) run(ctx context.Context) error {
 	defer admClient.Close()
 	b.adm = kadm.NewClient(admClient)
 
-	// 1. Producers at full speed, b.reps times each, in turns; the topic of
-	// ours is then what the consumers read.
-	topic, producerOK := b.topic, false
-	if topic == "" {
-		for rep := 1; rep <= b.reps && b.want("producer"); rep++ {
-			t := fmt.Sprintf("bench-reports-%d-%d", time.Now().Unix(), rep)
-			if !b.step(fmt.Sprintf("producer at full speed (%d/%d)", rep, b.reps), func() error { return b.producerFullSpeed(ctx, t) }) {
-				continue
-			}
-			if !producerOK {
-				topic, producerOK = t, true
-			}
-			if b.want("raw-producer") {
-				b.step(fmt.Sprintf("raw franz-go produce (%d/%d)", rep, b.reps), func() error { return b.rawProducer(ctx) })
-			}
-			if b.want("perf-producer") {
-				b.step(fmt.Sprintf("Kafka ProducerPerformance (%d/%d)", rep, b.reps), func() error { return b.perfProducers(ctx) })
-			}
-		}
-	} else {
-		producerOK = b.step("record size of -topic "+topic, func() error {
-			var err error
-			b.res.keySize, b.res.valueSize, err = b.recordSize(ctx, topic, 20_000)
-			return err
-		})
-	}
+	// 1. Producers at full speed; the topic of ours is what the consumers read.
+	topic, producerOK := b.producers(ctx)
 	if producerOK {
-		// 2. Consumers over all four partitions, from offset 0 to the end,
-		// b.reps times each, in turns.
-		for rep := 1; rep <= b.reps; rep++ {
-			n := fmt.Sprintf(" (%d/%d)", rep, b.reps)
-			if b.want("consumer") {
-				b.step("stats consumer, offset 0 to the end"+n, func() error { return b.statsConsumer(ctx, topic) })
-			}
-			if b.want("raw") {
-				b.step("raw franz-go consume"+n, func() error { return b.rawConsume(ctx, topic) })
-			}
-			if b.want("perf-consumer") {
-				b.step("Kafka ConsumerPerformance"+n, func() error { return b.perfConsumer(ctx, topic) })
-			}
-		}
+		// 2. Consumers over all four partitions, from offset 0 to the end.
+		b.consumers(ctx, topic)
 		// 3. Restart after SIGKILL, with a backlog to read.
 		if b.want("restart") {
 			b.step("restart after SIGKILL", func() error { return b.restart(ctx, topic) })
@@ -298,6 +263,56 @@ func (b *bench) run(ctx context.Context) error {
 		b.res.machine.otherCores = -1
 	}
 	return nil
+}
+
+// producers runs each producer b.reps times, in turns, and returns the first
+// topic our producer filled (or the -topic given) and whether there is one.
+func (b *bench) producers(ctx context.Context) (string, bool) {
+	if b.topic != "" {
+		ok := b.step("record size of -topic "+b.topic, func() error {
+			var err error
+			b.res.keySize, b.res.valueSize, err = b.recordSize(ctx, b.topic, 20_000)
+			return err
+		})
+		return b.topic, ok
+	}
+	topic, ok := "", false
+	for rep := 1; rep <= b.reps && b.want("producer"); rep++ {
+		t := fmt.Sprintf("bench-reports-%d-%d", time.Now().Unix(), rep)
+		if !b.step(fmt.Sprintf("producer at full speed (%d/%d)", rep, b.reps), func() error { return b.producerFullSpeed(ctx, t) }) {
+			continue
+		}
+		if !ok {
+			topic, ok = t, true
+		}
+		if b.want("raw-producer") {
+			b.step(fmt.Sprintf("raw franz-go produce (%d/%d)", rep, b.reps), func() error { return b.rawProducer(ctx) })
+		}
+		if b.want("perf-producer") {
+			b.step(fmt.Sprintf("Kafka ProducerPerformance (%d/%d)", rep, b.reps), func() error { return b.perfProducers(ctx) })
+		}
+	}
+	return topic, ok
+}
+
+// consumers reads topic from offset 0 to the end with each consumer, b.reps
+// times each, in turns, so that a slow minute of the machine hits all alike.
+func (b *bench) consumers(ctx context.Context, topic string) {
+	for rep := 1; rep <= b.reps; rep++ {
+		n := fmt.Sprintf(" (%d/%d)", rep, b.reps)
+		if b.want("consumer") {
+			b.step("stats consumer, offset 0 to the end"+n, func() error { return b.statsConsumer(ctx, topic) })
+		}
+		if b.want("raw") {
+			b.step("raw franz-go consume"+n, func() error { return b.rawConsume(ctx, topic) })
+		}
+		if b.want("perf-consumer") {
+			b.step("Kafka ConsumerPerformance"+n, func() error { return b.perfConsumer(ctx, topic) })
+		}
+		if b.want("streams") && rep <= streamsReps {
+			b.step("Kafka Streams, the same job"+n, func() error { return b.streams(ctx, topic) })
+		}
+	}
 }
 
 // step runs one measurement and records a failure.

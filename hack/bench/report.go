@@ -19,6 +19,7 @@ type results struct {
 	perfProducersTxn    []producerRun
 	stats, raws         []consumerRun
 	perfConsumers       []consumerRun
+	streams             []streamsRun
 	ckpt                histogram // checkpoint writes of every stats consumer run
 	restarts            []time.Duration
 	latDefault, latFast *latencyRun
@@ -33,6 +34,8 @@ const (
 	targetConsumerCPU   = 1.15
 	targetProducerRatio = 1.0
 	targetRSS           = 40 << 20
+	targetStreamsRate   = 3.0 // ours / Kafka Streams' throughput
+	targetStreamsMemory = 0.2 // ours / Kafka Streams' resident memory
 	targetRestart       = time.Second
 )
 
@@ -210,6 +213,7 @@ func (r *results) consumerRows(s *md, v *verdicts, b *bench) {
 			rate(median(cps, cPerSec)), ms(time.Duration(median(cps, func(x consumerRun) float64 { return float64(x.rebalance) }))),
 			rate(median(cps, cWall)), ratioCell(rs))
 	}
+	r.streamsRows(s, v)
 	worst := int64(maxOf(sts, cRSS))
 	ref, rawRSS := "", 0.0
 	if len(raws) > 0 {
@@ -399,4 +403,39 @@ func (r *results) scalingTable(s *md) {
 			s.p("| %s | %s | %s | %s | %s |\n", thousands(int64(p.x)), rate(p.perSec), bytesText(p.fileBytes), ms(p.ckptMean), ms(p.restart))
 		}
 	}
+}
+
+// streamsRows: the stats consumer against the Kafka Streams app doing the
+// same job, exactly once.
+func (r *results) streamsRows(s *md, v *verdicts) {
+	sts, ks := r.stats, r.streams
+	if len(sts) == 0 || len(ks) == 0 {
+		return
+	}
+	cPerSec := func(x consumerRun) float64 { return x.perSec }
+	kPerSec := func(x streamsRun) float64 { return x.perSec }
+	ours, theirs := median(sts, cPerSec), median(ks, kPerSec)
+	catchUp := median(ks, func(x streamsRun) float64 { return x.wall.Seconds() })
+	oursCatchUp := median(sts, func(x consumerRun) float64 { return x.wall.Seconds() })
+	rate := ours / theirs
+	s.p("| … vs Kafka Streams doing the same job (`exactly_once_v2`, a RocksDB store with a changelog, one stream thread; `hack/bench/streams`) "+
+		"| caught up %.1f s after its start, %.1f s CPU | Kafka Streams: %s reports/s (first to last record), caught up (committed) %.1f s after the JVM's start, %.1f s CPU "+
+		"| **%.1f×** | ≥ 3×: %s |\n",
+		oursCatchUp, median(sts, func(x consumerRun) float64 { return x.cpu.Seconds() }), thousands(int64(theirs)), catchUp,
+		median(ks, func(x streamsRun) float64 { return x.cpu.Seconds() }), rate,
+		v.verdict("≥ 3× Kafka Streams' throughput", rate >= targetStreamsRate))
+	ourRSS, theirRSS := maxOf(sts, func(x consumerRun) float64 { return float64(x.rss) }), maxOf(ks, func(x streamsRun) float64 { return float64(x.rss) })
+	mem := ourRSS / theirRSS
+	same := "not compared"
+	for _, k := range ks {
+		if k.compared {
+			same = "the same numbers, station by station (count, sum exactly, start, end)"
+			if k.sameAsOurs != nil {
+				same = "**different numbers**: " + strings.ReplaceAll(k.sameAsOurs.Error(), "|", "\\|")
+				break
+			}
+		}
+	}
+	s.p("| … memory vs Kafka Streams | %.1f MiB | Kafka Streams (JVM, 512 MiB heap cap): %.0f MiB; %s | %.2f× | ≤ 0.2×: %s |\n",
+		mib(int64(ourRSS)), mib(int64(theirRSS)), same, mem, v.verdict("≤ 1/5 of Kafka Streams' memory", mem <= targetStreamsMemory))
 }

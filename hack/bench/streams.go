@@ -28,6 +28,10 @@ type streamsRun struct {
 	// What the app's stores held once committed: partition -> station -> stats.
 	stations map[int32]map[string]streamsStation
 	skipped  int64 // records that were not valid reports
+	// compared: checked against the stats consumer's files; sameAsOurs is
+	// the difference found, if any.
+	compared   bool
+	sameAsOurs error
 }
 
 // streamsStation is what one partition's store holds of one station.
@@ -399,4 +403,27 @@ func (b *bench) streamsEqualsConsumerFiles(run streamsRun, dir string) error {
 
 func (s streamsStation) String() string {
 	return fmt.Sprintf("count %d sum %s start %s end %s", s.Count, strconv.FormatFloat(s.Sum, 'g', -1, 64), s.Start, s.End)
+}
+
+// streamsReps is how many times the Streams peer runs (each takes ~10 s).
+const streamsReps = 3
+
+// streams runs the Kafka Streams peer and checks that it ends with the
+// numbers of the stats consumer's last pass over the same topic.
+func (b *bench) streams(ctx context.Context, topic string) error {
+	run, err := b.kafkaStreams(ctx, topic)
+	if err != nil {
+		return err
+	}
+	if b.lastStatsDir != "" {
+		run.sameAsOurs = b.streamsEqualsConsumerFiles(run, b.lastStatsDir)
+		if run.sameAsOurs != nil {
+			b.progress("Kafka Streams: its results differ from the stats consumer's: %v", run.sameAsOurs)
+		} else {
+			b.progress("Kafka Streams: its results equal the stats consumer's files exactly")
+		}
+		run.compared = true
+	}
+	b.res.streams = append(b.res.streams, run)
+	return run.sameAsOurs // different numbers: one of the two is wrong
 }

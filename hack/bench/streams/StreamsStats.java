@@ -488,7 +488,7 @@ public final class StreamsStats {
             char c = s.charAt(i);
             if (c == '"' || c == '\\') {
                 b.append('\\').append(c);
-            } else if (c < 0x20) {
+            } else if (c < 0x20 || c >= 0x7f) { // ASCII out, whatever the JVM's stdout encoding
                 b.append(String.format("\\u%04x", (int) c));
             } else {
                 b.append(c);
