@@ -86,7 +86,7 @@ func benchMain(args []string) int {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.StringVar(&b.repo, "repo", ".", "the repository's root")
 	fs.StringVar(&b.binDir, "bin", ".cache/bench/bin", "directory holding the built producer and consumer")
-	fs.Int64Var(&b.records, "records", 2_000_000, "reports produced at full speed and consumed from offset 0")
+	fs.Int64Var(&b.records, "records", 5_000_000, "reports produced at full speed and consumed from offset 0 (passes of seconds: shorter ones drown in noise)")
 	fs.Int64Var(&b.scaleRecords, "scale-records", 2_000_000, "reports of each topic of the scaling series")
 	fs.IntVar(&b.scaleReps, "scale-reps", 3, "passes of each point of the scaling series (the median is shown)")
 	fs.DurationVar(&b.latency, "latency", 60*time.Second, "how long to produce at the default pace for the end-to-end latency; 0: skip")
@@ -278,18 +278,34 @@ func (b *bench) producers(ctx context.Context) (string, bool) {
 	}
 	topic, ok := "", false
 	for rep := 1; rep <= b.reps && b.want("producer"); rep++ {
-		t := fmt.Sprintf("bench-reports-%d-%d", time.Now().Unix(), rep)
-		if !b.step(fmt.Sprintf("producer at full speed (%d/%d)", rep, b.reps), func() error { return b.producerFullSpeed(ctx, t) }) {
-			continue
+		// As for the consumers: a sync before each pass, and the order
+		// reversed every other run.
+		passes := []func(){
+			func() {
+				t := fmt.Sprintf("bench-reports-%d-%d", time.Now().Unix(), rep)
+				syscall.Sync()
+				if b.step(fmt.Sprintf("producer at full speed (%d/%d)", rep, b.reps), func() error { return b.producerFullSpeed(ctx, t) }) && !ok {
+					topic, ok = t, true
+				}
+			},
+			func() {
+				if b.want("raw-producer") && len(b.res.producers) > 0 { // it takes our record size
+					syscall.Sync()
+					b.step(fmt.Sprintf("raw franz-go produce (%d/%d)", rep, b.reps), func() error { return b.rawProducer(ctx) })
+				}
+			},
+			func() {
+				if b.want("perf-producer") && len(b.res.producers) > 0 {
+					syscall.Sync()
+					b.step(fmt.Sprintf("Kafka ProducerPerformance (%d/%d)", rep, b.reps), func() error { return b.perfProducers(ctx) })
+				}
+			},
 		}
-		if !ok {
-			topic, ok = t, true
+		if rep%2 == 0 {
+			slices.Reverse(passes)
 		}
-		if b.want("raw-producer") {
-			b.step(fmt.Sprintf("raw franz-go produce (%d/%d)", rep, b.reps), func() error { return b.rawProducer(ctx) })
-		}
-		if b.want("perf-producer") {
-			b.step(fmt.Sprintf("Kafka ProducerPerformance (%d/%d)", rep, b.reps), func() error { return b.perfProducers(ctx) })
+		for _, pass := range passes {
+			pass()
 		}
 	}
 	return topic, ok
@@ -297,19 +313,38 @@ func (b *bench) producers(ctx context.Context) (string, bool) {
 
 // consumers reads topic from offset 0 to the end with each consumer, b.reps
 // times each, in turns, so that a slow minute of the machine hits all alike.
+// The stats consumer and the raw consume swap places every run (ABBA), so
+// that a trend over the run (the broker's JIT warming up) favours neither;
+// before each pass the dirty pages of the passes before are written out
+// (sync), so that no pass pays for another's writeback with its fsyncs.
 func (b *bench) consumers(ctx context.Context, topic string) {
 	for rep := 1; rep <= b.reps; rep++ {
 		n := fmt.Sprintf(" (%d/%d)", rep, b.reps)
-		if b.want("consumer") {
-			b.step("stats consumer, offset 0 to the end"+n, func() error { return b.statsConsumer(ctx, topic) })
+		ours := func() {
+			if b.want("consumer") {
+				syscall.Sync()
+				b.step("stats consumer, offset 0 to the end"+n, func() error { return b.statsConsumer(ctx, topic) })
+			}
 		}
-		if b.want("raw") {
-			b.step("raw franz-go consume"+n, func() error { return b.rawConsume(ctx, topic) })
+		raw := func() {
+			if b.want("raw") {
+				syscall.Sync()
+				b.step("raw franz-go consume"+n, func() error { return b.rawConsume(ctx, topic) })
+			}
+		}
+		if rep%2 == 1 {
+			ours()
+			raw()
+		} else {
+			raw()
+			ours()
 		}
 		if b.want("perf-consumer") {
+			syscall.Sync()
 			b.step("Kafka ConsumerPerformance"+n, func() error { return b.perfConsumer(ctx, topic) })
 		}
 		if b.want("streams") && rep <= streamsReps {
+			syscall.Sync()
 			b.step("Kafka Streams, the same job"+n, func() error { return b.streams(ctx, topic) })
 		}
 	}

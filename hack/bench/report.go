@@ -281,7 +281,9 @@ func (r *results) hotFunctions(s *md, b *bench) {
 func (r *results) method(s *md, b *bench) {
 	s.p("\nHow it is measured:\n\n")
 	s.p("- One broker, one run: every figure above comes from the same broker in the same `make bench`. "+
-		"Each throughput measurement ran %d times, in turns with its reference (ours, then the reference, then ours again …); "+
+		"Each throughput measurement ran %d times, in turns with its reference, the order reversed every other run "+
+		"(ours then the reference, the reference then ours …: a trend over the run, such as the broker's JIT warming up, favours neither), "+
+		"each pass after a `sync` (no pass pays for the writeback of the passes before it); "+
 		"the figures are the medians, and a ratio is the median of the ratios of the runs made back to back (each run's in parentheses).\n", b.reps)
 	s.p("- Producer: ours is the producer binary, its rate `COUNT` / the time it logs for producing (from its first report to its last commit, after connecting). " +
 		"ProducerPerformance's rate is its own report (from its first send to its last ack). MB = 2^20 B of key + value, as Kafka's tools count. " +
