@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"math"
@@ -197,15 +196,9 @@ func (b *bench) rawConsume(ctx context.Context, topic string) error {
 	if err != nil {
 		return err
 	}
-	if err := b.follow(ctx, c, 0, 10*time.Minute, nil); err != nil {
+	res, err := output[rawResult](ctx, b, c)
+	if err != nil {
 		return err
-	}
-	if err := c.exitErr(); err != nil {
-		return err
-	}
-	var res rawResult
-	if err := json.Unmarshal([]byte(c.stdoutText()), &res); err != nil {
-		return fmt.Errorf("rawconsume output: %w", err)
 	}
 	r := consumerRun{wall: res.Done.Sub(c.started), rss: max(res.HWM, c.peakRSS()), cpu: c.cpu()}
 	r.wallRate = b.reports(res.Total) / r.wall.Seconds()

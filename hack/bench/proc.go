@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -257,4 +258,20 @@ func scanLines(s string, fn func(string)) {
 	for sc.Scan() {
 		fn(sc.Text())
 	}
+}
+
+// output waits for c, a bench subcommand (rawconsume, rawproduce), to end
+// and decodes the JSON result it printed.
+func output[T any](ctx context.Context, b *bench, c *child) (T, error) {
+	var res T
+	if err := b.follow(ctx, c, 0, 10*time.Minute, nil); err != nil {
+		return res, err
+	}
+	if err := c.exitErr(); err != nil {
+		return res, err
+	}
+	if err := json.Unmarshal([]byte(c.stdoutText()), &res); err != nil {
+		return res, fmt.Errorf("%s output: %w", c.name, err)
+	}
+	return res, nil
 }

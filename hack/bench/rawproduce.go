@@ -119,15 +119,9 @@ func (b *bench) rawProducer(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := b.follow(ctx, c, 0, 10*time.Minute, nil); err != nil {
+	res, err := output[rawProduceResult](ctx, b, c)
+	if err != nil {
 		return err
-	}
-	if err := c.exitErr(); err != nil {
-		return err
-	}
-	var res rawProduceResult
-	if err := json.Unmarshal([]byte(c.stdoutText()), &res); err != nil {
-		return fmt.Errorf("rawproduce output: %w", err)
 	}
 	took := res.Done.Sub(res.First)
 	r := producerRun{records: res.Records, took: took, wall: c.exited.Sub(c.started), rss: max(res.HWM, c.peakRSS()), cpu: c.cpu()}
