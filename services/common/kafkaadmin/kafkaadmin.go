@@ -46,9 +46,9 @@ var ErrNoTopic = errors.New("topic does not exist")
 // Topic is what the services need to know of a topic.
 type Topic struct {
 	Name string
-	// ID is the topic's ID as Kafka prints it (kafka-topics --describe):
-	// a recreated topic has a new one. Empty if the broker has no IDs.
-	ID         string
+	// RawID is the topic's ID: a recreated topic has a new one. Zero if
+	// the broker has no IDs.
+	RawID      kadm.TopicID
 	Partitions int
 	// Leaders are the partitions' leader brokers (-1: none right now).
 	Leaders map[int32]int32
@@ -90,12 +90,16 @@ func lookup(ctx context.Context, adm *kadm.Client, topic string) (Topic, error) 
 	case d.Err != nil:
 		return Topic{}, d.Err
 	}
-	t := Topic{Name: topic, ID: TopicID(d.ID), Partitions: len(d.Partitions), Leaders: map[int32]int32{}}
+	t := Topic{Name: topic, RawID: d.ID, Partitions: len(d.Partitions), Leaders: map[int32]int32{}}
 	for p, pd := range d.Partitions {
 		t.Leaders[p] = pd.Leader
 	}
 	return t, nil
 }
+
+// ID is the topic's ID as Kafka prints it (kafka-topics --describe); ""
+// if the broker has no IDs.
+func (t Topic) ID() string { return TopicID(t.RawID) }
 
 // TopicID writes id as Kafka does (URL-safe base64, no padding); "" for the
 // zero ID of a broker without topic IDs.

@@ -74,7 +74,7 @@ func TestLookupAndDescribe(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantID := base64.RawURLEncoding.EncodeToString(created.ID[:])
-	if got.Name != "reports" || got.ID != wantID || got.Partitions != 3 || len(got.Leaders) != 3 {
+	if got.Name != "reports" || got.ID() != wantID || got.Partitions != 3 || len(got.Leaders) != 3 {
 		t.Errorf("Describe = %+v, want reports, ID %s, 3 partitions with leaders", got, wantID)
 	}
 	if TopicID(kadm.TopicID{}) != "" {

@@ -12,9 +12,7 @@ package logread
 
 import (
 	"context"
-	"encoding/base64"
 	"fmt"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -29,33 +27,17 @@ type Reader struct {
 	client *kgo.Client
 	adm    *kadm.Client
 	topic  kafkaadmin.Topic
-	id     [16]byte
 }
 
 // New returns a reader of topic through client.
 func New(ctx context.Context, client *kgo.Client, topic string) (*Reader, error) {
 	r := &Reader{client: client, adm: kadm.NewClient(client)}
-	if err := r.refresh(ctx, topic); err != nil {
+	var err error
+	r.topic, err = kafkaadmin.Describe(ctx, r.adm, topic)
+	if err != nil {
 		return nil, err
 	}
 	return r, nil
-}
-
-func (r *Reader) refresh(ctx context.Context, topic string) error {
-	t, err := kafkaadmin.Describe(ctx, r.adm, topic)
-	if err != nil {
-		return err
-	}
-	id, err := base64.RawURLEncoding.DecodeString(t.ID)
-	if err == nil && len(id) != 0 && len(id) != 16 {
-		err = fmt.Errorf("%d bytes, not 16", len(id))
-	}
-	if err != nil {
-		return fmt.Errorf("topic %s: ID %q: %w", topic, t.ID, err)
-	}
-	r.topic = t
-	copy(r.id[:], id)
-	return nil
 }
 
 // Read calls fn with each record of partition p in [from, to), transaction
@@ -67,22 +49,26 @@ func (r *Reader) Read(ctx context.Context, p int32, from, to int64, committed bo
 	if committed {
 		iso = kgo.ReadCommitted()
 	}
-	deadline := time.Now().Add(kafkaadmin.RetryFor)
 	for pos := from; pos < to; {
-		rp, err := r.fetch(ctx, p, pos, committed)
-		if err == nil {
-			err = kerr.ErrorForCode(rp.ErrorCode)
-		}
+		var rp *kmsg.FetchResponseTopicPartition
+		err := kafkaadmin.Retry(ctx, func(ctx context.Context) error {
+			var err error
+			rp, err = r.fetch(ctx, p, pos, committed)
+			if err == nil {
+				err = kerr.ErrorForCode(rp.ErrorCode)
+			}
+			if kerr.IsRetriable(err) {
+				// A leader moved, or the topic is brand new: look again.
+				t, derr := kafkaadmin.Describe(ctx, r.adm, r.topic.Name)
+				if derr != nil {
+					return derr
+				}
+				r.topic = t
+			}
+			return err
+		})
 		if err != nil {
-			if !kerr.IsRetriable(err) || time.Now().After(deadline) {
-				return fmt.Errorf("read %s partition %d at offset %d: %w", r.topic.Name, p, pos, err)
-			}
-			// A leader moved, or the topic is brand new: look again.
-			time.Sleep(100 * time.Millisecond)
-			if err := r.refresh(ctx, r.topic.Name); err != nil {
-				return err
-			}
-			continue
+			return fmt.Errorf("read %s partition %d at offset %d: %w", r.topic.Name, p, pos, err)
 		}
 		if len(rp.RecordBatches) == 0 {
 			return nil // nothing more, up to where this isolation ends
@@ -125,7 +111,7 @@ func (r *Reader) fetch(ctx context.Context, p int32, pos int64, committed bool) 
 		req.IsolationLevel = 1
 	}
 	rt := kmsg.NewFetchRequestTopic()
-	rt.Topic, rt.TopicID = r.topic.Name, r.id
+	rt.Topic, rt.TopicID = r.topic.Name, r.topic.RawID
 	rp := kmsg.NewFetchRequestTopicPartition()
 	rp.Partition, rp.FetchOffset, rp.PartitionMaxBytes = p, pos, 1<<20
 	rt.Partitions = append(rt.Partitions, rp)

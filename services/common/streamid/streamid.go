@@ -11,6 +11,8 @@ import (
 	"strconv"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/weatherstream/weather/services/common/generator"
 )
 
 // The header keys, as `kcat -f '%h'` shows them.
@@ -22,7 +24,7 @@ const (
 
 // DefaultStations is a stream's number of stations without the header: the
 // original's ten.
-const DefaultStations = 10
+const DefaultStations = int(generator.NumStations)
 
 // ID is the identity of a stream.
 type ID struct {

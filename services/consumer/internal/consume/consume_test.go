@@ -216,8 +216,8 @@ func TestRunFoldsEveryReportOnceAndCheckpointsTheEndOffset(t *testing.T) {
 	for p := range int32(4) {
 		f := e.file(p)
 		equal(t, p, f, want(5000, 4, p))
-		if f.Log == nil || *f.Log != (stats.Log{Topic: topic, TopicID: id.ID, Partition: p}) {
-			t.Errorf("partition %d: log %+v, want %s's", p, f.Log, id.ID)
+		if f.Log == nil || *f.Log != (stats.Log{Topic: topic, TopicID: id.ID(), Partition: p}) {
+			t.Errorf("partition %d: log %+v, want %s's", p, f.Log, id.ID())
 		}
 		total += testutil.ToFloat64(m.records.WithLabelValues(fmt.Sprint(p)))
 	}
@@ -271,7 +271,7 @@ func TestRunStepsOverBadRecords(t *testing.T) {
 func TestStartChecksTheCheckpointsLog(t *testing.T) {
 	id := func(e *env) string {
 		t, _ := kafkaadmin.Lookup(context.Background(), e.adm, topic)
-		return t.ID
+		return t.ID()
 	}
 	station := `"StationJ": {"count": 1, "sum": 0, "avg": 0, "start": "2000-01-01", "end": "2000-01-01"}`
 	tests := []struct {

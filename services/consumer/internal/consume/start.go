@@ -76,7 +76,7 @@ func Start(ctx context.Context, log *slog.Logger, adm *kadm.Client, store *check
 		return nil, err
 	}
 	for _, p := range cfg.Partitions {
-		want := stats.Log{Topic: cfg.Topic, TopicID: topic.ID, Partition: p}
+		want := stats.Log{Topic: cfg.Topic, TopicID: topic.ID(), Partition: p}
 		part, err := c.startPartition(want, starts[p], ends[p], cfg.OnOutOfRange)
 		if err != nil {
 			c.Close()

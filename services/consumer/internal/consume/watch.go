@@ -70,9 +70,9 @@ func (w *topicWatch) check(ctx context.Context) error {
 			w.log.Warn("cannot look at the topic", "topic", w.topic.Name, "err", err)
 		}
 		return nil
-	case t.ID != w.topic.ID && t.ID != "" && w.topic.ID != "":
+	case t.RawID != w.topic.RawID && t.ID() != "" && w.topic.ID() != "":
 		return fmt.Errorf("topic %s was recreated while consuming (topic ID %s, now %s): the checkpoints of partitions %v keep the stats of the old log. "+
-			"Start again with ON_OFFSET_OUT_OF_RANGE=restart to keep them as backups and count the new log", w.topic.Name, w.topic.ID, t.ID, w.owned)
+			"Start again with ON_OFFSET_OUT_OF_RANGE=restart to keep them as backups and count the new log", w.topic.Name, w.topic.ID(), t.ID(), w.owned)
 	}
 	w.missing = 0
 	if t.Partitions != w.partitions {

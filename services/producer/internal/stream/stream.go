@@ -67,15 +67,18 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 // client must be transactional with a default produce topic. On return every
 // report before the returned index is committed, and none after it.
 func Run(ctx context.Context, log *slog.Logger, client *kgo.Client, cfg Config, next int64, guard Guard, m *Metrics) (int64, error) {
+	gen, err := generator.NewStations(cfg.Seed, cmp.Or(cfg.Stations, int(generator.NumStations)))
+	if err != nil {
+		return next, err
+	}
 	var (
-		gen, genErr = generator.NewStations(cfg.Seed, cmp.Or(cfg.Stations, int(generator.NumStations)))
-		report      reportpb.Report
-		mu          sync.Mutex
-		failure     error
-		onDone      = func(rec *kgo.Record, err error) {
+		report  reportpb.Report
+		mu      sync.Mutex
+		failure error
+		onDone  = func(rec *kgo.Record, err error) {
 			if err != nil {
 				mu.Lock()
-				failure = firstErr(failure, err)
+				failure = cmp.Or(failure, err) // the first
 				mu.Unlock()
 				return
 			}
@@ -102,9 +105,6 @@ func Run(ctx context.Context, log *slog.Logger, client *kgo.Client, cfg Config, 
 	// A whole day takes this long at the pace: a transaction ends at the end
 	// of a day if waiting for the next one would make it older than
 	// TxnInterval.
-	if genErr != nil {
-		return next, genErr
-	}
 	day := time.Duration(gen.Stations()) * cfg.Interval
 	// Values are encoded into shared chunks rather than one allocation each;
 	// a chunk is freed once the client is done with all its records.
@@ -122,7 +122,7 @@ func Run(ctx context.Context, log *slog.Logger, client *kgo.Client, cfg Config, 
 		defer cancel()
 		flushErr := client.Flush(end)
 		mu.Lock()
-		err := firstErr(failure, flushErr)
+		err := cmp.Or(failure, flushErr)
 		mu.Unlock()
 		if err == nil {
 			err = guard.Check(end)
@@ -187,10 +187,3 @@ func Run(ctx context.Context, log *slog.Logger, client *kgo.Client, cfg Config, 
 	return next, nil
 }
 
-// firstErr keeps the first error.
-func firstErr(first, err error) error {
-	if first != nil {
-		return first
-	}
-	return err
-}

@@ -62,7 +62,7 @@ func checkExisting(ctx context.Context, log *slog.Logger, adm *kadm.Client, topi
 		return fmt.Errorf("topic %s has %d partitions, TOPIC_PARTITIONS is %d: the stations would land on other partitions than a %[3]d-partition stream's. "+
 			"Set TOPIC_PARTITIONS=%[2]d to go on with the topic as it is", topic, t.Partitions, partitions)
 	}
-	log.Info("topic exists", "topic", topic, "partitions", t.Partitions, "topic_id", t.ID)
+	log.Info("topic exists", "topic", topic, "partitions", t.Partitions, "topic_id", t.ID())
 	return nil
 }
 

@@ -34,8 +34,8 @@ func TestEnsure(t *testing.T) {
 	if first.Partitions != 4 {
 		t.Fatalf("created %+v, want 4 partitions", first)
 	}
-	if err := Ensure(ctx, log, adm, "temperatures", 4, 1, false); err != nil || describe().ID != first.ID {
-		t.Errorf("an existing topic of the same count: %v, ID %s → %s; want it kept", err, first.ID, describe().ID)
+	if err := Ensure(ctx, log, adm, "temperatures", 4, 1, false); err != nil || describe().ID() != first.ID() {
+		t.Errorf("an existing topic of the same count: %v, ID %s → %s; want it kept", err, first.ID(), describe().ID())
 	}
 	err := Ensure(ctx, log, adm, "temperatures", 8, 1, false)
 	if err == nil || !strings.Contains(err.Error(), "has 4 partitions, TOPIC_PARTITIONS is 8") || !strings.Contains(err.Error(), "TOPIC_PARTITIONS=4") {
@@ -47,7 +47,7 @@ func TestEnsure(t *testing.T) {
 	// The client's metadata may be a moment old.
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		d := describe()
-		if d.ID != first.ID && d.Partitions == 8 {
+		if d.ID() != first.ID() && d.Partitions == 8 {
 			break
 		}
 		if time.Now().After(deadline) {
