@@ -180,11 +180,11 @@ func (c *Consumer) apply(p int32, records []*kgo.Record) (changed bool) {
 // is still going (or failed) at the next save, never for every one. A file
 // is only ever replaced by a later state of its partition.
 func (c *Consumer) save(ctx context.Context, touched []int32) error {
-	pending := c.parts4(touched)
+	pending := c.statesOf(touched)
 	if c.inflight != nil {
 		w := c.inflight
 		c.inflight = nil
-		if err := <-w.done; err != nil {
+		if err := w.wait(); err != nil {
 			// Write again what failed, as it is now, with this batch.
 			for _, p := range w.parts {
 				pending[p] = c.parts[p]
@@ -197,7 +197,7 @@ func (c *Consumer) save(ctx context.Context, touched []int32) error {
 	if err != nil {
 		return err
 	}
-	w := &write{parts: slices.Clone(touched), done: make(chan error, 1), finished: make(chan struct{})}
+	w := &write{parts: slices.Clone(touched), finished: make(chan struct{})}
 	c.inflight = w
 	go func() {
 		start := time.Now()
@@ -205,7 +205,7 @@ func (c *Consumer) save(ctx context.Context, touched []int32) error {
 		if err == nil {
 			c.metrics.writeSeconds.Observe(time.Since(start).Seconds())
 		}
-		w.done <- err
+		w.err = err
 		close(w.finished)
 	}()
 	return nil
@@ -214,8 +214,14 @@ func (c *Consumer) save(ctx context.Context, touched []int32) error {
 // write is a checkpoint write in the background.
 type write struct {
 	parts    []int32
-	done     chan error    // its result, once
+	err      error         // its result, set before finished is closed
 	finished chan struct{} // closed when it is over
+}
+
+// wait waits for the write to end and returns its result.
+func (w *write) wait() error {
+	<-w.finished
+	return w.err
 }
 
 // over reports whether the write has ended.
@@ -236,9 +242,9 @@ func (c *Consumer) flush(ctx context.Context) error {
 	}
 	w := c.inflight
 	c.inflight = nil
-	if err := <-w.done; err != nil {
+	if err := w.wait(); err != nil {
 		c.metrics.writeFailures.Inc()
-		return c.retry(ctx, c.parts4(w.parts), err)
+		return c.retry(ctx, c.statesOf(w.parts), err)
 	}
 	return nil
 }
@@ -270,8 +276,8 @@ func (c *Consumer) retry(ctx context.Context, parts map[int32]*stats.Partition, 
 	}
 }
 
-// parts4 returns the states of partitions ps.
-func (c *Consumer) parts4(ps []int32) map[int32]*stats.Partition {
+// statesOf returns the states of partitions ps.
+func (c *Consumer) statesOf(ps []int32) map[int32]*stats.Partition {
 	m := make(map[int32]*stats.Partition, len(ps))
 	for _, p := range ps {
 		m[p] = c.parts[p]

@@ -121,7 +121,7 @@ func BenchmarkRunCatchUp(b *testing.B) {
 		}
 		metrics := NewMetrics(prometheus.NewRegistry())
 		c, err := Start(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)), adm, mustOpen(b, dir),
-			Config{Topic: topic, Partitions: parts, OnOutOfRange: OutOfRangeFail, LockWait: time.Second, SaveRetries: 1,
+			Config{Topic: topic, Partitions: parts, OnOutOfRange: OutOfRangeFail, LockWait: time.Second, SaveRetries: 1, TopicCheckInterval: 10 * time.Second,
 				CheckpointInterval: 100 * time.Millisecond}, // the binary's default
 			metrics)
 		if err != nil {

@@ -37,7 +37,7 @@ type Config struct {
 	// the consumer is behind; caught up, every fetch is checkpointed at once.
 	CheckpointInterval time.Duration
 	// TopicCheckInterval is how often the topic is looked at while
-	// consuming (recreated, partitions added or read by nobody).
+	// consuming (recreated, partitions added or read by nobody); > 0.
 	TopicCheckInterval time.Duration
 }
 
@@ -47,6 +47,9 @@ type Config struct {
 // client would otherwise move an offset outside the log to the nearest end
 // without a word, and count records twice or skip them.
 func Start(ctx context.Context, log *slog.Logger, adm *kadm.Client, store *checkpoint.Store, cfg Config, m *Metrics) (*Consumer, error) {
+	if cfg.TopicCheckInterval <= 0 {
+		return nil, fmt.Errorf("consume: TopicCheckInterval is %s, want > 0", cfg.TopicCheckInterval)
+	}
 	topic, err := waitForTopic(ctx, log, adm, cfg.Topic)
 	if err != nil {
 		return nil, err

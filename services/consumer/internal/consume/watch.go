@@ -37,9 +37,6 @@ type topicWatch struct {
 
 func newTopicWatch(log *slog.Logger, adm *kadm.Client, store *checkpoint.Store, topic kafkaadmin.Topic, cfg Config, m *Metrics) *topicWatch {
 	every := cfg.TopicCheckInterval
-	if every <= 0 {
-		every = 10 * time.Second
-	}
 	// The first look at who reads what waits one interval: consumers
 	// started together take their partitions' locks meanwhile.
 	return &topicWatch{log: log, adm: adm, store: store, topic: topic, owned: cfg.Partitions, assigned: cfg.Assigned,
