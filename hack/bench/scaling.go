@@ -1,8 +1,10 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -59,13 +61,7 @@ func (b *bench) pass(ctx context.Context, name, topic string, procs int) (scaleP
 	if err != nil {
 		return scalePoint{}, "", err
 	}
-	parts := slices.Sorted(func(yield func(int32) bool) {
-		for p := range ends {
-			if !yield(p) {
-				return
-			}
-		}
-	})
+	parts := slices.Sorted(maps.Keys(ends))
 	dir := filepath.Join(b.runDir, fmt.Sprintf("%s-%d", name, time.Now().UnixNano()))
 	w, err := newWatch(dir, parts)
 	if err != nil {
@@ -157,7 +153,7 @@ func (b *bench) medianPass(ctx context.Context, name, topic string, procs int) (
 		}
 		runs = append(runs, run{pt, dir})
 	}
-	slices.SortFunc(runs, func(a, b run) int { return int(a.pt.perSec - b.pt.perSec) })
+	slices.SortFunc(runs, func(a, b run) int { return cmp.Compare(a.pt.perSec, b.pt.perSec) })
 	m := runs[len(runs)/2]
 	return m.pt, m.dir, nil
 }

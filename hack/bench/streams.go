@@ -405,7 +405,7 @@ func (s streamsStation) String() string {
 	return fmt.Sprintf("count %d sum %s start %s end %s", s.Count, strconv.FormatFloat(s.Sum, 'g', -1, 64), s.Start, s.End)
 }
 
-// streamsReps is how many times the Streams peer runs (each takes ~10 s).
+// streamsReps is how many times the Streams peer runs (each ~20 s at 5M reports).
 const streamsReps = 3
 
 // streams runs the Kafka Streams peer and checks that it ends with the
