@@ -1,15 +1,11 @@
 package main
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/twmb/franz-go/pkg/kadm"
 )
 
 // The Streams app's output as StreamsStats prints it, and the same stats as
@@ -91,48 +87,5 @@ func TestParseStreamsOutputBad(t *testing.T) {
 		if _, _, err := parseStreamsOutput(out); err == nil {
 			t.Errorf("no error for output %q", out)
 		}
-	}
-}
-
-// TestStreamsTry runs the Kafka Streams app on an existing topic of
-// BENCH_STREAMS_RECORDS reports on the broker at KAFKA_BROKERS and, given
-// BENCH_STREAMS_CONSUMER_DIR (a stats consumer's files of the same topic,
-// caught up), checks that both computed the same:
-//
-//	cd hack/bench && BENCH_STREAMS_TRY=1 KAFKA_BROKERS=127.0.0.1:9092 BENCH_STREAMS_TOPIC=t \
-//	  BENCH_STREAMS_RECORDS=2000000 BENCH_STREAMS_CONSUMER_DIR=/tmp/files GOWORK=off go test -run TestStreamsTry -v .
-func TestStreamsTry(t *testing.T) {
-	brokers, topic := os.Getenv("KAFKA_BROKERS"), os.Getenv("BENCH_STREAMS_TOPIC")
-	if os.Getenv("BENCH_STREAMS_TRY") != "1" || brokers == "" || topic == "" {
-		t.Skip("set BENCH_STREAMS_TRY=1, KAFKA_BROKERS, BENCH_STREAMS_TOPIC and BENCH_STREAMS_RECORDS to run the Streams app")
-	}
-	records, err := strconv.ParseInt(os.Getenv("BENCH_STREAMS_RECORDS"), 10, 64)
-	if err != nil {
-		t.Fatalf("BENCH_STREAMS_RECORDS: %v", err)
-	}
-	repo, err := filepath.Abs(filepath.Join("..", ".."))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := &bench{repo: repo, runDir: t.TempDir(), records: records, brokers: brokers, children: map[*child]bool{}, start: time.Now()}
-	cl, err := b.client()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	b.adm = kadm.NewClient(cl)
-	defer b.killAll()
-
-	run, err := b.kafkaStreams(context.Background(), topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("%.0f reports/s, wall %s (%.0f reports/s), CPU %.1f s, peak RSS %.0f MiB, %d skipped, %d partitions",
-		run.perSec, run.wall.Round(time.Millisecond), run.wallRate, run.cpu.Seconds(), mib(run.rss), run.skipped, len(run.stations))
-	if dir := os.Getenv("BENCH_STREAMS_CONSUMER_DIR"); dir != "" {
-		if err := b.streamsEqualsConsumerFiles(run, dir); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("the same stats as the stats consumer's files in %s", dir)
 	}
 }
