@@ -65,7 +65,7 @@ func Parse[T any]() (T, error) {
 		}
 		msgs = append(msgs, e.Error())
 	}
-	for _, key := range emptyWithDefault(reflect.TypeFor[T]()) {
+	for _, key := range emptyWithDefault[T]() {
 		msgs = append(msgs, fmt.Sprintf("%s is set but empty: unset it for its default, or give it a value", key))
 	}
 	if len(msgs) > 0 {
@@ -93,25 +93,27 @@ func envKey(t reflect.Type, name string) string {
 	return ""
 }
 
-// emptyWithDefault lists the variables of t, nested structs included, that
+// emptyWithDefault lists the variables of T, nested structs included, that
 // have a default and are set to the empty string.
-func emptyWithDefault(t reflect.Type) []string {
+func emptyWithDefault[T any]() []string {
 	var keys []string
-	for i := range t.NumField() {
-		f := t.Field(i)
-		if f.Type.Kind() == reflect.Struct && f.Tag.Get("env") == "" {
-			keys = append(keys, emptyWithDefault(f.Type)...)
-			continue
-		}
-		key, _, _ := strings.Cut(f.Tag.Get("env"), ",")
-		if _, hasDefault := f.Tag.Lookup("envDefault"); key == "" || !hasDefault {
-			continue
-		}
-		if v, set := os.LookupEnv(key); set && v == "" {
-			keys = append(keys, key)
+	for _, f := range fieldParams[T]() {
+		if v, set := os.LookupEnv(f.Key); f.HasDefaultValue && set && v == "" {
+			keys = append(keys, f.Key)
 		}
 	}
 	return keys
+}
+
+// fieldParams are the env tags of T's fields, nested structs included, as
+// the library reads them.
+func fieldParams[T any]() []env.FieldParams {
+	var zero T
+	params, err := env.GetFieldParams(&zero)
+	if err != nil {
+		panic(fmt.Sprintf("envconfig: the env tags of %T: %v", zero, err)) // a programming error, caught by any test of T
+	}
+	return params
 }
 
 // AtLeast is an error naming the variable key unless value >= low.
@@ -155,21 +157,11 @@ func Address(key, addr string) error {
 // settings without reading its source.
 func Defaults[T any]() map[string]string {
 	out := map[string]string{}
-	var walk func(t reflect.Type)
-	walk = func(t reflect.Type) {
-		for i := range t.NumField() {
-			f := t.Field(i)
-			key, _, _ := strings.Cut(f.Tag.Get("env"), ",")
-			if f.Type.Kind() == reflect.Struct && key == "" {
-				walk(f.Type)
-				continue
-			}
-			if def, ok := f.Tag.Lookup("envDefault"); ok && key != "" {
-				out[key] = def
-			}
+	for _, f := range fieldParams[T]() {
+		if f.HasDefaultValue {
+			out[f.Key] = f.DefaultValue
 		}
 	}
-	walk(reflect.TypeFor[T]())
 	return out
 }
 
