@@ -186,4 +186,3 @@ func Run(ctx context.Context, log *slog.Logger, client *kgo.Client, cfg Config, 
 	}
 	return next, nil
 }
-
