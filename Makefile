@@ -9,12 +9,12 @@ GO ?= go
 # The workspace's modules; integration is tested on its own (it needs a broker).
 # Those that talk to a kube-apiserver use envtest: kube-apiserver and etcd are
 # built from the Go module proxy into .cache/k8s on first use (~10 min cold).
-UNIT_MODULES := proto services/common services/producer services/consumer services/debug services/controller charts hack
+UNIT_MODULES := proto services/common services/producer services/consumer services/debug services/dashboard services/controller charts hack
 # Modules outside go.work, each with its own dependency set (GOWORK=off).
 OWN_MODULES := hack/bench hack/cluster/e2e hack/images/pause hack/k8s/coredns hack/k8s/etcd
 # Every module: code or only pinned dependencies (tools, Kubernetes, helm).
 ALL_MODULES := $(UNIT_MODULES) services/integration $(OWN_MODULES) hack/tools hack/k8s/bins hack/k8s/helm hack/k8s/localpath
-SERVICES := producer consumer debug
+SERVICES := producer consumer debug dashboard
 
 .PHONY: help
 help: ## this list

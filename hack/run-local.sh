@@ -3,6 +3,7 @@
 # (franz-go kfake, persisted under $RUN_DATA/kafka), no Docker needed:
 #   producer -> topic temperatures (4 partitions) -> consumer 0 2, consumer 1 3 -> $RUN_DATA/partition-N.json
 #                                                 -> debug (group "debug"), printed here
+#                                     $RUN_DATA/partition-N.json -> dashboard, http://127.0.0.1:8081/
 # Ctrl-C stops the services first (they finish their batch and checkpoint),
 # then the broker. Running it again continues where it stopped. If the broker
 # or a service stops on its own, the run says which and stops the rest.
@@ -10,7 +11,7 @@
 # Settings (environment):
 #   RUN_DATA         directory of the stats, logs and the broker's log   (data)
 #   RUN_BROKER_ADDR  the embedded broker's address (loopback only)        (127.0.0.1:9092)
-#   RUN_HTTP_PORT    first of four HTTP ports: producer, consumers, debug (8081)
+#   RUN_HTTP_PORT    first of five HTTP ports: dashboard, producer, consumers, debug (8081)
 #   BIN              where make build put the binaries                    (bin)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -24,15 +25,15 @@ LOGS="$DATA/logs"
 say() { echo "run-local: $*" >&2; }
 port_in_use() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
 
-[[ $PORT =~ ^[0-9]+$ ]] && ((PORT > 0 && PORT + 3 < 65536)) || { say "RUN_HTTP_PORT $PORT: want a port number"; exit 2; }
+[[ $PORT =~ ^[0-9]+$ ]] && ((PORT > 0 && PORT + 4 < 65536)) || { say "RUN_HTTP_PORT $PORT: want a port number"; exit 2; }
 host=${ADDR%:*} bport=${ADDR##*:}
 if port_in_use "$host" "$bport"; then
   say "$ADDR is in use (another Kafka, or another make run?): set RUN_BROKER_ADDR to another, e.g. RUN_BROKER_ADDR=$host:$((bport + 1)) make run"
   exit 2
 fi
-for p in $(seq "$PORT" $((PORT + 3))); do
+for p in $(seq "$PORT" $((PORT + 4))); do
   if port_in_use 127.0.0.1 "$p"; then
-    say "HTTP port $p is in use: set RUN_HTTP_PORT to the first of four free ports, e.g. RUN_HTTP_PORT=$((p + 4)) make run"
+    say "HTTP port $p is in use: set RUN_HTTP_PORT to the first of five free ports, e.g. RUN_HTTP_PORT=$((p + 5)) make run"
     exit 2
   fi
 done
@@ -96,16 +97,18 @@ for _ in $(seq 300); do
 done
 
 export KAFKA_BROKERS="$ADDR"
-HTTP_ADDR=127.0.0.1:$PORT launch producer "$LOGS/producer.log" "$BIN/producer"
-HTTP_ADDR=127.0.0.1:$((PORT + 1)) DATA_DIR="$DATA" launch consumer-0-2 "$LOGS/consumer-0-2.log" "$BIN/consumer" 0 2
-HTTP_ADDR=127.0.0.1:$((PORT + 2)) DATA_DIR="$DATA" launch consumer-1-3 "$LOGS/consumer-1-3.log" "$BIN/consumer" 1 3
-HTTP_ADDR=127.0.0.1:$((PORT + 3)) launch debug "$LOGS/debug.log" "$BIN/debug"
+HTTP_ADDR=127.0.0.1:$PORT DATA_DIR="$DATA" launch dashboard "$LOGS/dashboard.log" "$BIN/dashboard"
+HTTP_ADDR=127.0.0.1:$((PORT + 1)) launch producer "$LOGS/producer.log" "$BIN/producer"
+HTTP_ADDR=127.0.0.1:$((PORT + 2)) DATA_DIR="$DATA" launch consumer-0-2 "$LOGS/consumer-0-2.log" "$BIN/consumer" 0 2
+HTTP_ADDR=127.0.0.1:$((PORT + 3)) DATA_DIR="$DATA" launch consumer-1-3 "$LOGS/consumer-1-3.log" "$BIN/consumer" 1 3
+HTTP_ADDR=127.0.0.1:$((PORT + 4)) launch debug "$LOGS/debug.log" "$BIN/debug"
 
 cat >&2 <<MSG
+run-local: the dashboard is at http://127.0.0.1:$PORT/  (API: curl http://127.0.0.1:$PORT/api/v1/stations)
 run-local: the pipeline is running on the embedded broker $ADDR (pid $broker).
   stats files:  $DATA/partition-{0,1,2,3}.json   (watch: watch -n1 cat $DATA/partition-0.json)
-  logs:         $LOGS/{broker,producer,consumer-0-2,consumer-1-3,debug}.log
-  metrics:      http://127.0.0.1:$PORT/metrics (producer) :$((PORT + 1)) :$((PORT + 2)) (consumers) :$((PORT + 3)) (debug)
+  logs:         $LOGS/{broker,dashboard,producer,consumer-0-2,consumer-1-3,debug}.log
+  metrics:      http://127.0.0.1:$((PORT + 1))/metrics (producer) :$((PORT + 2)) :$((PORT + 3)) (consumers) :$((PORT + 4)) (debug) :$PORT (dashboard)
   below:        the debug consumer's lines (it starts at the end of the topic)
   Ctrl-C stops everything cleanly; run it again to continue where it stopped.
 MSG

@@ -27,9 +27,9 @@ var goBenchPackages = []struct {
 	module string
 	pkgs   []string
 }{
-	{"services/common", []string{"./generator", "./codec"}},
+	{"services/common", []string{"./generator", "./codec", "./stats", "./checkpoint"}},
 	{"services/producer", []string{"./internal/stream"}},
-	{"services/consumer", []string{"./internal/consume", "./internal/stats", "./internal/checkpoint"}},
+	{"services/consumer", []string{"./internal/consume"}},
 }
 
 // what the benchmarks measure, for the table.

@@ -26,10 +26,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/plugin/kprom"
 
+	"github.com/weatherstream/weather/services/common/checkpoint"
 	"github.com/weatherstream/weather/services/common/envconfig"
 	"github.com/weatherstream/weather/services/common/kafkaconfig"
 	"github.com/weatherstream/weather/services/common/observe"
-	"github.com/weatherstream/weather/services/consumer/internal/checkpoint"
 	"github.com/weatherstream/weather/services/consumer/internal/consume"
 )
 

@@ -2,7 +2,10 @@ package integration
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -120,14 +123,16 @@ type makeRun struct {
 	done    chan struct{} // closed once it ended, exitErr set
 	broker  int           // the embedded broker's pid
 	exitErr error
+	// dashboard is the page's URL
+	dashboard string
 }
 
 func startMakeRun(t *testing.T, data string) *makeRun {
 	t.Helper()
-	port := freePorts(t, 5) // four HTTP ports, then the broker's
-	r := &makeRun{t: t, data: data, done: make(chan struct{})}
+	port := freePorts(t, 6) // five HTTP ports (the dashboard's first), then the broker's
+	r := &makeRun{t: t, data: data, done: make(chan struct{}), dashboard: "http://127.0.0.1:" + strconv.Itoa(port) + "/"}
 	r.cmd = exec.Command("bash", filepath.Join(repoRoot(t), "hack", "run-local.sh"))
-	r.cmd.Env = append(os.Environ(), "BIN="+binDir, "RUN_DATA="+data, "RUN_BROKER_ADDR=127.0.0.1:"+strconv.Itoa(port+4), "RUN_HTTP_PORT="+strconv.Itoa(port))
+	r.cmd.Env = append(os.Environ(), "BIN="+binDir, "RUN_DATA="+data, "RUN_BROKER_ADDR=127.0.0.1:"+strconv.Itoa(port+5), "RUN_HTTP_PORT="+strconv.Itoa(port))
 	r.cmd.Stderr = &r.stderr
 	if err := r.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -229,4 +234,70 @@ func repoRoot(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return strings.TrimSpace(string(out))
+}
+
+// make run prints the dashboard's URL first thing, and at that URL the page
+// and the API show the running pipeline: every partition checkpointed by
+// its consumer, the ten stations counted.
+func TestMakeRunPrintsTheDashboardFirstAndItShowsThePipeline(t *testing.T) {
+	r := startMakeRun(t, t.TempDir())
+	if first, _, _ := strings.Cut(r.stderr.String(), "\n"); first != "run-local: the dashboard is at "+r.dashboard+"  (API: curl "+r.dashboard+"api/v1/stations)" {
+		t.Errorf("make run's first line is %q, want the dashboard's URL", first)
+	}
+	page := httpGet(t, r.dashboard)
+	if !strings.Contains(page, `<script src="/assets/app.js"`) {
+		t.Errorf("the page at %s is not the dashboard:\n%.300s", r.dashboard, page)
+	}
+	var v struct {
+		TopicID  string `json:"topic_id"`
+		Complete bool   `json:"complete"`
+		Stations []struct {
+			Station    string  `json:"station"`
+			Count      int64   `json:"count"`
+			Partitions []int32 `json:"partitions"`
+		} `json:"stations"`
+		Partitions []struct {
+			State string `json:"state"`
+			Owned bool   `json:"owned"`
+			Lag   *int64 `json:"lag"`
+		} `json:"partitions"`
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		if err := json.Unmarshal([]byte(httpGet(t, r.dashboard+"api/v1/view")), &v); err != nil {
+			t.Fatal(err)
+		}
+		if v.Complete && len(v.Stations) == 10 && v.TopicID != "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the dashboard does not show the ten stations of four checkpointed partitions: %+v", v)
+		}
+	}
+	if v.TopicID == "" || len(v.Partitions) != 4 {
+		t.Errorf("topic id %q, %d partitions; want the topic's id and its four partitions", v.TopicID, len(v.Partitions))
+	}
+	for p, row := range v.Partitions {
+		if row.State != "ok" || !row.Owned || row.Lag == nil || *row.Lag < 0 {
+			t.Errorf("partition %d: %+v; want ok, owned by its consumer, a lag >= 0", p, row)
+		}
+	}
+	for _, s := range v.Stations {
+		if s.Count < 1 || len(s.Partitions) != 1 {
+			t.Errorf("%s: %+v; want counted, in one partition", s.Station, s)
+		}
+	}
+}
+
+func httpGet(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s %v", url, resp.Status, err)
+	}
+	return string(b)
 }

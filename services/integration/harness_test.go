@@ -42,7 +42,7 @@ func testMain(m *testing.M) int {
 	binDir = tmp
 	for svc, pkg := range map[string]string{
 		"producer": "services/producer", "consumer": "services/consumer", "debug": "services/debug",
-		"localkafka": "hack/kafka/localkafka", // the embedded broker of make run
+		"dashboard": "services/dashboard", "localkafka": "hack/kafka/localkafka", // the embedded broker of make run
 	} {
 		bin[svc] = filepath.Join(tmp, svc)
 		build := exec.Command("go", "build", "-o", bin[svc], "github.com/weatherstream/weather/"+pkg)

@@ -80,6 +80,13 @@ func (h *Health) Ready(ok bool) { h.ready.Store(ok) }
 // Serve listens on c.HTTPAddr and serves the endpoints until ctx is done. It
 // returns once listening, so a port in use is an error at start.
 func Serve(ctx context.Context, c Config, reg *prometheus.Registry, health *Health, log *slog.Logger) error {
+	_, err := ListenAndServe(ctx, c, NewMux(reg, health), log)
+	return err
+}
+
+// NewMux returns the endpoints every service has, for a service that serves
+// more (the dashboard) to add its own beside them.
+func NewMux(reg *prometheus.Registry, health *Health) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
@@ -90,11 +97,17 @@ func Serve(ctx context.Context, c Config, reg *prometheus.Registry, health *Heal
 		fmt.Fprintln(w, "ok")
 	})
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	return mux
+}
+
+// ListenAndServe listens on c.HTTPAddr and serves h until ctx is done; like
+// Serve, it returns once listening, with the address it listens on.
+func ListenAndServe(ctx context.Context, c Config, h http.Handler, log *slog.Logger) (net.Addr, error) {
 	ln, err := net.Listen("tcp", c.HTTPAddr)
 	if err != nil {
-		return fmt.Errorf("HTTP_ADDR: %w", err)
+		return nil, fmt.Errorf("HTTP_ADDR: %w", err)
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("http server", "err", err)
@@ -106,6 +119,6 @@ func Serve(ctx context.Context, c Config, reg *prometheus.Registry, health *Heal
 		defer cancel()
 		_ = srv.Shutdown(shutdown)
 	}()
-	log.Info("serving health and metrics", "addr", ln.Addr().String())
-	return nil
+	log.Info("serving http", "addr", ln.Addr().String())
+	return ln.Addr(), nil
 }

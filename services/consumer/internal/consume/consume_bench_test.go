@@ -17,10 +17,10 @@ import (
 	"github.com/twmb/franz-go/plugin/kprom"
 
 	"github.com/weatherstream/weather/proto/reportpb"
+	"github.com/weatherstream/weather/services/common/checkpoint"
 	"github.com/weatherstream/weather/services/common/codec"
 	"github.com/weatherstream/weather/services/common/generator"
-	"github.com/weatherstream/weather/services/consumer/internal/checkpoint"
-	"github.com/weatherstream/weather/services/consumer/internal/stats"
+	"github.com/weatherstream/weather/services/common/stats"
 )
 
 // Benchmarks of the stats consumer's per-record path. BenchmarkApply needs

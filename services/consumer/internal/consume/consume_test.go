@@ -18,12 +18,12 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/weatherstream/weather/proto/reportpb"
+	"github.com/weatherstream/weather/services/common/checkpoint"
 	"github.com/weatherstream/weather/services/common/codec"
 	"github.com/weatherstream/weather/services/common/generator"
 	"github.com/weatherstream/weather/services/common/kafkaadmin"
+	"github.com/weatherstream/weather/services/common/stats"
 	"github.com/weatherstream/weather/services/common/testkit"
-	"github.com/weatherstream/weather/services/consumer/internal/checkpoint"
-	"github.com/weatherstream/weather/services/consumer/internal/stats"
 )
 
 const topic = "temperatures"

@@ -7,7 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/weatherstream/weather/services/common/codec"
-	"github.com/weatherstream/weather/services/consumer/internal/stats"
+	"github.com/weatherstream/weather/services/common/stats"
 )
 
 // Metrics are the stats consumer's Prometheus metrics.

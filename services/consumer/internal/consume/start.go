@@ -10,9 +10,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 
 	"github.com/weatherstream/weather/services/common/assignment"
+	"github.com/weatherstream/weather/services/common/checkpoint"
 	"github.com/weatherstream/weather/services/common/kafkaadmin"
-	"github.com/weatherstream/weather/services/consumer/internal/checkpoint"
-	"github.com/weatherstream/weather/services/consumer/internal/stats"
+	"github.com/weatherstream/weather/services/common/stats"
 )
 
 // What to do with a checkpoint that does not fit the log: its offset is not

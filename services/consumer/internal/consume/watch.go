@@ -10,8 +10,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 
+	"github.com/weatherstream/weather/services/common/checkpoint"
 	"github.com/weatherstream/weather/services/common/kafkaadmin"
-	"github.com/weatherstream/weather/services/consumer/internal/checkpoint"
 )
 
 // topicWatch looks at the topic now and then while the consumer runs. A

@@ -4,7 +4,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/weatherstream/weather/services/consumer/internal/stats"
+	"github.com/weatherstream/weather/services/common/stats"
 )
 
 // benchStore is a store on a real disk: CHECKPOINT_BENCH_DIR if set, else

@@ -6,12 +6,13 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/weatherstream/weather/services/consumer/internal/stats"
+	"github.com/weatherstream/weather/services/common/stats"
 )
 
 func state(offset int64, stations int) *stats.Partition {
@@ -193,5 +194,38 @@ func TestPrint(t *testing.T) {
 		if !strings.Contains(out.String(), "==> "+s.Path(p)+" <==\n"+string(data)) {
 			t.Errorf("Print lacks partition %d:\n%s", p, out.String())
 		}
+	}
+}
+
+func TestPartitionsAreTheFilesOfTheDirectory(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		files []string
+		want  []int32
+	}{
+		{"empty", nil, nil},
+		{"in numeric order", []string{"partition-10.json", "partition-2.json", "partition-0.json"}, []int32{0, 2, 10}},
+		{"not partition files", []string{"partition-1.json.tmp-123", "partition-1.json.bak-20260101T000000Z", "partition-1.lock",
+			"partition-x.json", "partition--1.json", "partition-01.json", "other.json"}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			for _, f := range tc.files {
+				if err := os.WriteFile(filepath.Join(dir, f), []byte("{}"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			s, err := Open(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.Partitions()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("Partitions() = %v, want %v", got, tc.want)
+			}
+		})
 	}
 }

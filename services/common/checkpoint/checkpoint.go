@@ -12,11 +12,13 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
-	"github.com/weatherstream/weather/services/consumer/internal/stats"
+	"github.com/weatherstream/weather/services/common/stats"
 )
 
 // Store is a directory of partition files.
@@ -33,6 +35,24 @@ func Open(dir string) (*Store, error) {
 // Path is the file of partition p.
 func (s *Store) Path(p int32) string {
 	return filepath.Join(s.dir, fmt.Sprintf("partition-%d.json", p))
+}
+
+// Partitions are the partitions that have a file in the directory, in order.
+func (s *Store) Partitions() ([]int32, error) {
+	names, err := filepath.Glob(filepath.Join(s.dir, "partition-*.json"))
+	if err != nil {
+		return nil, err
+	}
+	var parts []int32
+	for _, name := range names {
+		n, ok := strings.CutSuffix(strings.TrimPrefix(filepath.Base(name), "partition-"), ".json")
+		p, err := strconv.ParseInt(n, 10, 32)
+		if ok && err == nil && p >= 0 && filepath.Base(s.Path(int32(p))) == filepath.Base(name) {
+			parts = append(parts, int32(p))
+		}
+	}
+	slices.Sort(parts)
+	return parts, nil
 }
 
 // Load reads partition p's file. No file is (nil, nil): the partition has

@@ -1,0 +1,25 @@
+package main
+
+import (
+	"testing"
+
+	"github.com/weatherstream/weather/services/common/testkit"
+)
+
+func TestLoadConfig(t *testing.T) {
+	testkit.CheckConfig(t, []testkit.ConfigCase{
+		{Name: "defaults"},
+		{Name: "flags", Args: []string{"-dir", "data", "-addr", "127.0.0.1:9000"}},
+		{Name: "empty dir", Env: map[string]string{"DATA_DIR": ""}, WantErr: "DATA_DIR is set but empty"},
+		{Name: "refresh too often", Env: map[string]string{"REFRESH_INTERVAL": "1ms"}, WantErr: "REFRESH_INTERVAL"},
+		{Name: "refresh not a duration", Env: map[string]string{"REFRESH_INTERVAL": "soon"}, WantErr: "REFRESH_INTERVAL"},
+		{Name: "tail off", Env: map[string]string{"TAIL_RECORDS": "0"}},
+		{Name: "negative tail", Env: map[string]string{"TAIL_RECORDS": "-1"}, WantErr: "TAIL_RECORDS"},
+		{Name: "huge tail", Env: map[string]string{"TAIL_RECORDS": "1000000"}, WantErr: "TAIL_RECORDS"},
+		{Name: "no latest", Env: map[string]string{"LATEST_PER_STATION": "0"}, WantErr: "LATEST_PER_STATION"},
+		{Name: "history below refresh", Env: map[string]string{"HISTORY": "500ms"}, WantErr: "HISTORY"},
+		{Name: "bad address", Args: []string{"-addr", "nowhere"}, WantErr: "HTTP_ADDR"},
+		{Name: "topic", Env: map[string]string{"TOPIC": "bad topic!"}, WantErr: "TOPIC"},
+		{Name: "arguments", Args: []string{"x"}, WantErr: "unexpected arguments"},
+	}, func(args []string) error { _, err := loadConfig(args); return err })
+}

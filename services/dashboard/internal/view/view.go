@@ -1,0 +1,215 @@
+// Package view is what the dashboard shows: the partition files, each next to
+// what Kafka says of its partition, and the stations merged over them. It is
+// built from facts gathered elsewhere (files, the log) and knows no I/O, so
+// every rule of what is shown is tested on plain values.
+package view
+
+import (
+	"cmp"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/weatherstream/weather/services/common/stats"
+)
+
+// File is one partition file as read from the directory.
+type File struct {
+	Partition int32
+	Name      string           // partition-N.json
+	ModTime   time.Time        // when its current version was written
+	State     *stats.Partition // nil when Err is set
+	Err       error            // the file does not load
+	Owned     bool             // a consumer holds the partition's lock
+}
+
+// Log is what Kafka says of the topic at the time of a view. Err set means
+// Kafka did not answer: the rest is empty.
+type Log struct {
+	Topic      string
+	TopicID    string
+	Partitions int
+	// StableOffsets are the partitions' last stable offsets: where a read
+	// committed reader's log ends.
+	StableOffsets map[int32]int64
+	// NewestReport is, per partition, the Kafka timestamp of the newest
+	// record before the file's offset (the newest report the file counts).
+	NewestReport map[int32]time.Time
+	// Latest are the latest reports of each station, oldest first.
+	Latest map[string][]Reading
+	Err    error
+}
+
+// Reading is one daily maximum.
+type Reading struct {
+	Date    string  `json:"date"`
+	Degrees float64 `json:"degrees"`
+}
+
+// View is one consistent picture, as the API serves it.
+type View struct {
+	Time       time.Time            `json:"time"`
+	Topic      string               `json:"topic"`
+	TopicID    string               `json:"topic_id"`
+	KafkaError string               `json:"kafka_error,omitempty"`
+	Complete   bool                 `json:"complete"`
+	Stations   []Station            `json:"stations"`
+	Partitions []Partition          `json:"partitions"`
+	Unread     []int32              `json:"unread"`
+	Latest     map[string][]Reading `json:"latest"`
+}
+
+// Station is one station merged over the partitions whose files load.
+type Station struct {
+	Station    string  `json:"station"`
+	Count      int64   `json:"count"`
+	Sum        float64 `json:"sum"`
+	Avg        float64 `json:"avg"`
+	Start      string  `json:"start"`
+	End        string  `json:"end"`
+	Partitions []int32 `json:"partitions"`
+}
+
+// The states of a partition row.
+const (
+	StateOK     = "ok"     // its file loads and belongs to the topic
+	StateError  = "error"  // its file does not load, or is of another log
+	StateUnread = "unread" // a partition of the topic without a file
+)
+
+// Partition is one row of the partitions table.
+type Partition struct {
+	Partition              int32      `json:"partition"`
+	State                  string     `json:"state"`
+	Error                  string     `json:"error,omitempty"`
+	File                   string     `json:"file"`
+	Offset                 *int64     `json:"offset"`
+	LogEnd                 *int64     `json:"log_end"`
+	Lag                    *int64     `json:"lag"`
+	CheckpointAgeSeconds   *float64   `json:"checkpoint_age_seconds"`
+	NewestReportAgeSeconds *float64   `json:"newest_report_age_seconds"`
+	Log                    *stats.Log `json:"log"`
+	Owned                  bool       `json:"owned"`
+	Stations               int        `json:"stations"`
+}
+
+// Build makes the view at now of topic's files and log. Files must have
+// been read before the log was asked, so that no file is newer than the
+// offsets it is compared with (a lag is never below zero).
+func Build(now time.Time, topic string, files []File, log Log) View {
+	v := View{Time: now.UTC(), Topic: topic, TopicID: log.TopicID, Complete: true, Latest: log.Latest, Unread: []int32{}}
+	if v.Latest == nil {
+		v.Latest = map[string][]Reading{}
+	}
+	if log.Err != nil {
+		v.KafkaError = log.Err.Error()
+	}
+	byPartition := map[int32]File{}
+	for _, f := range files {
+		byPartition[f.Partition] = f
+	}
+	for p := range int32(log.Partitions) {
+		if _, ok := byPartition[p]; !ok {
+			v.Unread = append(v.Unread, p)
+			byPartition[p] = File{Partition: p, Name: fileName(p)}
+		}
+	}
+	merged := map[string]*Station{}
+	for _, p := range slices.Sorted(maps.Keys(byPartition)) {
+		f := byPartition[p]
+		row := partitionRow(now, f, log)
+		v.Partitions = append(v.Partitions, row)
+		if row.State != StateOK {
+			v.Complete = false
+			continue
+		}
+		for name, s := range f.State.Stations {
+			merge(merged, name, p, s)
+		}
+	}
+	v.Stations = make([]Station, 0, len(merged))
+	for _, name := range slices.Sorted(maps.Keys(merged)) {
+		s := merged[name]
+		s.Avg = s.Sum / float64(s.Count)
+		v.Stations = append(v.Stations, *s)
+	}
+	return v
+}
+
+func fileName(p int32) string { return "partition-" + strconv.Itoa(int(p)) + ".json" }
+
+// partitionRow is file f's row: its state and how far it is behind the log.
+func partitionRow(now time.Time, f File, log Log) Partition {
+	row := Partition{Partition: f.Partition, File: cmp.Or(f.Name, fileName(f.Partition)), Owned: f.Owned}
+	if !f.ModTime.IsZero() {
+		row.CheckpointAgeSeconds = ptr(now.Sub(f.ModTime).Seconds())
+	}
+	if end, ok := log.StableOffsets[f.Partition]; ok && log.Err == nil {
+		row.LogEnd = ptr(end)
+	}
+	switch {
+	case f.Err != nil:
+		row.State, row.Error = StateError, f.Err.Error()
+		return row
+	case f.State == nil:
+		row.State = StateUnread
+		return row
+	}
+	row.Log = f.State.Log
+	if err := belongs(f, log); err != nil {
+		row.State, row.Error = StateError, err.Error()
+		return row
+	}
+	row.State = StateOK
+	row.Offset = ptr(f.State.Offset)
+	row.Stations = len(f.State.Stations)
+	if row.LogEnd != nil {
+		row.Lag = ptr(*row.LogEnd - f.State.Offset)
+	}
+	if t, ok := log.NewestReport[f.Partition]; ok {
+		row.NewestReportAgeSeconds = ptr(now.Sub(t).Seconds())
+	}
+	return row
+}
+
+// belongs tells why file f is not a state of the topic's log: of another
+// topic, of another partition, or of the topic before it was recreated. A
+// file of the original's format does not say, and is taken as the topic's.
+func belongs(f File, log Log) error {
+	if log.Err == nil && log.Partitions > 0 && f.Partition >= int32(log.Partitions) {
+		return fmt.Errorf("topic %s has %d partitions: there is no partition %d", log.Topic, log.Partitions, f.Partition)
+	}
+	l := f.State.Log
+	if l == nil {
+		return nil
+	}
+	want := stats.Log{Topic: l.Topic, TopicID: l.TopicID, Partition: f.Partition}
+	if log.Err == nil {
+		want.Topic, want.TopicID = cmp.Or(log.Topic, l.Topic), log.TopicID
+	}
+	if !l.Is(want) {
+		return fmt.Errorf("the file is of another log: %s, not %s", l, want)
+	}
+	return nil
+}
+
+// merge adds partition p's stats of station name. A station is normally in
+// one partition (the records are keyed by station); after the topic gained
+// partitions it can be in two, and then its counts add up, its start is the
+// earliest and its end the latest of its partitions'.
+func merge(merged map[string]*Station, name string, p int32, s *stats.Station) {
+	m, ok := merged[name]
+	if !ok {
+		merged[name] = &Station{Station: name, Count: s.Count, Sum: s.Sum, Start: s.Start.String(), End: s.End.String(), Partitions: []int32{p}}
+		return
+	}
+	m.Count += s.Count
+	m.Sum += s.Sum
+	m.Start = min(m.Start, s.Start.String())
+	m.End = max(m.End, s.End.String())
+	m.Partitions = append(m.Partitions, p)
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -1,0 +1,245 @@
+package view
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/weatherstream/weather/services/common/stats"
+)
+
+var now = time.Date(2026, 12, 2, 1, 0, 0, 0, time.UTC)
+
+// state is a partition file's state: offset, and per station "count sum start end".
+func state(t *testing.T, log *stats.Log, offset int64, stations map[string][]string) *stats.Partition {
+	t.Helper()
+	p := stats.New(offset)
+	p.Log = log
+	for name, reports := range stations {
+		for _, r := range reports {
+			date, deg, _ := strings.Cut(r, "=")
+			var d float64
+			if err := json.Unmarshal([]byte(deg), &d); err != nil {
+				t.Fatal(err)
+			}
+			if err := p.Add([]byte(name), []byte(date), d); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return p
+}
+
+func logOf(p int32) *stats.Log {
+	return &stats.Log{Topic: "temperatures", TopicID: "ID1", Partition: p}
+}
+
+func healthyLog() Log {
+	return Log{
+		Topic: "temperatures", TopicID: "ID1", Partitions: 2,
+		StableOffsets: map[int32]int64{0: 100, 1: 50},
+		NewestReport:  map[int32]time.Time{0: now.Add(-2 * time.Second)},
+	}
+}
+
+func TestBuild(t *testing.T) {
+	files := func(t *testing.T) []File {
+		return []File{
+			{Partition: 0, Name: "partition-0.json", ModTime: now.Add(-time.Second), Owned: true,
+				State: state(t, logOf(0), 90, map[string][]string{"StationA": {"2000-01-01=10", "2000-01-02=20.5"}, "StationC": {"2000-01-01=-3"}})},
+			{Partition: 1, Name: "partition-1.json", ModTime: now.Add(-3 * time.Second),
+				State: state(t, logOf(1), 50, map[string][]string{"StationB": {"2000-01-03=1"}})},
+		}
+	}
+	type rowWant struct {
+		state, errHas string
+		offset, lag   *int64
+	}
+	for _, tc := range []struct {
+		name         string
+		files        func(t *testing.T) []File
+		log          Log
+		wantComplete bool
+		wantStations string // "name:count:sum:start:end:partitions ..."
+		wantRows     []rowWant
+		wantUnread   []int32
+		wantKafka    string
+	}{
+		{
+			name: "healthy", files: files, log: healthyLog(), wantComplete: true,
+			wantStations: "StationA:2:30.5:2000-01-01:2000-01-02:[0] StationB:1:1:2000-01-03:2000-01-03:[1] StationC:1:-3:2000-01-01:2000-01-01:[0]",
+			wantRows:     []rowWant{{state: StateOK, offset: ptr[int64](90), lag: ptr[int64](10)}, {state: StateOK, offset: ptr[int64](50), lag: ptr[int64](0)}},
+			wantUnread:   []int32{},
+		},
+		{
+			name: "a corrupt file is an error row, its stations are not counted",
+			files: func(t *testing.T) []File {
+				f := files(t)
+				f[1] = File{Partition: 1, Name: "partition-1.json", ModTime: now, Err: errors.New("checkpoint partition-1.json is corrupt")}
+				return f
+			},
+			log:          healthyLog(),
+			wantStations: "StationA:2:30.5:2000-01-01:2000-01-02:[0] StationC:1:-3:2000-01-01:2000-01-01:[0]",
+			wantRows:     []rowWant{{state: StateOK, offset: ptr[int64](90), lag: ptr[int64](10)}, {state: StateError, errHas: "corrupt"}},
+			wantUnread:   []int32{},
+		},
+		{
+			name:         "a partition without a file is unread",
+			files:        func(t *testing.T) []File { return files(t)[:1] },
+			log:          healthyLog(),
+			wantStations: "StationA:2:30.5:2000-01-01:2000-01-02:[0] StationC:1:-3:2000-01-01:2000-01-01:[0]",
+			wantRows:     []rowWant{{state: StateOK, offset: ptr[int64](90), lag: ptr[int64](10)}, {state: StateUnread}},
+			wantUnread:   []int32{1},
+		},
+		{
+			name: "a file of the topic before it was recreated is an error",
+			files: func(t *testing.T) []File {
+				f := files(t)
+				f[0].State.Log = &stats.Log{Topic: "temperatures", TopicID: "OLD", Partition: 0}
+				return f
+			},
+			log:          healthyLog(),
+			wantStations: "StationB:1:1:2000-01-03:2000-01-03:[1]",
+			wantRows:     []rowWant{{state: StateError, errHas: "of another log: topic temperatures (ID OLD) partition 0, not topic temperatures (ID ID1) partition 0"}, {state: StateOK, offset: ptr[int64](50), lag: ptr[int64](0)}},
+			wantUnread:   []int32{},
+		},
+		{
+			name: "a file of another partition is an error",
+			files: func(t *testing.T) []File {
+				f := files(t)
+				f[1].State.Log = logOf(0)
+				return f
+			},
+			log:          healthyLog(),
+			wantStations: "StationA:2:30.5:2000-01-01:2000-01-02:[0] StationC:1:-3:2000-01-01:2000-01-01:[0]",
+			wantRows:     []rowWant{{state: StateOK, offset: ptr[int64](90), lag: ptr[int64](10)}, {state: StateError, errHas: "of another log"}},
+			wantUnread:   []int32{},
+		},
+		{
+			name: "a file beyond the topic's partitions is an error",
+			files: func(t *testing.T) []File {
+				return append(files(t), File{Partition: 2, Name: "partition-2.json", State: state(t, nil, 5, map[string][]string{"StationZ": {"2000-01-01=1"}})})
+			},
+			log:          healthyLog(),
+			wantStations: "StationA:2:30.5:2000-01-01:2000-01-02:[0] StationB:1:1:2000-01-03:2000-01-03:[1] StationC:1:-3:2000-01-01:2000-01-01:[0]",
+			wantRows: []rowWant{{state: StateOK, offset: ptr[int64](90), lag: ptr[int64](10)}, {state: StateOK, offset: ptr[int64](50), lag: ptr[int64](0)},
+				{state: StateError, errHas: "topic temperatures has 2 partitions: there is no partition 2"}},
+			wantUnread: []int32{},
+		},
+		{
+			name: "a station in two partitions adds up",
+			files: func(t *testing.T) []File {
+				f := files(t)
+				f[1].State = state(t, logOf(1), 50, map[string][]string{"StationA": {"1999-12-31=4", "2000-01-05=1.5"}})
+				return f
+			},
+			log: healthyLog(), wantComplete: true,
+			wantStations: "StationA:4:36:1999-12-31:2000-01-05:[0 1] StationC:1:-3:2000-01-01:2000-01-01:[0]",
+			wantRows:     []rowWant{{state: StateOK, offset: ptr[int64](90), lag: ptr[int64](10)}, {state: StateOK, offset: ptr[int64](50), lag: ptr[int64](0)}},
+			wantUnread:   []int32{},
+		},
+		{
+			name:  "kafka away: the files are shown, nothing is made up",
+			files: files, log: Log{Topic: "temperatures", Err: errors.New("kafka at 127.0.0.1:1 unreachable")}, wantComplete: true,
+			wantStations: "StationA:2:30.5:2000-01-01:2000-01-02:[0] StationB:1:1:2000-01-03:2000-01-03:[1] StationC:1:-3:2000-01-01:2000-01-01:[0]",
+			wantRows:     []rowWant{{state: StateOK, offset: ptr[int64](90)}, {state: StateOK, offset: ptr[int64](50)}},
+			wantUnread:   []int32{},
+			wantKafka:    "unreachable",
+		},
+		{
+			name: "nothing yet", files: func(*testing.T) []File { return nil }, log: healthyLog(),
+			wantRows:   []rowWant{{state: StateUnread}, {state: StateUnread}},
+			wantUnread: []int32{0, 1},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v := Build(now, "temperatures", tc.files(t), tc.log)
+			if v.Complete != tc.wantComplete {
+				t.Errorf("Complete = %v, want %v", v.Complete, tc.wantComplete)
+			}
+			var got []string
+			for _, s := range v.Stations {
+				got = append(got, strings.Join([]string{s.Station, jsonOf(t, s.Count), jsonOf(t, s.Sum), s.Start, s.End, jsonOf(t, s.Partitions)}, ":"))
+				if s.Avg != s.Sum/float64(s.Count) {
+					t.Errorf("%s: avg %v, want sum/count", s.Station, s.Avg)
+				}
+			}
+			if g := strings.ReplaceAll(strings.Join(got, " "), ",", " "); g != tc.wantStations {
+				t.Errorf("stations\n got %s\nwant %s", g, tc.wantStations)
+			}
+			if len(v.Partitions) != len(tc.wantRows) {
+				t.Fatalf("%d partition rows, want %d: %+v", len(v.Partitions), len(tc.wantRows), v.Partitions)
+			}
+			for i, w := range tc.wantRows {
+				r := v.Partitions[i]
+				if r.Partition != int32(i) || r.State != w.state || !strings.Contains(r.Error, w.errHas) || (w.errHas == "") != (r.Error == "") {
+					t.Errorf("row %d = partition %d state %q error %q; want state %q error with %q", i, r.Partition, r.State, r.Error, w.state, w.errHas)
+				}
+				if !equal(r.Offset, w.offset) || !equal(r.Lag, w.lag) {
+					t.Errorf("row %d: offset %v lag %v, want %v %v", i, deref(r.Offset), deref(r.Lag), deref(w.offset), deref(w.lag))
+				}
+				if r.State != StateOK && r.Stations != 0 {
+					t.Errorf("row %d in state %s counts %d stations", i, r.State, r.Stations)
+				}
+			}
+			if jsonOf(t, v.Unread) != jsonOf(t, tc.wantUnread) {
+				t.Errorf("unread %v, want %v", v.Unread, tc.wantUnread)
+			}
+			if !strings.Contains(v.KafkaError, tc.wantKafka) || (tc.wantKafka == "") != (v.KafkaError == "") {
+				t.Errorf("kafka error %q, want one with %q", v.KafkaError, tc.wantKafka)
+			}
+		})
+	}
+}
+
+func TestBuildAges(t *testing.T) {
+	v := Build(now, "temperatures", []File{
+		{Partition: 0, ModTime: now.Add(-1500 * time.Millisecond), State: state(t, logOf(0), 90, nil), Owned: true},
+		{Partition: 1, ModTime: now.Add(-time.Second), State: state(t, logOf(1), 50, nil)},
+	}, healthyLog())
+	p0, p1 := v.Partitions[0], v.Partitions[1]
+	if *p0.CheckpointAgeSeconds != 1.5 || *p0.NewestReportAgeSeconds != 2 || !p0.Owned || p0.File != "partition-0.json" {
+		t.Errorf("partition 0: checkpoint age %v, report age %v, owned %v, file %q; want 1.5, 2, true, partition-0.json",
+			deref(p0.CheckpointAgeSeconds), deref(p0.NewestReportAgeSeconds), p0.Owned, p0.File)
+	}
+	if p1.NewestReportAgeSeconds != nil || p1.Owned {
+		t.Errorf("partition 1: report age %v (Kafka did not say), owned %v; want null, false", deref(p1.NewestReportAgeSeconds), p1.Owned)
+	}
+}
+
+// TestViewJSON pins the API's field names: the page, the e2e and users' scripts read them.
+func TestViewJSON(t *testing.T) {
+	v := Build(now, "temperatures", []File{{Partition: 0, Name: "partition-0.json", ModTime: now,
+		State: state(t, logOf(0), 3, map[string][]string{"StationA": {"2000-01-01=1.25"}})}},
+		Log{Topic: "temperatures", TopicID: "ID1", Partitions: 2, StableOffsets: map[int32]int64{0: 4, 1: 0},
+			Latest: map[string][]Reading{"StationA": {{Date: "2000-01-01", Degrees: 1.25}}}})
+	want := `{"time":"2026-12-02T01:00:00Z","topic":"temperatures","topic_id":"ID1","complete":false,` +
+		`"stations":[{"station":"StationA","count":1,"sum":1.25,"avg":1.25,"start":"2000-01-01","end":"2000-01-01","partitions":[0]}],` +
+		`"partitions":[{"partition":0,"state":"ok","file":"partition-0.json","offset":3,"log_end":4,"lag":1,"checkpoint_age_seconds":0,"newest_report_age_seconds":null,` +
+		`"log":{"topic":"temperatures","topic_id":"ID1","partition":0},"owned":false,"stations":1},` +
+		`{"partition":1,"state":"unread","file":"partition-1.json","offset":null,"log_end":0,"lag":null,"checkpoint_age_seconds":null,"newest_report_age_seconds":null,"log":null,"owned":false,"stations":0}],` +
+		`"unread":[1],"latest":{"StationA":[{"date":"2000-01-01","degrees":1.25}]}}`
+	if got := jsonOf(t, v); got != want {
+		t.Errorf("JSON\n got %s\nwant %s", got, want)
+	}
+}
+
+func jsonOf(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func equal[T comparable](a, b *T) bool { return (a == nil) == (b == nil) && (a == nil || *a == *b) }
+
+func deref[T any](p *T) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}
