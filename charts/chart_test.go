@@ -84,6 +84,7 @@ var scenarios = []scenario{
 		m.wantKinds(t, "ConfigMap/weather-kafka", "Service/weather-kafka", "Service/weather-kafka-headless",
 			"StatefulSet/weather-kafka", "Deployment/weather-producer", "PersistentVolumeClaim/weather-stats",
 			"Service/weather-consumer", "StatefulSet/weather-consumer", "Deployment/weather-debug",
+			"Deployment/weather-dashboard", "Service/weather-dashboard",
 			"ServiceAccount/weather-controller", "Role/weather-controller", "RoleBinding/weather-controller",
 			"Deployment/weather-controller")
 		checkAssignment(t, m, 4, 2, nil)
@@ -121,6 +122,21 @@ var scenarios = []scenario{
 		if envValue(t, dc, "GROUP") != "debug" || envValue(t, dc, "OUTPUT") != "text" {
 			t.Errorf("debug GROUP/OUTPUT = %q/%q", envValue(t, dc, "GROUP"), envValue(t, dc, "OUTPUT"))
 		}
+		dc = container(t, &m.deployment(t, "weather-dashboard").Spec.Template.Spec, "dashboard")
+		if got, want := dc.Image, "localhost/weather/consumer:0.1.0"; got != want {
+			t.Errorf("dashboard image %q, want %q (the consumer image carries /dashboard)", got, want)
+		}
+		for name, want := range map[string]string{
+			"DATA_DIR": "/data", "REFRESH_INTERVAL": "1s", "TAIL_RECORDS": "200", "HISTORY": "5m", "HTTP_ADDR": ":8080",
+			"KAFKA_BROKERS": "weather-kafka.weather-test.svc.cluster.local:9092", "TOPIC": "temperatures",
+		} {
+			if got := envValue(t, dc, name); got != want {
+				t.Errorf("dashboard %s = %q, want %q", name, got, want)
+			}
+		}
+		if svc := m.service(t, "weather-dashboard"); svc.Spec.Type != corev1.ServiceTypeClusterIP || svc.Spec.Ports[0].Port != 80 {
+			t.Errorf("dashboard Service %s port %d, want ClusterIP port 80", svc.Spec.Type, svc.Spec.Ports[0].Port)
+		}
 		cc := container(t, &m.deployment(t, "weather-controller").Spec.Template.Spec, "controller")
 		if got, want := cc.Image, "localhost/weather/controller:0.1.0"; got != want {
 			t.Errorf("controller image %q, want %q (tag = appVersion)", got, want)
@@ -141,6 +157,10 @@ var scenarios = []scenario{
 			"kubectl -n weather-test scale statefulset/weather-consumer --replicas=N",
 			// With the controller a scale is all it takes: no helm upgrade.
 			"deployment/weather-controller",
+			// How to open the dashboard, and its API.
+			"kubectl -n weather-test rollout status deployment/weather-dashboard",
+			"kubectl -n weather-test port-forward svc/weather-dashboard 8080:80\nthen open http://localhost:8080",
+			"curl http://localhost:8080/api/v1/stations",
 		} {
 			if !strings.Contains(notes, want) {
 				t.Errorf("NOTES.txt lacks %q:\n%s", want, notes)
@@ -153,7 +173,8 @@ var scenarios = []scenario{
 	{name: "controller-disabled", values: `controller: {enabled: false}`, check: func(t *testing.T, m *manifest) {
 		m.wantKinds(t, "ConfigMap/weather-kafka", "Service/weather-kafka", "Service/weather-kafka-headless",
 			"StatefulSet/weather-kafka", "Deployment/weather-producer", "PersistentVolumeClaim/weather-stats",
-			"Service/weather-consumer", "StatefulSet/weather-consumer", "Deployment/weather-debug")
+			"Service/weather-consumer", "StatefulSet/weather-consumer", "Deployment/weather-debug",
+			"Deployment/weather-dashboard", "Service/weather-dashboard")
 		checkAssignment(t, m, 4, 2, nil)
 		if _, ok := m.statefulSet(t, "weather-consumer").Labels[partitionControllerLabel]; ok {
 			t.Errorf("controller.enabled=false but the consumer StatefulSet has label %s", partitionControllerLabel)
@@ -187,6 +208,7 @@ externalKafka:
 `, check: func(t *testing.T, m *manifest) {
 		m.wantKinds(t, "Deployment/weather-producer", "PersistentVolumeClaim/weather-stats",
 			"Service/weather-consumer", "StatefulSet/weather-consumer", "Deployment/weather-debug",
+			"Deployment/weather-dashboard", "Service/weather-dashboard",
 			"ServiceAccount/weather-controller", "Role/weather-controller", "RoleBinding/weather-controller",
 			"Deployment/weather-controller")
 		// Every workload, the controller too, reaches Kafka the same way.
@@ -302,10 +324,19 @@ controller:
   image: {repository: registry.example.com/weather/controller, tag: "1.2.3", pullPolicy: Always}
   pollInterval: 1m30s
   resources: {requests: {cpu: 10m, memory: 32Mi}, limits: {memory: 64Mi}}
+dashboard:
+  image: {repository: registry.example.com/weather/consumer, tag: "1.2.3", pullPolicy: Always}
+  refreshInterval: 250ms
+  tailRecords: 0
+  history: 1h
+  service: {type: NodePort, port: 8088}
+  extraEnv: [{name: LATEST_PER_STATION, value: "7"}]
+  resources: {requests: {cpu: 5m, memory: 16Mi}, limits: {memory: 48Mi}}
 `, check: func(t *testing.T, m *manifest) {
 		m.wantKinds(t, "ConfigMap/demo-weather-kafka", "Service/demo-weather-kafka", "Service/demo-weather-kafka-headless",
 			"StatefulSet/demo-weather-kafka", "Deployment/demo-weather-producer", "PersistentVolumeClaim/demo-weather-stats",
 			"Service/demo-weather-consumer", "StatefulSet/demo-weather-consumer",
+			"Deployment/demo-weather-dashboard", "Service/demo-weather-dashboard",
 			"ServiceAccount/demo-weather-controller", "Role/demo-weather-controller", "RoleBinding/demo-weather-controller",
 			"Deployment/demo-weather-controller")
 		cd := m.deployment(t, "demo-weather-controller")
@@ -367,6 +398,42 @@ controller:
 		if strings.Contains(m.notes, "logs -f") {
 			t.Errorf("NOTES.txt tells how to read the disabled debug consumer:\n%s", m.notes)
 		}
+		dd := m.deployment(t, "demo-weather-dashboard")
+		dc := container(t, &dd.Spec.Template.Spec, "dashboard")
+		if dc.Image != "registry.example.com/weather/consumer:1.2.3" || dc.ImagePullPolicy != corev1.PullAlways {
+			t.Errorf("dashboard image %q %q", dc.Image, dc.ImagePullPolicy)
+		}
+		for name, want := range map[string]string{
+			"REFRESH_INTERVAL": "250ms", "TAIL_RECORDS": "0", "HISTORY": "1h", "LATEST_PER_STATION": "7",
+			"HTTP_ADDR": ":9090", "LOG_FORMAT": "json", "TOPIC": "weather.reports",
+		} {
+			if got := envValue(t, dc, name); got != want {
+				t.Errorf("dashboard %s = %q, want %q", name, got, want)
+			}
+		}
+		if got := dd.Spec.Template.Spec.ImagePullSecrets; len(got) != 1 || got[0].Name != "regcred" {
+			t.Errorf("dashboard imagePullSecrets %+v", got)
+		}
+		if got := dc.Resources.Limits.Memory().String(); got != "48Mi" {
+			t.Errorf("dashboard memory limit %s, want 48Mi", got)
+		}
+		svc := m.service(t, "demo-weather-dashboard")
+		if svc.Spec.Type != corev1.ServiceTypeNodePort || svc.Spec.Ports[0].Port != 8088 {
+			t.Errorf("dashboard Service %s port %d, want NodePort 8088", svc.Spec.Type, svc.Spec.Ports[0].Port)
+		}
+		if want := "port-forward svc/demo-weather-dashboard 8080:8088"; !strings.Contains(m.notes, want) {
+			t.Errorf("NOTES.txt lacks %q:\n%s", want, m.notes)
+		}
+	}},
+	{name: "dashboard-disabled", values: `dashboard: {enabled: false}`, check: func(t *testing.T, m *manifest) {
+		m.wantKinds(t, "ConfigMap/weather-kafka", "Service/weather-kafka", "Service/weather-kafka-headless",
+			"StatefulSet/weather-kafka", "Deployment/weather-producer", "PersistentVolumeClaim/weather-stats",
+			"Service/weather-consumer", "StatefulSet/weather-consumer", "Deployment/weather-debug",
+			"ServiceAccount/weather-controller", "Role/weather-controller", "RoleBinding/weather-controller",
+			"Deployment/weather-controller")
+		if strings.Contains(m.notes, "dashboard") {
+			t.Errorf("NOTES.txt names the disabled dashboard:\n%s", m.notes)
+		}
 	}},
 }
 
@@ -409,6 +476,15 @@ var badValues = []struct {
 	{"controller pollInterval not a duration", `controller: {pollInterval: often}`, "/controller/pollInterval", true},
 	{"controller pollInterval 0", `controller: {pollInterval: "0"}`, "/controller/pollInterval", true},
 	{"controller bad pull policy", `controller: {image: {pullPolicy: Sometimes}}`, "/controller/image/pullPolicy", true},
+	{"dashboard unknown key", `dashboard: {refresh: 1s}`, "refresh", true},
+	{"dashboard enabled not a boolean", `dashboard: {enabled: "yes"}`, "/dashboard/enabled", true},
+	{"dashboard refreshInterval 0", `dashboard: {refreshInterval: "0"}`, "/dashboard/refreshInterval", true},
+	{"dashboard refreshInterval not a duration", `dashboard: {refreshInterval: often}`, "/dashboard/refreshInterval", true},
+	{"dashboard history not a duration", `dashboard: {history: long}`, "/dashboard/history", true},
+	{"dashboard negative tailRecords", `dashboard: {tailRecords: -1}`, "/dashboard/tailRecords", true},
+	{"dashboard bad service type", `dashboard: {service: {type: ExternalName}}`, "/dashboard/service/type", true},
+	{"dashboard service port 0", `dashboard: {service: {port: 0}}`, "/dashboard/service/port", true},
+	{"dashboard bad pull policy", `dashboard: {image: {pullPolicy: Sometimes}}`, "/dashboard/image/pullPolicy", true},
 	// The controller owns the assignment: explicit ones need it off.
 	{"assignments with the controller", `consumer: {assignments: [[0, 2], [1, 3]]}`, "controller.enabled", false},
 	{"replication factor 3 on the chart's single broker", `topic: {replicationFactor: 3}`, "single broker", false},
@@ -723,7 +799,7 @@ func checkCommon(t *testing.T, m *manifest, s scenario) {
 				t.Errorf("%s: label %s = %q, want %q", id, key, l[key], want)
 			}
 		}
-		if !slices.Contains([]string{"kafka", "producer", "consumer", "debug", "controller"}, l["app.kubernetes.io/component"]) {
+		if !slices.Contains([]string{"kafka", "producer", "consumer", "debug", "dashboard", "controller"}, l["app.kubernetes.io/component"]) {
 			t.Errorf("%s: label app.kubernetes.io/component = %q", id, l["app.kubernetes.io/component"])
 		}
 		// Least privilege: the chart grants rights in its namespace only.
@@ -868,6 +944,15 @@ func checkCommon(t *testing.T, m *manifest, s scenario) {
 	}
 	if values.boolAt(t, "debug.enabled") {
 		m.deployment(t, fullname+"-debug")
+	}
+	if values.boolAt(t, "dashboard.enabled") {
+		checkDashboard(t, m, fullname, values)
+	} else {
+		for _, o := range m.objects {
+			if o.obj.GetLabels()["app.kubernetes.io/component"] == "dashboard" {
+				t.Errorf("dashboard.enabled=false but %s/%s is rendered", kindOf(o.obj), o.obj.GetName())
+			}
+		}
 	}
 	if values.boolAt(t, "controller.enabled") {
 		checkController(t, m, fullname, values)
@@ -1051,6 +1136,111 @@ func checkConsumer(t *testing.T, m *manifest, fullname string, values chartValue
 	}
 	if hasEnv(c, "PARTITIONS") {
 		t.Errorf("PARTITIONS would win over PARTITIONS_BY_ORDINAL")
+	}
+}
+
+// checkDashboard: one pod running the consumer image's /dashboard, hardened
+// exactly as the consumers, that mounts the consumers' stats PVC at /data
+// read-only (both the mount and the claim), reaches Kafka as the other
+// services do, and a Service whose port "http" reaches the pod's HTTP port.
+func checkDashboard(t *testing.T, m *manifest, fullname string, values chartValues) {
+	t.Helper()
+	name := fullname + "-dashboard"
+	d := m.deployment(t, name)
+	if d.Spec.Replicas == nil || *d.Spec.Replicas != 1 {
+		t.Errorf("%s: replicas %v, want 1", name, d.Spec.Replicas)
+	}
+	spec := &d.Spec.Template.Spec
+	if len(spec.Containers) != 1 {
+		t.Fatalf("%s: %d containers, want 1", name, len(spec.Containers))
+	}
+	c := container(t, spec, "dashboard")
+	if !slices.Equal(c.Command, []string{"/dashboard"}) || len(c.Args) != 0 {
+		t.Errorf("%s: command %q args %q, want [/dashboard] (the consumer image's binary), no args", name, c.Command, c.Args)
+	}
+	tag := values.stringAt(t, "dashboard.image.tag")
+	if tag == "" {
+		tag = loadWeatherChart(t).Metadata.AppVersion
+	}
+	if got, want := c.Image, values.stringAt(t, "dashboard.image.repository")+":"+tag; got != want {
+		t.Errorf("%s: image %q, want %q", name, got, want)
+	}
+	if got, want := string(c.ImagePullPolicy), values.stringAt(t, "dashboard.image.pullPolicy"); got != want {
+		t.Errorf("%s: imagePullPolicy %q, want %q", name, got, want)
+	}
+	for env, key := range map[string]string{
+		"REFRESH_INTERVAL": "dashboard.refreshInterval", "TAIL_RECORDS": "dashboard.tailRecords", "HISTORY": "dashboard.history",
+	} {
+		if got, want := envValue(t, c, env), values.stringAt(t, key); got != want {
+			t.Errorf("%s: %s = %q, want %q (%s)", name, env, got, want, key)
+		}
+	}
+	if got := envValue(t, c, "DATA_DIR"); got != "/data" {
+		t.Errorf("%s: DATA_DIR %q, want /data", name, got)
+	}
+
+	// The consumers' volume, read-only twice over: the claim is attached
+	// read-only and the container mounts it read-only.
+	pvc := m.pvc(t, fullname+"-stats")
+	v := volume(t, spec, "stats")
+	if v.PersistentVolumeClaim == nil || v.PersistentVolumeClaim.ClaimName != pvc.Name || !v.PersistentVolumeClaim.ReadOnly {
+		t.Errorf("%s: volume stats %+v, want the claim %s, readOnly", name, v.VolumeSource, pvc.Name)
+	}
+	if vm := volumeMount(t, c, "stats"); vm.MountPath != "/data" || !vm.ReadOnly || vm.SubPath != "" || vm.SubPathExpr != "" {
+		t.Errorf("%s: stats mount %+v, want /data, readOnly, the whole volume", name, vm)
+	}
+	for _, vm := range c.VolumeMounts {
+		if !vm.ReadOnly {
+			t.Errorf("%s: mount %s is writable; the dashboard writes nothing", name, vm.Name)
+		}
+	}
+
+	// Hardened exactly as the stats consumers, whose files it reads.
+	sts := m.statefulSet(t, fullname+"-consumer")
+	cs := container(t, &sts.Spec.Template.Spec, "consumer")
+	if !reflect.DeepEqual(spec.SecurityContext, sts.Spec.Template.Spec.SecurityContext) {
+		t.Errorf("%s: pod securityContext %+v, the consumers' %+v", name, spec.SecurityContext, sts.Spec.Template.Spec.SecurityContext)
+	}
+	if !reflect.DeepEqual(c.SecurityContext, cs.SecurityContext) {
+		t.Errorf("%s: container securityContext %+v, the consumers' %+v", name, c.SecurityContext, cs.SecurityContext)
+	}
+	// Kafka, the topic and the HTTP server exactly as the consumers see them.
+	for _, e := range []string{"KAFKA_BROKERS", "TOPIC", "KAFKA_CONNECT_TIMEOUT", "KAFKA_TLS", "KAFKA_TLS_CA_FILE",
+		"KAFKA_SASL_MECHANISM", "KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD", "LOG_FORMAT", "LOG_LEVEL", "HTTP_ADDR"} {
+		if hasEnv(cs, e) != hasEnv(c, e) {
+			t.Errorf("%s: has %s: %v, the consumers: %v", name, e, hasEnv(c, e), hasEnv(cs, e))
+		} else if hasEnv(cs, e) && !reflect.DeepEqual(env(t, c, e), env(t, cs, e)) {
+			t.Errorf("%s: %s = %+v, the consumers' %+v", name, e, env(t, c, e), env(t, cs, e))
+		}
+	}
+
+	// The Service: its port "http" on dashboard.service.port, to the pod's
+	// container port of that name (which HTTP_ADDR listens on).
+	svc := m.service(t, name)
+	if got, want := string(svc.Spec.Type), values.stringAt(t, "dashboard.service.type"); got != want {
+		t.Errorf("Service %s: type %q, want %q", name, got, want)
+	}
+	if svc.Spec.ClusterIP == corev1.ClusterIPNone {
+		t.Errorf("Service %s is headless; want a virtual IP to port-forward and proxy to", name)
+	}
+	if len(svc.Spec.Ports) != 1 {
+		t.Fatalf("Service %s: ports %+v, want one", name, svc.Spec.Ports)
+	}
+	port := svc.Spec.Ports[0]
+	if port.Name != "http" || int(port.Port) != values.intAt(t, "dashboard.service.port") || port.Protocol != corev1.ProtocolTCP {
+		t.Errorf("Service %s: port %+v, want http/TCP on %d", name, port, values.intAt(t, "dashboard.service.port"))
+	}
+	var target *corev1.ContainerPort
+	for i := range c.Ports {
+		if p := &c.Ports[i]; p.Name == port.TargetPort.String() || strconv.Itoa(int(p.ContainerPort)) == port.TargetPort.String() {
+			target = p
+		}
+	}
+	if target == nil || int(target.ContainerPort) != values.intAt(t, "httpPort") {
+		t.Errorf("Service %s: targetPort %s is not the dashboard's HTTP port %d (ports %+v)", name, port.TargetPort.String(), values.intAt(t, "httpPort"), c.Ports)
+	}
+	if !labels.SelectorFromSet(svc.Spec.Selector).Matches(labels.Set(d.Spec.Template.Labels)) {
+		t.Errorf("Service %s: selector %v does not select the dashboard's pods %v", name, svc.Spec.Selector, d.Spec.Template.Labels)
 	}
 }
 

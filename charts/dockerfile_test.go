@@ -12,17 +12,23 @@ import (
 	"golang.org/x/mod/semver"
 )
 
+// images are the project's images: the Dockerfile of each, and the binaries
+// it holds (services/<name>, at /<name>), the entrypoint first. The chart runs
+// the consumer image's others with command: ["/debug"], ["/dashboard"].
+var images = map[string][]string{
+	"producer":   {"producer"},
+	"consumer":   {"consumer", "debug", "dashboard"},
+	"controller": {"controller"},
+}
+
 // TestDockerfiles checks what can be checked of the images without Docker:
 // each Dockerfile copies the go.mod/go.sum of every module its services need
 // (the service and, transitively, the modules its go.mod replaces with local
 // directories) before `go mod download`, then their sources, and builds
 // static binaries with GOWORK=off onto distroless as uid 65532.
 func TestDockerfiles(t *testing.T) {
-	for file, services := range map[string][]string{
-		"Dockerfile.producer":   {"producer"},
-		"Dockerfile.consumer":   {"consumer", "debug"},
-		"Dockerfile.controller": {"controller"},
-	} {
+	for image, services := range images {
+		file := "Dockerfile." + image
 		t.Run(file, func(t *testing.T) {
 			lines := dockerfileLines(t, filepath.Join("..", file))
 			download := slices.IndexFunc(lines, func(l string) bool { return strings.HasPrefix(l, "RUN ") && strings.Contains(l, "go mod download") })
@@ -77,6 +83,33 @@ func TestDockerfiles(t *testing.T) {
 				t.Errorf("last line %q, want %q", lines[len(lines)-1], want)
 			}
 		})
+	}
+}
+
+// TestImageBuildScript: hack/images/build.sh (the e2e cluster's images, built
+// without Docker) puts the same binaries into each image as its Dockerfile,
+// the entrypoint first.
+func TestImageBuildScript(t *testing.T) {
+	data, err := os.ReadFile("../hack/images/build.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// e.g.	consumer) build_service consumer "$IMG_CONSUMER_REPO:$IMAGE_TAG" consumer debug dashboard ;;
+	line := regexp.MustCompile(`(?m)^\s*([a-z-]+)\) build_service ([a-z-]+) "[^"]*" ([a-z -]+?) ;;$`)
+	built := map[string][]string{}
+	for _, m := range line.FindAllStringSubmatch(string(data), -1) {
+		if m[1] != m[2] {
+			t.Errorf("build.sh: %q builds the image %q", m[1], m[2])
+		}
+		built[m[2]] = strings.Fields(m[3])
+	}
+	for image, bins := range images {
+		if !slices.Equal(built[image], bins) {
+			t.Errorf("build.sh builds the %s image with %q, Dockerfile.%s with %q", image, built[image], image, bins)
+		}
+	}
+	if len(built) != len(images) {
+		t.Errorf("build.sh builds the service images %v, want %v", built, images)
 	}
 }
 

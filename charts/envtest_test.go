@@ -114,11 +114,25 @@ func TestServerSideDryRun(t *testing.T) {
 			}
 		})
 	}
-	// The partition controller's objects (its RBAC too) went through it.
-	for _, id := range []string{"ServiceAccount/weather-controller", "Role/weather-controller",
-		"RoleBinding/weather-controller", "Deployment/weather-controller"} {
-		if !accepted["defaults"][id] {
-			t.Errorf("defaults: %s was not accepted by the server-side dry run (accepted: %v)", id, slices.Sorted(maps.Keys(accepted["defaults"])))
+	// The optional components' objects went through it where they are on
+	// (the partition controller's RBAC too), and are absent where off.
+	for _, c := range []struct {
+		scenario string
+		ids      []string
+		want     bool
+	}{
+		{"defaults", []string{"ServiceAccount/weather-controller", "Role/weather-controller",
+			"RoleBinding/weather-controller", "Deployment/weather-controller"}, true},
+		{"defaults", []string{"Deployment/weather-dashboard", "Service/weather-dashboard"}, true},
+		{"release-demo-options", []string{"Deployment/demo-weather-dashboard", "Service/demo-weather-dashboard"}, true},
+		{"dashboard-disabled", []string{"Deployment/weather-dashboard", "Service/weather-dashboard"}, false},
+		{"controller-disabled", []string{"Deployment/weather-controller", "Role/weather-controller"}, false},
+	} {
+		for _, id := range c.ids {
+			if accepted[c.scenario][id] != c.want {
+				t.Errorf("%s: %s accepted by the server-side dry run: %v, want %v (accepted: %v)",
+					c.scenario, id, accepted[c.scenario][id], c.want, slices.Sorted(maps.Keys(accepted[c.scenario])))
+			}
 		}
 	}
 }

@@ -23,6 +23,7 @@ export E2E_HELM_SET="
 producer.image.tag=$IMAGE_TAG
 consumer.image.tag=$IMAGE_TAG
 debug.image.tag=$IMAGE_TAG
+dashboard.image.tag=$IMAGE_TAG
 controller.image.tag=$IMAGE_TAG
 kafka.image.repository=$IMG_KAFKA_REPO
 kafka.image.tag=$IMG_KAFKA_TAG

@@ -19,7 +19,8 @@
 # Inputs:
 #   the services       what Dockerfile.{producer,consumer,controller} put on distroless:
 #                      static binaries (CGO_ENABLED=0, each module with GOWORK=off),
-#                      run as uid 65532
+#                      run as uid 65532; the consumer image holds consumer, debug
+#                      and dashboard
 #   the add-ons        coredns, local-path-provisioner from hack/k8s/bins.sh (K8S_BIN)
 #   pause              hack/images/pause (its own module, GOWORK=off)
 #   busybox            Debian's busybox-static (static binary; installed if missing)
@@ -205,7 +206,8 @@ build_addon() {
 
 # build_service IMAGE REF BINARY...: an image of our static Go binaries, as
 # the Dockerfiles build it: the binaries at /, the first one the entrypoint,
-# uid 65532. The consumer image also carries /debug (the chart runs it).
+# uid 65532. The consumer image also carries /debug and /dashboard (the chart
+# runs them with command: ["/debug"] and ["/dashboard"]).
 build_service() {
 	local image=$1 ref=$2
 	shift 2
@@ -298,7 +300,7 @@ main() {
 		coredns) build_addon coredns "$IMG_COREDNS" ;;
 		local-path-provisioner) build_addon local-path-provisioner "$IMG_LOCAL_PATH" ;;
 		producer) build_service producer "$IMG_PRODUCER_REPO:$IMAGE_TAG" producer ;;
-		consumer) build_service consumer "$IMG_CONSUMER_REPO:$IMAGE_TAG" consumer debug ;;
+		consumer) build_service consumer "$IMG_CONSUMER_REPO:$IMAGE_TAG" consumer debug dashboard ;;
 		controller) build_service controller "$IMG_CONTROLLER_REPO:$IMAGE_TAG" controller ;;
 		kafka) build_kafka ;;
 		*) die "unknown image '$name' (known: ${IMAGE_NAMES[*]})" ;;

@@ -54,6 +54,8 @@ $(HELM) upgrade --install $(WEATHER_RELEASE) $(WEATHER_CHART) $(1) \
 	--set-string consumer.image.tag=$(VERSION) \
 	--set-string debug.image.repository=$(WEATHER_IMAGE_CONSUMER) \
 	--set-string debug.image.tag=$(VERSION) \
+	--set-string dashboard.image.repository=$(WEATHER_IMAGE_CONSUMER) \
+	--set-string dashboard.image.tag=$(VERSION) \
 	--set-string controller.image.repository=$(WEATHER_IMAGE_CONTROLLER) \
 	--set-string controller.image.tag=$(VERSION) \
 	--wait --timeout $(WEATHER_HELM_TIMEOUT) $(WEATHER_HELM_ARGS)

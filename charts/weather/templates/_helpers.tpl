@@ -31,6 +31,7 @@ characters minus the longest suffix the chart adds ("-kafka-headless").
 {{- define "weather.consumer.fullname" -}}{{ include "weather.fullname" . }}-consumer{{- end -}}
 {{- define "weather.consumer.pvc" -}}{{ include "weather.fullname" . }}-stats{{- end -}}
 {{- define "weather.debug.fullname" -}}{{ include "weather.fullname" . }}-debug{{- end -}}
+{{- define "weather.dashboard.fullname" -}}{{ include "weather.fullname" . }}-dashboard{{- end -}}
 {{- define "weather.controller.fullname" -}}{{ include "weather.fullname" . }}-controller{{- end -}}
 
 {{/*

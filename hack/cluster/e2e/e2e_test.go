@@ -28,7 +28,12 @@ import (
 //     the chart's partition controller moving partitions between pods
 //     (2 -> 3 -> 1 -> 0 -> 2, every assignment logged); the
 //     broker pod deleted, which comes back with its data while the pipeline
-//     recovers.
+//     recovers;
+//   - at each of those points the dashboard, read through its Service (the
+//     API server's service proxy), shows every partition "ok" (its file,
+//     owned by a consumer while there are any, Kafka's log end and the lag)
+//     and per station exactly the recount's count, sum, start and end at
+//     the offsets it shows; and it serves its page.
 //
 // Environment (hack/cluster/e2e.sh sets it):
 //
@@ -73,6 +78,7 @@ func TestChart(t *testing.T) {
 	s.phase("all pods ready", s.allReady)
 	s.phase("partition files appear on the volume and grow", s.filesGrow)
 	s.phase("stats = recount of the topic (steady state)", func() error { return s.checkStats("steady state") })
+	s.phase("the dashboard serves its page and API through its Service", s.dashboardPage)
 	s.phase("kubectl logs of the debug pod shows records", s.debugLogs)
 	s.phase("consumer pods deleted mid-stream resume from their checkpoints", s.deleteConsumers)
 	s.phase("consumers scaled to 0 and back", s.scaleConsumers)
@@ -96,6 +102,8 @@ type suite struct {
 	dataDir    string // the consumers' volume, on this host
 	consumers  string // the consumers' StatefulSet
 	replicas   int
+	dashboard  string // the dashboard's Service
+	dashPort   string // and its port
 
 	phases []phaseResult
 }
@@ -222,8 +230,20 @@ func (s *suite) install() error {
 		return fmt.Errorf("PV %s of PVC %s is neither hostPath nor local", pv, claim)
 	}
 	s.dataDir = path
-	s.t.Logf("kafka %s (DNS %s), topic %q with %d partitions, seed %d; consumers: statefulset %s, %d replicas, volume %s = %s",
-		s.kafka.Bootstrap, s.kafka.DNS, s.kafka.Topic, s.partitions, s.seed, s.consumers, s.replicas, claim, s.dataDir)
+
+	// The dashboard's Service (the chart's default: dashboard.enabled).
+	svc, err := s.kubectl("get", "service", "-l", s.selector("dashboard"), "-o",
+		`jsonpath={.items[*].metadata.name} {.items[*].spec.ports[?(@.name=="http")].port}`)
+	if err != nil {
+		return err
+	}
+	f := strings.Fields(svc)
+	if len(f) != 2 {
+		return fmt.Errorf("dashboard services and ports %q, want one Service with a port named http", svc)
+	}
+	s.dashboard, s.dashPort = f[0], f[1]
+	s.t.Logf("kafka %s (DNS %s), topic %q with %d partitions, seed %d; consumers: statefulset %s, %d replicas, volume %s = %s; dashboard: service %s port %s",
+		s.kafka.Bootstrap, s.kafka.DNS, s.kafka.Topic, s.partitions, s.seed, s.consumers, s.replicas, claim, s.dataDir, s.dashboard, s.dashPort)
 	return nil
 }
 
@@ -291,8 +311,8 @@ func (s *suite) filesGrow() error {
 	return s.waitOffsets("files grow", 2*time.Minute, Offsets(first), true)
 }
 
-// checkStats compares the files with an independent recount of the topic,
-// and the topic with the producer's generated stream.
+// checkStats compares the files and the dashboard with an independent
+// recount of the topic, and the topic with the producer's generated stream.
 func (s *suite) checkStats(when string) error {
 	files, err := s.files()
 	if err != nil {
@@ -312,8 +332,14 @@ func (s *suite) checkStats(when string) error {
 			return fmt.Errorf("partition %d: the file's log is %+v, want topic %s, its ID, partition %d", p, f.Log, s.kafka.Topic, p)
 		}
 	}
+	// The dashboard, once it shows a refresh after these files (its files
+	// are then at these offsets or later: a file only moves forward).
+	dash, err := s.dashboardView(when, files)
+	if err != nil {
+		return err
+	}
 	start := time.Now()
-	rc, err := s.kafka.Recount(ctx, Offsets(files), s.seed)
+	rc, err := s.kafka.Recount(ctx, Offsets(files), s.seed, dash.Offsets())
 	if err != nil {
 		return err
 	}
@@ -329,6 +355,115 @@ func (s *suite) checkStats(when string) error {
 	}
 	s.t.Logf("%s: stats of %d reports equal the recount of the topic and the generated stream (recount %s)",
 		when, total, time.Since(start).Round(time.Millisecond))
+	if diffs := CompareDashboard(dash, rc); len(diffs) > 0 {
+		return fmt.Errorf("%s: the dashboard's stations (view of %s, offsets %v) differ from the recount of the topic:\n  %s",
+			when, dash.Stations.Time, dash.Offsets(), strings.Join(diffs, "\n  "))
+	}
+	var reports int64
+	for _, st := range dash.Stations.Stations {
+		reports += st.Count
+	}
+	s.t.Logf("%s: dashboard view of %s: %d stations, %d reports at offsets %v (files at %v) equal the recount",
+		when, dash.Stations.Time, len(dash.Stations.Stations), reports, dash.Offsets(), Offsets(files))
+	return nil
+}
+
+// dashboardView reads the dashboard's /api/v1/stations and
+// /api/v1/partitions through its Service until both are of one view that
+// is a refresh after files and shows every partition of the topic "ok"
+// (CheckDashboardPartitions), and returns that view. Its partitions are
+// owned while the consumers have pods. The log ends it shows are checked
+// against the topic's end read after it.
+func (s *suite) dashboardView(when string, files map[int32]File) (Dashboard, error) {
+	rep, err := s.kubectl("get", "statefulset", s.consumers, "-o", "jsonpath={.spec.replicas}")
+	if err != nil {
+		return Dashboard{}, err
+	}
+	owned := rep != "0"
+	topicID := files[0].Log.TopicID
+	// Polled: one log line for all the requests, not one per request.
+	k := s.k
+	k.Log = func(string, ...any) {}
+	var d Dashboard
+	polls, start := 0, time.Now()
+	err = Eventually(s.ctx, 2*time.Minute, time.Second, func() error {
+		polls++
+		stations, err := k.ServiceGet(s.ctx, s.dashboard, s.dashPort, "/api/v1/stations")
+		if err != nil {
+			return err
+		}
+		partitions, err := k.ServiceGet(s.ctx, s.dashboard, s.dashPort, "/api/v1/partitions")
+		if err != nil {
+			return err
+		}
+		if d, err = ParseDashboard(stations, partitions); err != nil {
+			return err
+		}
+		return CheckDashboardPartitions(d, s.partitions, s.kafka.Topic, topicID, Offsets(files), owned)
+	})
+	s.t.Logf("%s: $ kubectl get --raw /api/v1/namespaces/%s/services/http:%s:%s/proxy/api/v1/{stations,partitions}: %d polls in %s",
+		when, s.k.Namespace, s.dashboard, s.dashPort, polls, time.Since(start).Round(time.Millisecond))
+	if err != nil {
+		return d, fmt.Errorf("%s: the dashboard: %w", when, err)
+	}
+	_, end, err := s.kafka.Offsets(s.ctx)
+	if err != nil {
+		return d, fmt.Errorf("topic offsets: %w", err)
+	}
+	var rows []string
+	for _, p := range d.Partitions.Partitions {
+		if *p.LogEnd > end[p.Partition] {
+			return d, fmt.Errorf("%s: the dashboard shows partition %d's log end at %d, beyond the topic's end %d", when, p.Partition, *p.LogEnd, end[p.Partition])
+		}
+		rows = append(rows, fmt.Sprintf("%d: %s offset %d log end %d lag %d owned %v", p.Partition, p.State, *p.Offset, *p.LogEnd, *p.Lag, p.Owned))
+	}
+	s.t.Logf("%s: dashboard partitions (view of %s): %s", when, d.Partitions.Time, strings.Join(rows, "; "))
+	return d, nil
+}
+
+// dashboardPage: through its Service the dashboard serves its page (the
+// tables the browser fills), the page's script (live from the event
+// stream) and the lag history.
+func (s *suite) dashboardPage() error {
+	get := func(path string) (string, error) {
+		b, err := s.k.ServiceGet(s.ctx, s.dashboard, s.dashPort, path)
+		return string(b), err
+	}
+	page, err := get("/")
+	if err != nil {
+		return err
+	}
+	for _, want := range []string{`<table id="stations"`, `<table id="partitions"`, `app.js`} {
+		if !strings.Contains(page, want) {
+			return fmt.Errorf("the page (%d bytes) lacks %q", len(page), want)
+		}
+	}
+	js, err := get("/assets/app.js")
+	if err != nil {
+		return err
+	}
+	if !strings.Contains(js, "/api/v1/events") {
+		return fmt.Errorf("/assets/app.js (%d bytes) does not use /api/v1/events", len(js))
+	}
+	lag, err := get("/api/v1/lag")
+	if err != nil {
+		return err
+	}
+	var history struct {
+		Points []struct {
+			Time string
+			Lag  map[string]*int64
+		}
+	}
+	if err := json.Unmarshal([]byte(lag), &history); err != nil {
+		return fmt.Errorf("/api/v1/lag: %w: %.200q", err, lag)
+	}
+	if len(history.Points) == 0 || len(history.Points[len(history.Points)-1].Lag) != int(s.partitions) {
+		return fmt.Errorf("/api/v1/lag: want points with the lag of all %d partitions: %.300q", s.partitions, lag)
+	}
+	last := history.Points[len(history.Points)-1]
+	s.t.Logf("dashboard: page %d bytes, app.js %d bytes, /api/v1/lag %d points (last at %s: %d partitions)",
+		len(page), len(js), len(history.Points), last.Time, len(last.Lag))
 	return nil
 }
 

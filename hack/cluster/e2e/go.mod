@@ -9,6 +9,7 @@ go 1.26.0
 require (
 	github.com/twmb/franz-go v1.22.3
 	github.com/twmb/franz-go/pkg/kadm v1.20.0
+	github.com/twmb/franz-go/pkg/kfake v0.0.0-20260918054303-01f206a7e32c
 	github.com/weatherstream/weather/proto v0.0.0
 	github.com/weatherstream/weather/services/common v0.0.0
 )

@@ -29,6 +29,17 @@ func (t Tools) HelmOut(ctx context.Context, args ...string) (string, error) {
 	return t.run(ctx, t.Helm, append([]string{"--namespace", t.Namespace}, args...)...)
 }
 
+// ServiceGet GETs path from port (a number or name) of the Service name in
+// the test namespace over plain HTTP, through the API server's service
+// proxy (kubectl get --raw): the way a person reaches a ClusterIP Service
+// without a port-forward. It returns the response body; a status other than
+// 2xx is an error.
+func (t Tools) ServiceGet(ctx context.Context, name, port, path string) ([]byte, error) {
+	out, err := t.run(ctx, t.Kubectl, "get", "--raw",
+		"/api/v1/namespaces/"+t.Namespace+"/services/http:"+name+":"+port+"/proxy"+path)
+	return []byte(out), err
+}
+
 func (t Tools) run(ctx context.Context, bin string, args ...string) (string, error) {
 	t.Log("$ %s %s", shortName(bin), strings.Join(args, " "))
 	cmd := exec.CommandContext(ctx, bin, args...)

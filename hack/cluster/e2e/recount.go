@@ -1,7 +1,7 @@
 // Package e2e tests the Helm chart on a real single-node Kubernetes cluster
 // (hack/cluster/up.sh): see e2e_test.go. This file is the independent
-// recount: the stats files on the consumers' volume against the topic,
-// read again from offset 0.
+// recount: the stats files on the consumers' volume, and what the dashboard
+// serves, against the topic, read again from offset 0.
 package e2e
 
 import (
@@ -10,10 +10,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"net"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -185,6 +187,9 @@ type Recount struct {
 	Records  map[int32]int64 // committed reports counted
 	Skipped  map[int32]int64 // committed records that are not valid reports
 	Controls map[int32]int64 // transaction markers
+	// At[p][n] are partition p's stats below offset n, for the offsets
+	// asked for besides the files' (Stations[p] is At[p][upTo[p]]).
+	At map[int32]map[int64]map[string]Station
 	// Where the topic differs from the generated stream (first few).
 	StreamErrors []string
 }
@@ -192,16 +197,23 @@ type Recount struct {
 // Recount reads each partition from offset 0 up to (not including)
 // upTo[p], read committed and with the transaction markers, and folds every
 // valid report into per-station stats in offset order: what a correct
-// consumer that never lost or repeated a record must have stored.
+// consumer that never lost or repeated a record must have stored. The
+// counts (Records, Skipped, Controls) are of the records below upTo[p].
+//
+// For every map in also (offsets of the same kind as a file's: one past a
+// record a read-committed reader receives, e.g. what the dashboard shows),
+// it keeps the stats below those offsets too, in At; the partitions are read
+// as far as the highest of them.
 //
 // It also checks the topic itself against the producer's stream (seed):
 // each station's reports, in offset order, must be the generator's reports
 // of that station for day 0, 1, 2, ... with nothing missing or repeated,
 // across every producer and broker restart.
-func (k Kafka) Recount(ctx context.Context, upTo map[int32]int64, seed uint64) (*Recount, error) {
+func (k Kafka) Recount(ctx context.Context, upTo map[int32]int64, seed uint64, also ...map[int32]int64) (*Recount, error) {
 	rc := &Recount{
 		Stations: map[int32]map[string]Station{},
 		Records:  map[int32]int64{}, Skipped: map[int32]int64{}, Controls: map[int32]int64{},
+		At: map[int32]map[int64]map[string]Station{},
 	}
 	gen := generator.New(seed)
 	var want reportpb.Report
@@ -224,13 +236,36 @@ func (k Kafka) Recount(ctx context.Context, upTo map[int32]int64, seed uint64) (
 			rc.StreamErrors = append(rc.StreamErrors, fmt.Sprintf("partition %d offset %d: %v", p, offset, err))
 		}
 	}
+	// cuts[p]: the offsets below which partition p's stats are kept, in
+	// order; a partition is read until the last one is passed.
+	cuts := map[int32][]int64{}
+	for _, m := range append([]map[int32]int64{upTo}, also...) {
+		for p, n := range m {
+			cuts[p] = append(cuts[p], n)
+		}
+	}
+	current := map[int32]map[string]Station{}
+	// cut keeps the stats of every pending cut at or below offset: all
+	// that was read so far is below it.
+	cut := func(p int32, offset int64) {
+		for len(cuts[p]) > 0 && cuts[p][0] <= offset {
+			rc.At[p][cuts[p][0]] = maps.Clone(current[p])
+			cuts[p] = cuts[p][1:]
+		}
+	}
 	from := map[int32]kgo.Offset{}
-	for p, n := range upTo {
-		rc.Stations[p] = map[string]Station{}
-		if n > 0 {
+	for p := range cuts {
+		cuts[p] = slices.Compact(slices.Sorted(slices.Values(cuts[p])))
+		current[p], rc.At[p] = map[string]Station{}, map[int64]map[string]Station{}
+		if cut(p, 0); len(cuts[p]) > 0 {
 			from[p] = kgo.NewOffset().At(0)
 		}
 	}
+	defer func() {
+		for p, n := range upTo {
+			rc.Stations[p] = rc.At[p][n]
+		}
+	}()
 	if len(from) == 0 {
 		return rc, nil
 	}
@@ -247,7 +282,7 @@ func (k Kafka) Recount(ctx context.Context, upTo map[int32]int64, seed uint64) (
 
 	// A file's offset is one past a record its consumer received (a report
 	// or a marker), and read committed returns both, so reading is done for
-	// partition p once offset upTo[p]-1 has come by.
+	// partition p once its highest cut's offset-1 has come by.
 	pending := len(from)
 	var report reportpb.Report
 	for pending > 0 {
@@ -261,17 +296,25 @@ func (k Kafka) Recount(ctx context.Context, upTo map[int32]int64, seed uint64) (
 			return nil, ferr
 		}
 		fetches.EachRecord(func(r *kgo.Record) {
-			n := upTo[r.Partition]
-			if r.Offset >= n {
-				return
+			p := r.Partition
+			if len(cuts[p]) == 0 {
+				return // read far enough
 			}
+			cut(p, r.Offset)
+			counted := r.Offset < upTo[p]
 			if r.Attrs.IsControl() {
-				rc.Controls[r.Partition]++
+				if counted {
+					rc.Controls[p]++
+				}
 			} else if err := codec.Decode(r.Key, r.Value, &report); err != nil {
-				rc.Skipped[r.Partition]++
+				if counted {
+					rc.Skipped[p]++
+				}
 			} else {
-				rc.Records[r.Partition]++
-				m := rc.Stations[r.Partition]
+				if counted {
+					rc.Records[p]++
+				}
+				m := current[p]
 				s, ok := m[report.StationId]
 				if !ok {
 					s.Start = report.Date
@@ -280,9 +323,9 @@ func (k Kafka) Recount(ctx context.Context, upTo map[int32]int64, seed uint64) (
 				s.Sum += report.Degrees
 				s.End = report.Date
 				m[report.StationId] = s
-				checkStream(r.Partition, &report, r.Offset, s.Count)
+				checkStream(p, &report, r.Offset, s.Count)
 			}
-			if r.Offset == n-1 {
+			if cut(p, r.Offset+1); len(cuts[p]) == 0 {
 				pending--
 			}
 		})
@@ -376,4 +419,168 @@ func unionKeys[V any](a, b map[string]V) map[string]struct{} {
 		u[k] = struct{}{}
 	}
 	return u
+}
+
+// Dashboard is what the dashboard served of one view (one refresh): its
+// /api/v1/stations and /api/v1/partitions, of the same "time".
+type Dashboard struct {
+	Stations   DashboardStations
+	Partitions DashboardPartitions
+}
+
+// DashboardStations is /api/v1/stations.
+type DashboardStations struct {
+	Time     string             `json:"time"`
+	Complete bool               `json:"complete"`
+	Stations []DashboardStation `json:"stations"`
+}
+
+// DashboardStation is one station, merged over the partitions.
+type DashboardStation struct {
+	Station    string  `json:"station"`
+	Count      int64   `json:"count"`
+	Sum        float64 `json:"sum"`
+	Avg        float64 `json:"avg"`
+	Start      string  `json:"start"`
+	End        string  `json:"end"`
+	Partitions []int32 `json:"partitions"`
+}
+
+// DashboardPartitions is /api/v1/partitions.
+type DashboardPartitions struct {
+	Time       string               `json:"time"`
+	Topic      string               `json:"topic"`
+	TopicID    string               `json:"topic_id"`
+	KafkaError string               `json:"kafka_error"`
+	Partitions []DashboardPartition `json:"partitions"`
+	Unread     []int32              `json:"unread"`
+}
+
+// DashboardPartition is one partition's row.
+type DashboardPartition struct {
+	Partition int32  `json:"partition"`
+	State     string `json:"state"`
+	Error     string `json:"error"`
+	File      string `json:"file"`
+	Offset    *int64 `json:"offset"`
+	LogEnd    *int64 `json:"log_end"`
+	Lag       *int64 `json:"lag"`
+	Log       *Log   `json:"log"`
+	Owned     bool   `json:"owned"`
+	Stations  int    `json:"stations"`
+}
+
+// ParseDashboard reads the two responses and requires them to be of one view.
+func ParseDashboard(stations, partitions []byte) (Dashboard, error) {
+	var d Dashboard
+	if err := json.Unmarshal(stations, &d.Stations); err != nil {
+		return d, fmt.Errorf("/api/v1/stations: %w: %.200q", err, stations)
+	}
+	if err := json.Unmarshal(partitions, &d.Partitions); err != nil {
+		return d, fmt.Errorf("/api/v1/partitions: %w: %.200q", err, partitions)
+	}
+	if d.Stations.Time == "" || d.Stations.Time != d.Partitions.Time {
+		return d, fmt.Errorf("stations of the view at %q, partitions of the one at %q: not one view", d.Stations.Time, d.Partitions.Time)
+	}
+	return d, nil
+}
+
+// Offsets are the dashboard's partitions' offsets (those it shows one of).
+func (d Dashboard) Offsets() map[int32]int64 {
+	m := map[int32]int64{}
+	for _, p := range d.Partitions.Partitions {
+		if p.Offset != nil {
+			m[p.Partition] = *p.Offset
+		}
+	}
+	return m
+}
+
+// CheckDashboardPartitions tells why the dashboard's view is not yet (or
+// not) the one wanted: every partition 0..n-1 of topic (its ID topicID) has
+// state "ok", its file of that log at an offset of at least atLeast[p]
+// (the files as the test last read them: a refresh after them), Kafka
+// answered (log end and lag, lag = log end - offset >= 0), owned by a
+// consumer if and only if owned; none other, none unread; and the stations
+// are complete.
+func CheckDashboardPartitions(d Dashboard, n int32, topic, topicID string, atLeast map[int32]int64, owned bool) error {
+	ps := d.Partitions
+	switch {
+	case ps.KafkaError != "":
+		return fmt.Errorf("kafka_error %q", ps.KafkaError)
+	case ps.Topic != topic || ps.TopicID != topicID:
+		return fmt.Errorf("topic %q (ID %q), want %q (ID %q, the files')", ps.Topic, ps.TopicID, topic, topicID)
+	case len(ps.Unread) > 0:
+		return fmt.Errorf("unread partitions %v", ps.Unread)
+	case len(ps.Partitions) != int(n):
+		return fmt.Errorf("%d partition rows, want %d", len(ps.Partitions), n)
+	}
+	for i, p := range ps.Partitions {
+		switch want := (Log{Topic: topic, TopicID: topicID, Partition: p.Partition}); {
+		case p.Partition != int32(i):
+			return fmt.Errorf("row %d is partition %d: want partitions 0..%d in order", i, p.Partition, n-1)
+		case p.State != "ok":
+			return fmt.Errorf("partition %d: state %q (%s), want ok", p.Partition, p.State, p.Error)
+		case p.File != fmt.Sprintf("partition-%d.json", p.Partition):
+			return fmt.Errorf("partition %d: file %q", p.Partition, p.File)
+		case p.Log == nil || *p.Log != want:
+			return fmt.Errorf("partition %d: log %+v, want %+v", p.Partition, p.Log, want)
+		case p.Offset == nil:
+			return fmt.Errorf("partition %d: ok without an offset", p.Partition)
+		case *p.Offset < atLeast[p.Partition]:
+			return fmt.Errorf("partition %d: offset %d, the file is at %d: waiting for a refresh", p.Partition, *p.Offset, atLeast[p.Partition])
+		case p.LogEnd == nil || p.Lag == nil:
+			return fmt.Errorf("partition %d: no log end or lag (%v, %v)", p.Partition, p.LogEnd, p.Lag)
+		case *p.Lag != *p.LogEnd-*p.Offset || *p.Lag < 0:
+			return fmt.Errorf("partition %d: lag %d, log end %d, offset %d: want lag = log end - offset >= 0", p.Partition, *p.Lag, *p.LogEnd, *p.Offset)
+		case p.Owned != owned:
+			return fmt.Errorf("partition %d: owned %v, want %v", p.Partition, p.Owned, owned)
+		}
+	}
+	if !d.Stations.Complete {
+		return errors.New("stations not complete")
+	}
+	return nil
+}
+
+// CompareDashboard returns every difference between the dashboard's
+// stations and the recount at the dashboard's offsets (rc.At): each station
+// is in exactly one partition (the records are keyed by station), and its
+// count, sum, start and end are that partition's, exactly; avg is sum/count.
+func CompareDashboard(d Dashboard, rc *Recount) []string {
+	var diffs []string
+	offsets := d.Offsets()
+	want := map[string]DashboardStation{}
+	for _, p := range sortedKeys(offsets) {
+		for name, s := range rc.At[p][offsets[p]] {
+			if prev, dup := want[name]; dup {
+				diffs = append(diffs, fmt.Sprintf("the topic has %s in partitions %v and %d", name, prev.Partitions, p))
+			}
+			want[name] = DashboardStation{Station: name, Count: s.Count, Sum: s.Sum, Start: s.Start, End: s.End, Partitions: []int32{p}}
+		}
+	}
+	got := map[string]DashboardStation{}
+	for i, s := range d.Stations.Stations {
+		if i > 0 && d.Stations.Stations[i-1].Station >= s.Station {
+			diffs = append(diffs, fmt.Sprintf("stations not sorted by name: %s after %s", s.Station, d.Stations.Stations[i-1].Station))
+		}
+		got[s.Station] = s
+	}
+	for _, name := range sortedKeys(unionKeys(got, want)) {
+		g, ok1 := got[name]
+		w, ok2 := want[name]
+		avg := g.Avg
+		g.Avg = 0
+		switch {
+		case !ok2:
+			diffs = append(diffs, fmt.Sprintf("dashboard has %s %+v, the topic has none below offsets %v", name, g, offsets))
+		case !ok1:
+			diffs = append(diffs, fmt.Sprintf("dashboard lacks %s, the topic has %+v below offset %d", name, w, offsets[w.Partitions[0]]))
+		case !reflect.DeepEqual(g, w):
+			diffs = append(diffs, fmt.Sprintf("dashboard %+v, recount %+v (offset %d)", g, w, offsets[w.Partitions[0]]))
+		case math.Abs(avg-g.Sum/float64(g.Count)) > 1e-9*math.Max(1, math.Abs(avg)):
+			diffs = append(diffs, fmt.Sprintf("dashboard %s: avg %v is not sum/count %v", name, avg, g.Sum/float64(g.Count)))
+		}
+	}
+	return diffs
 }

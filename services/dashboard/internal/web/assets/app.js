@@ -45,6 +45,7 @@
   // Axis labels: 950, 12k, 1.5M.
   function fmtCompact(v) {
     const a = Math.abs(v);
+    if (a >= 1e9) return +(v / 1e9).toFixed(1) + 'G';
     if (a >= 1e6) return +(v / 1e6).toFixed(1) + 'M';
     if (a >= 1e4) return +(v / 1e3).toFixed(1) + 'k';
     return String(+v.toFixed(2));
@@ -90,8 +91,15 @@
     return el;
   }
 
-  // Round to 0.1 px: shorter path data.
-  const r1 = (x) => Math.round(x * 10) / 10;
+  // Round to 0.1 px: shorter path data. Never NaN in an attribute.
+  const r1 = (x) => (Number.isFinite(x) ? Math.round(x * 10) / 10 : 0);
+
+  // Where val lies between lo and hi, 0 … 1; halves first, so that even
+  // -1e308 … 1e308 (valid JSON) does not overflow to Infinity.
+  const frac = (val, lo, hi) => {
+    const span = hi / 2 - lo / 2;
+    return span > 0 ? (val / 2 - lo / 2) / span : 0.5;
+  };
 
   // The drawing width of a chart in CSS pixels, so that 1 viewBox unit = 1 px
   // and the text stays readable on a phone; the viewBox still scales it.
@@ -301,7 +309,7 @@
         setText(c[9], fmtExact(p.stations));
         let details = '';
         if (st === 'error') details = typeof p.error === 'string' && p.error ? p.error : 'the file does not load';
-        else if (st === 'unread') details = 'no file: nobody checkpoints this partition';
+        else if (st === 'unread') details = 'no file: nobody checkpoints it';
         setText(c[10], details);
         setClass(c[10], st === 'error' ? 'details error' : 'details');
       },
@@ -341,10 +349,11 @@
       hi = Math.max(hi, s.avg);
     }
     if (lo === hi) hi = 1;
-    const valW = 52; // room for the value label at a bar's end
+    // room for the value label at a bar's end
+    const valW = Math.min(Math.round(W * 0.3), 12 + 7 * Math.max(...list.map((s) => s.avg.toFixed(2).length)));
     const x0 = labelW + (lo < 0 ? valW : 0);
     const x1 = W - (hi > 0 ? valW : 6);
-    const sx = (val) => x0 + ((val - lo) / (hi - lo)) * Math.max(10, x1 - x0);
+    const sx = (val) => x0 + frac(val, lo, hi) * Math.max(10, x1 - x0);
     const zero = sx(0);
 
     el.setAttribute('viewBox', `0 0 ${W} ${H}`);
@@ -433,9 +442,9 @@
       }
     }
     const step = niceStep(Math.max(maxVal, 4), 4);
-    const yMax = Math.max(step, Math.ceil(maxVal / step) * step);
+    const yMax = Math.ceil(Math.max(maxVal, 4) / step) * step;
     const yLabels = [];
-    for (let y = 0; y <= yMax + step / 2; y += step) yLabels.push(y);
+    for (let i = 0; i <= 10 && i * step <= yMax + step / 2; i++) yLabels.push(i * step);
     const labelW = Math.max(...yLabels.map((y) => fmtCompact(y).length)) * 7 + 10;
 
     const m = { top: 22, right: 14, bottom: 40, left: Math.max(30, labelW) };
@@ -444,7 +453,7 @@
     const tEnd = pts.length ? pts[pts.length - 1][0] : Date.now();
     const tStart = tEnd - LAG_WINDOW_MS;
     const sx = (t) => m.left + ((t - tStart) / LAG_WINDOW_MS) * pw;
-    const sy = (val) => m.top + ph - (val / yMax) * ph;
+    const sy = (val) => m.top + ph - frac(val, 0, yMax) * ph;
 
     // Grid and y axis.
     for (const y of yLabels) {
@@ -550,10 +559,9 @@
         lo = Math.min(lo, r.degrees);
         hi = Math.max(hi, r.degrees);
       }
-      const span = hi - lo || 1;
       const n = reports.length;
       const sx = (i) => (n === 1 ? W / 2 : pad + (i / (n - 1)) * (W - 2 * pad));
-      const sy = (d) => (hi === lo ? H / 2 : pad + (1 - (d - lo) / span) * (H - 2 * pad));
+      const sy = (d) => (hi === lo ? H / 2 : pad + (1 - frac(d, lo, hi)) * (H - 2 * pad));
       const s = svg('svg', { viewBox: `0 0 ${W} ${H}`, class: 'spark-svg', role: 'img', 'aria-label': `${name}: latest daily maxima` });
       s.appendChild(svg('title', null,
         `${name}: ${n} day${n === 1 ? '' : 's'}, ${fmtText(reports[0].date)} … ${fmtText(lastR.date)}, min ${lo}, max ${hi}`));
@@ -569,8 +577,8 @@
       card.appendChild(s);
 
       const foot = html('div', 'spark-foot');
-      foot.appendChild(html('span', null, `${lo.toFixed(1)} – ${hi.toFixed(1)}`));
-      foot.appendChild(html('span', null, fmtText(lastR.date)));
+      foot.appendChild(html('span', 'spark-range', `${lo.toFixed(1)}–${hi.toFixed(1)}`));
+      foot.appendChild(html('span', 'spark-date', fmtText(lastR.date)));
       card.appendChild(foot);
       cards.push(card);
     }

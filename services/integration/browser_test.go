@@ -1,0 +1,283 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	cdplog "github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+
+	"github.com/weatherstream/weather/services/common/checkpoint"
+)
+
+// chromium is the browser the page is tested in: CHROMIUM, else the first
+// of Debian's and Google's names on PATH. Without one the test is skipped,
+// saying so — except in CI (CI set), where .ci/run installs it and its
+// absence is a failure.
+func chromium(t *testing.T) string {
+	t.Helper()
+	names := []string{os.Getenv("CHROMIUM"), "chromium", "chromium-browser", "google-chrome", "google-chrome-stable"}
+	for _, name := range names {
+		if name == "" {
+			continue
+		}
+		if path, err := exec.LookPath(name); err == nil {
+			return path
+		}
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatal("no Chromium on PATH: .ci/run installs Debian's chromium package; set CHROMIUM to another")
+	}
+	t.Skip("no Chromium installed (Debian: apt-get install chromium; or set CHROMIUM): the dashboard's browser test needs a real one")
+	return ""
+}
+
+// browser is one headless Chromium tab that records every console error,
+// uncaught exception and browser log error (a CSP violation, a failed
+// request) of its pages.
+type browser struct {
+	ctx      context.Context
+	mu       sync.Mutex
+	problems []string
+}
+
+func newBrowser(t *testing.T) *browser {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium(t)), chromedp.NoSandbox, chromedp.DisableGPU)
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(alloc)
+	t.Cleanup(func() { cancel(); cancelAlloc() })
+	b := &browser{ctx: ctx}
+	if err := chromedp.Listen(ctx, b.record); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Call(ctx, runtime.Enable, cdp.Empty{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Call(ctx, cdplog.Enable, cdp.Empty{}); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func (b *browser) record(ev any) {
+	var problem string
+	switch e := ev.(type) {
+	case *runtime.EventConsoleAPICalled:
+		if e.Type == runtime.ConsoleAPICalledTypeError || e.Type == runtime.ConsoleAPICalledTypeAssert {
+			var args []string
+			for _, a := range e.Args {
+				args = append(args, strings.Trim(string(a.Value), `"`)+a.Description)
+			}
+			problem = "console." + string(e.Type) + ": " + strings.Join(args, " ")
+		}
+	case *runtime.EventExceptionThrown:
+		d := e.ExceptionDetails
+		problem = fmt.Sprintf("uncaught: %s at %s:%d:%d", d.Text, d.URL, d.LineNumber+1, d.ColumnNumber+1)
+		if d.Exception != nil {
+			problem += " " + d.Exception.Description
+		}
+	case *cdplog.EventEntryAdded:
+		if e.Entry.Level == cdplog.EntryLevelError {
+			problem = "log (" + string(e.Entry.Source) + "): " + e.Entry.Text + " " + e.Entry.URL
+		}
+	}
+	if problem != "" {
+		b.mu.Lock()
+		b.problems = append(b.problems, problem)
+		b.mu.Unlock()
+	}
+}
+
+func (b *browser) console() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return slices.Clone(b.problems)
+}
+
+// eventually evaluates js in the page until ok accepts its value.
+func eventually[T any](t *testing.T, b *browser, what, js string, ok func(T) bool) T {
+	t.Helper()
+	var v T
+	var err error
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if v, err = chromedp.Run(b.ctx, chromedp.Evaluate[T](js)); err == nil && ok(v) {
+			return v
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the page never showed %s: last %+v (err %v); console: %q", what, v, err, b.console())
+		}
+	}
+}
+
+// pageStation is a row of the page's stations table, as a person reads it.
+type pageStation struct {
+	Station, Count, Sum, Avg, Start, End string
+}
+
+const readStations = `Array.from(document.querySelectorAll('#stations tbody tr[data-station]')).map(tr => {
+	const cell = c => (tr.querySelector('.' + c) || {textContent: ''}).textContent.trim();
+	return {Station: tr.dataset.station, Count: cell('count'), Sum: cell('sum'), Avg: cell('avg'), Start: cell('start'), End: cell('end')};
+})`
+
+// pagePartition is a row of the page's partitions table.
+type pagePartition struct {
+	Partition, Class, Error string
+}
+
+const readPartitions = `Array.from(document.querySelectorAll('#partitions tbody tr[data-partition]')).map(tr => ({
+	Partition: tr.dataset.partition, Class: tr.className,
+	Error: (tr.querySelector('.error') || {textContent: ''}).textContent.trim()}))`
+
+// shows reports whether the page's stations are exactly the files' (sums
+// compared as numbers: the page prints the JSON's shortest form).
+func shows(rows []pageStation, files map[string]fileStation) bool {
+	if len(rows) != len(files) {
+		return false
+	}
+	for _, r := range rows {
+		f, ok := files[r.Station]
+		sum, err1 := strconv.ParseFloat(r.Sum, 64)
+		avg, err2 := strconv.ParseFloat(r.Avg, 64)
+		if !ok || err1 != nil || err2 != nil || r.Count != strconv.FormatInt(f.Count, 10) || sum != f.Sum || avg != f.Avg || r.Start != f.Start || r.End != f.End {
+			return false
+		}
+	}
+	return true
+}
+
+// stationsOfFiles is every station of dir's four partition files.
+func stationsOfFiles(t *testing.T, dir string) map[string]fileStation {
+	t.Helper()
+	all := map[string]fileStation{}
+	for _, p := range allPartitions {
+		f, err := readFile(t, partitionFile(dir, p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, s := range f.Stations {
+			all[name] = s
+		}
+	}
+	return all
+}
+
+// screenshot writes the page at width×height to the test's artifacts
+// (TEST_ARTIFACTS, default <repo>/artifacts/).
+func screenshot(t *testing.T, b *browser, name string, width, height int64) {
+	t.Helper()
+	dir := os.Getenv("TEST_ARTIFACTS")
+	if dir == "" {
+		dir = filepath.Join(repoRoot(t), "artifacts")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(b.ctx, chromedp.EmulateViewport(width, height)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond) // a relayout and a redraw of the charts
+	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot %dx%d: %s", width, height, path)
+}
+
+// The dashboard as a person uses it, in a real Chromium: opened on a
+// running pipeline it shows every station with the numbers of the files;
+// when a file changes the numbers follow without a reload; a corrupt file
+// shows as an error on its partition; nothing goes to the console (no
+// script error, no CSP violation, no failed request). Screenshots at a
+// laptop's and a phone's size are the test's artifacts.
+func TestDashboardPageShowsTheFilesLiveInABrowser(t *testing.T) {
+	b := newBrowser(t)
+	p := startDashboardPipeline(t, 6_000, "2ms")
+	if err := chromedp.Do(b.ctx, chromedp.Navigate(p.url)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, b, "the ten stations, live", readStations, func(rows []pageStation) bool { return len(rows) == 10 })
+	screenshot(t, b, "dashboard-laptop.png", 1280, 800)
+	screenshot(t, b, "dashboard-phone.png", 390, 844)
+	if err := chromedp.Do(b.ctx, chromedp.EmulateViewport(1280, 800)); err != nil {
+		t.Fatal(err)
+	}
+
+	// The stream ends; the page shows what the files hold, to the last digit.
+	p.finish(t)
+	for _, c := range p.consumers { // from here on only the test writes the files
+		c.terminate()
+		c.wait(30 * time.Second)
+	}
+	files := stationsOfFiles(t, p.dir)
+	eventually(t, b, "the files' stations", readStations, func(rows []pageStation) bool { return shows(rows, files) })
+
+	// A file changes: the page follows, without a reload.
+	if _, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](`window.notReloaded = true`)); err != nil {
+		t.Fatal(err)
+	}
+	store, err := checkpoint.Open(p.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	part, err := store.Load(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var changed string
+	for name := range part.Stations {
+		changed = name
+		break
+	}
+	if err := part.Add([]byte(changed), []byte("2099-12-31"), 1000.25); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Save(0, part); err != nil {
+		t.Fatal(err)
+	}
+	files = stationsOfFiles(t, p.dir)
+	eventually(t, b, changed+" counted once more", readStations, func(rows []pageStation) bool { return shows(rows, files) })
+	if reloaded, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](`window.notReloaded !== true`)); err != nil || reloaded {
+		t.Errorf("the page reloaded to show the change (err %v)", err)
+	}
+
+	// A corrupt file: an error on its partition, its stations no longer shown as if counted.
+	if err := os.WriteFile(partitionFile(p.dir, 1), []byte(`{"offset": 12, "StationX": {"count": "many"}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rows := eventually(t, b, "partition 1 in error", readPartitions, func(rows []pagePartition) bool {
+		for _, r := range rows {
+			if r.Partition == "1" {
+				return strings.Contains(r.Class, "state-error") && strings.Contains(r.Error, "partition-1.json")
+			}
+		}
+		return false
+	})
+	for _, r := range rows {
+		if r.Partition != "1" && !strings.Contains(r.Class, "state-ok") {
+			t.Errorf("partition %s: class %q, want state-ok", r.Partition, r.Class)
+		}
+	}
+	eventually(t, b, "the incomplete banner", `!document.querySelector('#incomplete').hidden && document.querySelector('#incomplete').textContent`,
+		func(s any) bool { text, _ := s.(string); return strings.Contains(text, "1") })
+	screenshot(t, b, "dashboard-corrupt-file.png", 1280, 800)
+
+	if problems := b.console(); len(problems) > 0 {
+		t.Errorf("the browser's console has errors:\n%s", strings.Join(problems, "\n"))
+	}
+}
