@@ -56,6 +56,8 @@ type bench struct {
 	scaleReps                  int
 	latency, latencyFast       time.Duration
 	fastRate                   int
+	dashClients                int
+	dashDuration               time.Duration
 	restarts                   int
 	reps                       int
 	goBench                    bool
@@ -93,6 +95,8 @@ func benchMain(args []string) int {
 	fs.DurationVar(&b.latencyFast, "latency-fast", 15*time.Second, "how long to produce at -fast-rate for the end-to-end latency; 0: skip")
 	fs.IntVar(&b.fastRate, "fast-rate", 50_000, "the fast pace, reports/s")
 	fs.IntVar(&b.restarts, "restarts", 5, "SIGKILL/restart cycles of the stats consumer")
+	fs.IntVar(&b.dashClients, "dashboard-clients", 100, "concurrent clients of the dashboard's API (and as many event streams)")
+	fs.DurationVar(&b.dashDuration, "dashboard-load", 15*time.Second, "how long the dashboard's API is loaded; 0: skip")
 	fs.IntVar(&b.reps, "reps", 5, "runs of each throughput measurement, in turns with its reference (the table shows medians)")
 	fs.BoolVar(&b.goBench, "gobench", true, "run the Go benchmarks (testing.B) of the hot functions first")
 	fs.StringVar(&b.benchtime, "benchtime", "1s", "-benchtime of the Go benchmarks")
@@ -100,7 +104,7 @@ func benchMain(args []string) int {
 	fs.StringVar(&b.brokers, "brokers", os.Getenv("KAFKA_BROKERS"), "use this broker instead of starting one (default $KAFKA_BROKERS)")
 	fs.BoolVar(&b.keep, "keep", false, "keep the run directory (logs, checkpoint files)")
 	only := fs.String("only", "", "run only these measurements (comma-separated): gobench, producer, raw-producer, perf-producer, "+
-		"consumer, raw, perf-consumer, streams, restart, scaling, latency, latency-fast")
+		"consumer, raw, perf-consumer, streams, restart, scaling, latency, latency-fast, dashboard")
 	fs.StringVar(&b.topic, "topic", "", "consume this existing topic of -records reports instead of producing one (skips the producer)")
 	consumerEnv := fs.String("consumer-env", "", "extra environment of every stats consumer, comma-separated K=V (to try settings; shown in the table)")
 	if err := fs.Parse(args); err != nil {
@@ -131,7 +135,7 @@ func benchMain(args []string) int {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		return 2
 	}
-	for _, svc := range []string{"producer", "consumer"} {
+	for _, svc := range []string{"producer", "consumer", "dashboard"} {
 		if _, err := os.Stat(b.bin(svc)); err != nil {
 			fmt.Fprintf(os.Stderr, "bench: %v (build the services into -bin first; make bench does)\n", err)
 			return 2
@@ -248,6 +252,10 @@ func (b *bench) run(ctx context.Context) error {
 	}
 	if b.latencyFast > 0 && b.want("latency-fast") {
 		b.step(fmt.Sprintf("end-to-end latency, %d reports/s", b.fastRate), func() error { return b.latencyFastPace(ctx) })
+	}
+	// 6. The dashboard's API under load while the pipeline runs.
+	if b.dashDuration > 0 && b.want("dashboard") {
+		b.step("the dashboard under load", func() error { return b.dashboardLoad(ctx) })
 	}
 	if ctx.Err() != nil {
 		return ctx.Err()

@@ -23,6 +23,7 @@ type results struct {
 	ckpt                histogram // checkpoint writes of every stats consumer run
 	restarts            []time.Duration
 	latDefault, latFast *latencyRun
+	dashboard           *dashboardRun
 	goBench             []goBench
 	scaling             scaling
 	failures            []string
@@ -102,6 +103,7 @@ func (r *results) markdown(b *bench) string {
 	r.producerRows(&table, &v, b)
 	r.consumerRows(&table, &v, b)
 	r.otherRows(&table, &v)
+	r.dashboardRows(&table, &v)
 
 	s.p("Targets: %d of %d met", len(v.met), len(v.met)+len(v.missed))
 	if len(v.missed) > 0 {

@@ -14,20 +14,21 @@ BENCH_BIN := .cache/bench/bin
 BENCH_FLAGS ?=
 
 .PHONY: bench
-bench: ## throughput, memory, restart and latency on a real Kafka, vs raw franz-go, Kafka's perf tools and Kafka Streams: one table (~8 min)
+bench: ## throughput, memory, restart, latency and the dashboard under load on a real Kafka, vs raw franz-go, Kafka's perf tools and Kafka Streams: one table (~9 min)
 	mkdir -p $(BENCH_BIN)
 	cd services/producer && GOWORK=off $(GO) build -o ../../$(BENCH_BIN)/producer .
 	cd services/consumer && GOWORK=off $(GO) build -o ../../$(BENCH_BIN)/consumer .
+	cd services/dashboard && GOWORK=off $(GO) build -o ../../$(BENCH_BIN)/dashboard .
 	cd hack/bench && GOWORK=off $(GO) build -o ../../$(BENCH_BIN)/bench .
 	$(BENCH_BIN)/bench -repo . -bin $(BENCH_BIN) $(BENCH_FLAGS)
 
 .PHONY: bench-go
 bench-go: ## Go benchmarks (testing.B) of encode, decode, stats update, checkpoint write
 	mkdir -p .cache/bench
-	cd services/common && GOWORK=off KAFKA_BROKERS= $(GO) test -run '^$$' -bench . -benchmem ./generator ./codec
+	cd services/common && GOWORK=off KAFKA_BROKERS= CHECKPOINT_BENCH_DIR=$(CURDIR)/.cache/bench \
+		$(GO) test -run '^$$' -bench . -benchmem ./generator ./codec ./stats ./checkpoint
 	cd services/producer && GOWORK=off KAFKA_BROKERS= $(GO) test -run '^$$' -bench . -benchmem ./internal/stream
-	cd services/consumer && GOWORK=off KAFKA_BROKERS= CHECKPOINT_BENCH_DIR=$(CURDIR)/.cache/bench \
-		$(GO) test -run '^$$' -bench . -benchmem ./internal/consume ./internal/stats ./internal/checkpoint
+	cd services/consumer && GOWORK=off KAFKA_BROKERS= $(GO) test -run '^$$' -bench . -benchmem ./internal/consume
 
 .PHONY: bench-profile
 bench-profile: ## pprof (CPU, allocations) of the producer's and the consumer's loops on a real Kafka

@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -277,6 +278,41 @@ func TestDashboardPageShowsTheFilesLiveInABrowser(t *testing.T) {
 		func(s any) bool { text, _ := s.(string); return strings.Contains(text, "1") })
 	screenshot(t, b, "dashboard-corrupt-file.png", 1280, 800)
 
+	if problems := b.console(); len(problems) > 0 {
+		t.Errorf("the browser's console has errors:\n%s", strings.Join(problems, "\n"))
+	}
+}
+
+// Opened before the dashboard's first view — Kafka does not answer, so the
+// first refresh waits for it — the page waits quietly (no failed request in
+// the console), then shows that Kafka is away, and the files meanwhile.
+func TestDashboardPageOpenedBeforeTheFirstViewWaitsQuietlyAndSaysKafkaIsAway(t *testing.T) {
+	b := newBrowser(t)
+	silent, err := net.Listen("tcp", "127.0.0.1:0") // accepts, never answers
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { silent.Close() })
+	go func() {
+		for {
+			c, err := silent.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { c.Close() })
+		}
+	}()
+	dir := t.TempDir()
+	dash := start(t, "dashboard", []string{"KAFKA_BROKERS=" + silent.Addr().String(), "DATA_DIR=" + dir, "REFRESH_INTERVAL=1s"})
+	dash.waitForLog("msg=dashboard", 20*time.Second)
+	if err := chromedp.Do(b.ctx, chromedp.Navigate("http://"+dash.httpAddr+"/")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, b, "that Kafka does not answer", `!document.querySelector('#kafka-error').hidden && document.querySelector('#kafka-error').textContent`,
+		func(s any) bool { text, _ := s.(string); return strings.Contains(text, "deadline") })
+	if !strings.Contains(dash.stderr.String(), "no facts from kafka") {
+		t.Errorf("the dashboard did not log that Kafka is away:\n%s", dash.stderr.String())
+	}
 	if problems := b.console(); len(problems) > 0 {
 		t.Errorf("the browser's console has errors:\n%s", strings.Join(problems, "\n"))
 	}

@@ -53,7 +53,7 @@ func (r *Reader) Read(ctx context.Context, p int32, from, to int64, committed bo
 		var rp *kmsg.FetchResponseTopicPartition
 		err := kafkaadmin.Retry(ctx, func(ctx context.Context) error {
 			var err error
-			rp, err = r.fetch(ctx, p, pos, committed)
+			rp, err = r.fetch(ctx, p, pos, to, committed)
 			if err == nil {
 				err = kerr.ErrorForCode(rp.ErrorCode)
 			}
@@ -98,7 +98,7 @@ func (r *Reader) Read(ctx context.Context, p int32, from, to int64, committed bo
 }
 
 // fetch asks p's leader for the records at pos.
-func (r *Reader) fetch(ctx context.Context, p int32, pos int64, committed bool) (*kmsg.FetchResponseTopicPartition, error) {
+func (r *Reader) fetch(ctx context.Context, p int32, pos, to int64, committed bool) (*kmsg.FetchResponseTopicPartition, error) {
 	leader, ok := r.topic.Leaders[p]
 	if !ok || leader < 0 {
 		return nil, kerr.LeaderNotAvailable
@@ -113,7 +113,7 @@ func (r *Reader) fetch(ctx context.Context, p int32, pos int64, committed bool) 
 	rt := kmsg.NewFetchRequestTopic()
 	rt.Topic, rt.TopicID = r.topic.Name, r.topic.RawID
 	rp := kmsg.NewFetchRequestTopicPartition()
-	rp.Partition, rp.FetchOffset, rp.PartitionMaxBytes = p, pos, 1<<20
+	rp.Partition, rp.FetchOffset, rp.PartitionMaxBytes = p, pos, maxBytes(to-pos)
 	rt.Partitions = append(rt.Partitions, rp)
 	req.Topics = append(req.Topics, rt)
 	resp, err := req.RequestWith(ctx, r.client.Broker(int(leader)))
@@ -127,6 +127,15 @@ func (r *Reader) fetch(ctx context.Context, p int32, pos int64, committed bool) 
 		return nil, fmt.Errorf("fetch of %s partition %d: unexpected response shape", r.topic.Name, p)
 	}
 	return &resp.Topics[0].Partitions[0], nil
+}
+
+// maxBytes is how much of the log one fetch asks for to read n offsets: a
+// short range (the newest records before an offset) must not pull a whole
+// megabyte of the batches after it, all of which would be decoded. Kafka
+// returns the batch holding the first offset whatever its size, so a small
+// limit never stops a read.
+func maxBytes(n int64) int32 {
+	return int32(min(max(n*128, 16<<10), 1<<20))
 }
 
 // Topic is the topic read, as last described.

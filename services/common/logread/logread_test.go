@@ -109,3 +109,19 @@ func TestReadEndsAtAnAbortedTailWithoutMarker(t *testing.T) {
 		t.Errorf("Read uncommitted = %v, want %v", got, want)
 	}
 }
+
+// A short range asks for little (a whole batch still comes: Kafka returns
+// the batch holding the first offset whatever the limit); a long one for at
+// most a megabyte per fetch.
+func TestMaxBytesFollowsTheRange(t *testing.T) {
+	for _, tc := range []struct {
+		n    int64
+		want int32
+	}{
+		{1, 16 << 10}, {16, 16 << 10}, {200, 25_600}, {8192, 1 << 20}, {1 << 40, 1 << 20},
+	} {
+		if got := maxBytes(tc.n); got != tc.want {
+			t.Errorf("maxBytes(%d) = %d, want %d", tc.n, got, tc.want)
+		}
+	}
+}

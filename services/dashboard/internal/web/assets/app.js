@@ -14,7 +14,6 @@
 
   const state = {
     view: null,          // the last view rendered
-    gotEvent: false,     // a `view` event arrived (then the initial fetch is not rendered)
     lag: new Map(),      // time (ms) -> {"0": 12, "1": null, …}
   };
 
@@ -620,15 +619,6 @@
       .catch(() => {});
   }
 
-  function firstView() {
-    fetch('/api/v1/view', { cache: 'no-store', headers: { Accept: 'application/json' } })
-      .then((r) => (r.ok ? r.json() : null))
-      .then((v) => {
-        if (v && !state.gotEvent) applyView(v);
-      })
-      .catch(() => {});
-  }
-
   let source = null;
   let retry = 0;
 
@@ -652,7 +642,6 @@
         console.warn('dashboard: a view event that is not JSON');
         return;
       }
-      state.gotEvent = true;
       setStatus('live');
       applyView(v);
     });
@@ -693,7 +682,9 @@
   function start() {
     setStatus('connecting');
     seedLag();
-    firstView();
+    // No fetch of /api/v1/view: the stream sends the current view as soon as
+    // it connects (or the first one, once the dashboard has it), and a fetch
+    // before the first refresh would be a 503 in the console.
     connect();
   }
 
