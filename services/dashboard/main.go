@@ -4,13 +4,17 @@
 //
 //	dashboard -dir data -addr 127.0.0.1:8085   # then open http://127.0.0.1:8085/
 //	curl http://127.0.0.1:8085/api/v1/stations
+//	dashboard check -url http://weather-dashboard:80 -max-lag 10000 -timeout 2m   # helm test
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -20,13 +24,18 @@ import (
 	"github.com/twmb/franz-go/plugin/kprom"
 
 	"github.com/weatherstream/weather/services/common/checkpoint"
+	"github.com/weatherstream/weather/services/common/envconfig"
 	"github.com/weatherstream/weather/services/common/observe"
+	"github.com/weatherstream/weather/services/dashboard/internal/check"
 	"github.com/weatherstream/weather/services/dashboard/internal/kafkalog"
 	"github.com/weatherstream/weather/services/dashboard/internal/live"
 	"github.com/weatherstream/weather/services/dashboard/internal/web"
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "check" {
+		os.Exit(runCheck(os.Args[2:]))
+	}
 	cfg, err := loadConfig(os.Args[1:])
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "dashboard: %v\n", err)
@@ -77,6 +86,35 @@ func run(cfg config) error {
 	err = loop.Run(ctx, func() { health.Ready(true) })
 	log.Info("stopped", "err", err)
 	return err
+}
+
+// runCheck is `dashboard check`: the release's self-test against a running
+// dashboard (the chart's helm test). Exit 0 when it works, 1 when it does
+// not by the timeout, 2 on bad flags.
+func runCheck(args []string) int {
+	fs := flag.NewFlagSet("dashboard check", flag.ContinueOnError)
+	cfg := check.Config{}
+	fs.StringVar(&cfg.URL, "url", "http://localhost:8080", "the dashboard to ask")
+	fs.Int64Var(&cfg.MaxLag, "max-lag", 10_000, "the largest lag (offsets) a partition may have")
+	fs.DurationVar(&cfg.Timeout, "timeout", 2*time.Minute, "how long to wait for the pipeline to show it works")
+	fs.DurationVar(&cfg.Every, "every", 2*time.Second, "time between two looks")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if err := cmp.Or(envconfig.NoArgs(fs.Args()), envconfig.AtLeast("-max-lag", cfg.MaxLag, 0),
+		envconfig.AtLeast("-timeout", cfg.Timeout, time.Second), envconfig.AtLeast("-every", cfg.Every, 10*time.Millisecond)); err != nil {
+		fmt.Fprintf(os.Stderr, "dashboard check: %v\n", err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	ok, err := check.Run(ctx, &http.Client{Timeout: 10 * time.Second}, cfg)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "dashboard check: %v\n", err)
+		return 1
+	}
+	fmt.Println("dashboard check:", ok)
+	return 0
 }
 
 // pageURL is where a person on this machine opens the page.

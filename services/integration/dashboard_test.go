@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"strings"
 	"testing"
 	"time"
 )
@@ -149,5 +151,29 @@ func TestDashboardAPIShowsTheFilesNextToTheLog(t *testing.T) {
 	}
 	if got != 10 {
 		t.Errorf("%d stations of the generator's ten", got)
+	}
+}
+
+// `dashboard check` (the chart's helm test) passes on a working pipeline —
+// the files advance, the lag is bounded — and fails with one line saying
+// what is wrong when a partition's file is corrupt (its consumers stopped,
+// so that nothing rewrites it).
+func TestDashboardCheckPassesOnAWorkingPipelineAndFailsClearlyOnABrokenOne(t *testing.T) {
+	p := startDashboardPipeline(t, 1_000_000, "1ms")
+	p.view(t, "every partition checkpointed", func(v dashboardView) bool { return v.Complete && len(v.Partitions) == 4 })
+	ok := start(t, "dashboard", nil, "check", "-url", strings.TrimSuffix(p.url, "/"), "-max-lag", "100000", "-timeout", "30s", "-every", "200ms")
+	if code := ok.wait(40 * time.Second); code != 0 || !strings.Contains(ok.stdout.String(), "the files advanced by") {
+		t.Fatalf("dashboard check on a working pipeline: exit %d, %q %q", code, ok.stdout.String(), ok.stderr.String())
+	}
+	for _, c := range p.consumers { // from here on only the test writes the files
+		c.terminate()
+		c.wait(30 * time.Second)
+	}
+	if err := os.WriteFile(partitionFile(p.dir, 1), []byte("{"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bad := start(t, "dashboard", nil, "check", "-url", strings.TrimSuffix(p.url, "/"), "-timeout", "2s", "-every", "200ms")
+	if code := bad.wait(20 * time.Second); code != 1 || !strings.Contains(bad.stderr.String(), "partition 1 is error") {
+		t.Errorf("dashboard check with a corrupt file: exit %d, %q; want 1 and the partition named", code, bad.stderr.String())
 	}
 }
