@@ -36,14 +36,15 @@ type partitions struct {
 // Run looks every cfg.Every until the release works, and returns the line
 // saying how, or the error saying what was still wrong at the timeout.
 func Run(ctx context.Context, client *http.Client, cfg Config) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
-	defer cancel()
+	// The deadline is looked at between looks, never inside one: a look cut
+	// short by it would replace what was wrong with "deadline exceeded".
 	began := time.Now()
+	deadline := began.Add(cfg.Timeout)
 	first := int64(-1) // the files' offsets, summed, at the first healthy look
 	caughtUp := false  // every look since the first healthy one: lag 0, nothing new
-	var why string
 	for {
 		p, err := get(ctx, client, cfg.URL+"/api/v1/partitions")
+		var why string
 		if err == nil {
 			var sum, maxLag int64
 			if sum, maxLag, why = judge(p, cfg.MaxLag); why == "" {
@@ -63,17 +64,21 @@ func Run(ctx context.Context, client *http.Client, cfg Config) (string, error) {
 			}
 		} else {
 			why = err.Error()
+			first, caughtUp = -1, false
 		}
-		select {
-		case <-ctx.Done():
+		if !time.Now().Before(deadline) {
 			// Nothing advanced, but nothing waited either: the producer
 			// has nothing new (it reached its COUNT), and that works too.
-			if first >= 0 && caughtUp && why != "" && strings.HasPrefix(why, "the files have not advanced") {
+			if first >= 0 && caughtUp {
 				return fmt.Sprintf("ok: %d partitions checkpointed and caught up with the log (lag 0) for %s: the producer wrote nothing new",
 					len(p.Partitions), cfg.Timeout), nil
 			}
 			return "", fmt.Errorf("not working after %s: %s", cfg.Timeout, why)
-		case <-time.After(cfg.Every):
+		}
+		select {
+		case <-ctx.Done():
+			return "", fmt.Errorf("stopped: %w (%s)", ctx.Err(), why)
+		case <-time.After(min(cfg.Every, time.Until(deadline))):
 		}
 	}
 }
