@@ -13,7 +13,7 @@ UNIT_MODULES := proto services/common services/producer services/consumer servic
 # Modules outside go.work, each with its own dependency set (GOWORK=off).
 OWN_MODULES := hack/bench hack/cluster/e2e hack/images/pause hack/k8s/coredns hack/k8s/etcd
 # Every module: code or only pinned dependencies (tools, Kubernetes, helm).
-ALL_MODULES := $(UNIT_MODULES) services/integration $(OWN_MODULES) hack/tools hack/k8s/bins hack/k8s/helm hack/k8s/localpath
+ALL_MODULES := $(UNIT_MODULES) services/integration $(OWN_MODULES) hack/tools hack/k8s/bins hack/k8s/helm hack/k8s/localpath hack/tools/kubescore hack/tools/charttesting hack/tools/promtool
 SERVICES := producer consumer debug dashboard
 
 .PHONY: help
@@ -29,7 +29,7 @@ run: build ## run the pipeline locally on an embedded broker; Ctrl-C stops it
 	hack/run-local.sh
 
 .PHONY: test
-test: sources proto-check vet tidy-check lint test-unit test-integration ## everything make test-kafka runs, on KAFKA_BROKERS or kfake
+test: sources proto-check vet tidy-check lint chart-yaml-lint chart-rules test-unit test-integration ## everything make test-kafka runs, on KAFKA_BROKERS or kfake
 
 .PHONY: sources
 sources: ## fail if git tracks a binary or a file over 1 MiB

@@ -86,7 +86,8 @@ var scenarios = []scenario{
 			"Service/weather-consumer", "StatefulSet/weather-consumer", "Deployment/weather-debug",
 			"Deployment/weather-dashboard", "Service/weather-dashboard",
 			"ServiceAccount/weather-controller", "Role/weather-controller", "RoleBinding/weather-controller",
-			"Deployment/weather-controller")
+			"Deployment/weather-controller",
+			"PodDisruptionBudget/weather-consumer", "PodDisruptionBudget/weather-kafka", "Pod/weather-test")
 		checkAssignment(t, m, 4, 2, nil)
 		sts := m.statefulSet(t, "weather-consumer")
 		if got := envValue(t, container(t, &sts.Spec.Template.Spec, "consumer"), "PARTITIONS_BY_ORDINAL"); got != "0,2;1,3" {
@@ -174,7 +175,8 @@ var scenarios = []scenario{
 		m.wantKinds(t, "ConfigMap/weather-kafka", "Service/weather-kafka", "Service/weather-kafka-headless",
 			"StatefulSet/weather-kafka", "Deployment/weather-producer", "PersistentVolumeClaim/weather-stats",
 			"Service/weather-consumer", "StatefulSet/weather-consumer", "Deployment/weather-debug",
-			"Deployment/weather-dashboard", "Service/weather-dashboard")
+			"Deployment/weather-dashboard", "Service/weather-dashboard",
+			"PodDisruptionBudget/weather-consumer", "PodDisruptionBudget/weather-kafka", "Pod/weather-test")
 		checkAssignment(t, m, 4, 2, nil)
 		if _, ok := m.statefulSet(t, "weather-consumer").Labels[partitionControllerLabel]; ok {
 			t.Errorf("controller.enabled=false but the consumer StatefulSet has label %s", partitionControllerLabel)
@@ -210,7 +212,7 @@ externalKafka:
 			"Service/weather-consumer", "StatefulSet/weather-consumer", "Deployment/weather-debug",
 			"Deployment/weather-dashboard", "Service/weather-dashboard",
 			"ServiceAccount/weather-controller", "Role/weather-controller", "RoleBinding/weather-controller",
-			"Deployment/weather-controller")
+			"Deployment/weather-controller", "PodDisruptionBudget/weather-consumer", "Pod/weather-test")
 		// Every workload, the controller too, reaches Kafka the same way.
 		for _, w := range m.workloads() {
 			spec := w.podSpec
@@ -338,7 +340,8 @@ dashboard:
 			"Service/demo-weather-consumer", "StatefulSet/demo-weather-consumer",
 			"Deployment/demo-weather-dashboard", "Service/demo-weather-dashboard",
 			"ServiceAccount/demo-weather-controller", "Role/demo-weather-controller", "RoleBinding/demo-weather-controller",
-			"Deployment/demo-weather-controller")
+			"Deployment/demo-weather-controller",
+			"PodDisruptionBudget/demo-weather-consumer", "PodDisruptionBudget/demo-weather-kafka", "Pod/demo-weather-test")
 		cd := m.deployment(t, "demo-weather-controller")
 		cc := container(t, &cd.Spec.Template.Spec, "controller")
 		if cc.Image != "registry.example.com/weather/controller:1.2.3" || cc.ImagePullPolicy != corev1.PullAlways {
@@ -430,7 +433,9 @@ dashboard:
 			"StatefulSet/weather-kafka", "Deployment/weather-producer", "PersistentVolumeClaim/weather-stats",
 			"Service/weather-consumer", "StatefulSet/weather-consumer", "Deployment/weather-debug",
 			"ServiceAccount/weather-controller", "Role/weather-controller", "RoleBinding/weather-controller",
-			"Deployment/weather-controller")
+			"Deployment/weather-controller",
+			// No helm test pod: it checks through the dashboard.
+			"PodDisruptionBudget/weather-consumer", "PodDisruptionBudget/weather-kafka")
 		if strings.Contains(m.notes, "dashboard") {
 			t.Errorf("NOTES.txt names the disabled dashboard:\n%s", m.notes)
 		}
@@ -799,7 +804,7 @@ func checkCommon(t *testing.T, m *manifest, s scenario) {
 				t.Errorf("%s: label %s = %q, want %q", id, key, l[key], want)
 			}
 		}
-		if !slices.Contains([]string{"kafka", "producer", "consumer", "debug", "dashboard", "controller"}, l["app.kubernetes.io/component"]) {
+		if !slices.Contains([]string{"kafka", "producer", "consumer", "debug", "dashboard", "controller", "test"}, l["app.kubernetes.io/component"]) {
 			t.Errorf("%s: label app.kubernetes.io/component = %q", id, l["app.kubernetes.io/component"])
 		}
 		// Least privilege: the chart grants rights in its namespace only.

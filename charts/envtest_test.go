@@ -127,6 +127,16 @@ func TestServerSideDryRun(t *testing.T) {
 		{"release-demo-options", []string{"Deployment/demo-weather-dashboard", "Service/demo-weather-dashboard"}, true},
 		{"dashboard-disabled", []string{"Deployment/weather-dashboard", "Service/weather-dashboard"}, false},
 		{"controller-disabled", []string{"Deployment/weather-controller", "Role/weather-controller"}, false},
+		// The disruption budgets, the helm test pod and the NetworkPolicies.
+		{"defaults", []string{"PodDisruptionBudget/weather-consumer", "PodDisruptionBudget/weather-kafka", "Pod/weather-test"}, true},
+		{"dashboard-disabled", []string{"Pod/weather-test"}, false},
+		{"policies-all-on", []string{"NetworkPolicy/weather-kafka", "NetworkPolicy/weather-producer", "NetworkPolicy/weather-consumer",
+			"NetworkPolicy/weather-debug", "NetworkPolicy/weather-dashboard", "NetworkPolicy/weather-controller",
+			"NetworkPolicy/weather-test", "Pod/weather-test", "StatefulSet/weather-kafka", "StatefulSet/weather-consumer",
+			"Deployment/weather-producer", "Deployment/weather-debug", "Deployment/weather-dashboard", "Deployment/weather-controller"}, true},
+		{"policies-external-kafka", []string{"NetworkPolicy/weather-producer", "NetworkPolicy/weather-controller", "NetworkPolicy/weather-test"}, true},
+		{"policies-services-only", []string{"NetworkPolicy/weather-kafka", "PodDisruptionBudget/weather-consumer"}, true},
+		{"policies-services-only", []string{"PodDisruptionBudget/weather-kafka", "NetworkPolicy/weather-debug", "Pod/weather-test"}, false},
 	} {
 		for _, id := range c.ids {
 			if accepted[c.scenario][id] != c.want {

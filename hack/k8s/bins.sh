@@ -5,6 +5,7 @@
 #   hack/k8s/bins.sh envtest        kube-apiserver, etcd, kubectl (controller-runtime envtest)
 #   hack/k8s/bins.sh cluster|all    everything for a single-node cluster
 #   hack/k8s/bins.sh lint           golangci-lint
+#   hack/k8s/bins.sh chartlint      kube-score (make chart-lint)
 #   hack/k8s/bins.sh NAME...        just these binaries (names as in spec() below)
 #
 # The only line on stdout is the bin dir, so callers can do
@@ -84,6 +85,14 @@ spec() {
 		MOD=$REPO/hack/tools PKG=github.com/golangci/golangci-lint/v2/cmd/golangci-lint
 		LDFLAGS+=" -X main.version=$(modver "$MOD" github.com/golangci/golangci-lint/v2) -X main.date=1970-01-01T00:00:00Z"
 		;;
+	kube-score)
+		MOD=$REPO/hack/tools/kubescore PKG=github.com/zegl/kube-score/cmd/kube-score
+		LDFLAGS+=" -X main.version=$(modver "$MOD" github.com/zegl/kube-score) -X main.date=1970-01-01T00:00:00Z"
+		;;
+	promtool) # make chart-rules: promtool check/test rules on the chart's alerts
+		MOD=$REPO/hack/tools/promtool PKG=github.com/prometheus/prometheus/cmd/promtool
+		LDFLAGS+=" $(prom_ldflags "$(modver "$MOD" github.com/prometheus/prometheus)")"
+		;;
 	helm)
 		MOD=$HERE/helm PKG=helm.sh/helm/v3/cmd/helm
 		# As helm's Makefile: the version, and the k8s version the chart
@@ -106,6 +115,14 @@ spec() {
 # tools: cheap, and works before any download).
 modver() {
 	awk -v m="$2" '$1 == m && $2 ~ /^v/ { print $2; exit } $1 == "require" && $2 == m { print $3; exit }' "$1/go.mod"
+}
+
+# prom_ldflags MODVERSION: the version promtool reports (what Prometheus'
+# promu sets). Prometheus 3.X.Y is the Go module v0.30X.Y (v0.3XY.Y from 3.10).
+prom_ldflags() {
+	local minor patch pkg=github.com/prometheus/common/version
+	IFS=. read -r _ minor patch <<<"${1#v}"
+	echo "-X $pkg.Version=3.$((10#$minor - 300)).$patch -X $pkg.Revision= -X $pkg.Branch= -X $pkg.BuildUser= -X $pkg.BuildDate=19700101-00:00:00"
 }
 
 # The stamp key: everything that decides the bytes of the binary.
@@ -154,8 +171,9 @@ main() {
 		envtest) names+=("${ENVTEST[@]}") ;;
 		cluster | all) names+=("${CLUSTER[@]}") ;;
 		lint) names+=(golangci-lint) ;;
+		chartlint) names+=(kube-score) ;;
 		-h | --help)
-			sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+			sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
 			exit 0
 			;;
 		*) names+=("$arg") ;;

@@ -22,6 +22,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/plugin/kprom"
@@ -61,12 +62,19 @@ func main() {
 	}
 }
 
+// newMetrics makes what /metrics serves: the process's and the build's
+// (observe), the loop's, and the Kafka client's (kprom, fed by its hooks).
+func newMetrics() (*prometheus.Registry, *consume.Metrics, kgo.Opt) {
+	reg := observe.NewRegistry("consumer")
+	return reg, consume.NewMetrics(reg), kgo.WithHooks(kprom.NewMetrics("weather_consumer_kafka", kprom.Registerer(reg)))
+}
+
 func run(cfg config, parts partitions) error {
 	log := observe.NewLogger(cfg.Observe.LogConfig, "consumer")
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
-	reg := observe.NewRegistry()
+	reg, metrics, kafkaHooks := newMetrics()
 	var health observe.Health
 	if err := observe.Serve(ctx, cfg.Observe, reg, &health, log); err != nil {
 		return err
@@ -92,7 +100,7 @@ func run(cfg config, parts partitions) error {
 		Topic: cfg.Kafka.Topic, Partitions: parts.mine, Assigned: parts.assigned, OnOutOfRange: cfg.OnOffsetOutOfRange,
 		LockWait: cfg.LockWait, SaveRetries: cfg.CheckpointRetries, SaveBackoff: cfg.CheckpointRetryBackoff,
 		CheckpointInterval: cfg.CheckpointInterval, TopicCheckInterval: cfg.TopicCheckInterval,
-	}, consume.NewMetrics(reg))
+	}, metrics)
 	if err != nil {
 		return err
 	}
@@ -101,7 +109,7 @@ func run(cfg config, parts partitions) error {
 	opts := append(consumer.ClientOpts(cfg.Kafka.Topic),
 		kgo.FetchMaxPartitionBytes(cfg.FetchMaxPartitionBytes),
 		kgo.FetchMaxBytes(cfg.FetchMaxBytes),
-		kgo.WithHooks(kprom.NewMetrics("weather_consumer_kafka", kprom.Registerer(reg))))
+		kafkaHooks)
 	client, err := kafkaconfig.Connect(ctx, cfg.Kafka, opts...)
 	if err != nil {
 		return err

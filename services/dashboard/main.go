@@ -20,6 +20,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/plugin/kprom"
 
@@ -58,7 +59,7 @@ func run(cfg config) error {
 	if err != nil {
 		return err
 	}
-	reg := observe.NewRegistry()
+	reg, metrics, kafkaHooks := newMetrics()
 	// No wait for Kafka at start: the page shows the files, and why Kafka
 	// does not answer, while it is away.
 	opts, err := cfg.Kafka.Opts()
@@ -67,14 +68,14 @@ func run(cfg config) error {
 	}
 	// Fresh metadata: the topic appears (the producer creates it) or is
 	// recreated while the dashboard runs.
-	client, err := kgo.NewClient(append(opts, kgo.MetadataMinAge(250*time.Millisecond), kgo.WithHooks(kprom.NewMetrics("weather_dashboard_kafka", kprom.Registerer(reg))))...)
+	client, err := kgo.NewClient(append(opts, kgo.MetadataMinAge(250*time.Millisecond), kafkaHooks)...)
 	if err != nil {
 		return err
 	}
 	defer client.Close()
 
 	loop := live.New(live.Config{Topic: cfg.Kafka.Topic, Interval: cfg.RefreshInterval, History: cfg.History},
-		store, kafkalog.New(client, cfg.Kafka.Topic, cfg.TailRecords, cfg.LatestPerStation), log, live.NewMetrics(reg))
+		store, kafkalog.New(client, cfg.Kafka.Topic, cfg.TailRecords, cfg.LatestPerStation), log, metrics)
 	var health observe.Health
 	mux := observe.NewMux(reg, &health)
 	web.Register(mux, loop, ctx.Done())
@@ -86,6 +87,14 @@ func run(cfg config) error {
 	err = loop.Run(ctx, func() { health.Ready(true) })
 	log.Info("stopped", "err", err)
 	return err
+}
+
+// newMetrics makes what /metrics serves: the process's and the build's
+// (observe), the refresh loop's, and the Kafka client's (kprom, fed by its
+// hooks).
+func newMetrics() (*prometheus.Registry, *live.Metrics, kgo.Opt) {
+	reg := observe.NewRegistry("dashboard")
+	return reg, live.NewMetrics(reg), kgo.WithHooks(kprom.NewMetrics("weather_dashboard_kafka", kprom.Registerer(reg)))
 }
 
 // runCheck is `dashboard check`: the release's self-test against a running

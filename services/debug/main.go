@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/plugin/kprom"
 
@@ -37,13 +38,13 @@ func run(cfg config) error {
 	log := observe.NewLogger(cfg.Observe.LogConfig, "debug")
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	reg := observe.NewRegistry()
+	reg, metrics, kafkaHooks := newMetrics()
 	var health observe.Health
 	if err := observe.Serve(ctx, cfg.Observe, reg, &health, log); err != nil {
 		return err
 	}
 	opts := append(tail.ClientOpts(log, cfg.Group, cfg.Kafka.Topic, func() { health.Ready(true) }),
-		kgo.WithHooks(kprom.NewMetrics("weather_debug_kafka", kprom.Registerer(reg))))
+		kafkaHooks)
 	client, err := kafkaconfig.Connect(ctx, cfg.Kafka, opts...)
 	if err != nil {
 		return err
@@ -53,7 +54,14 @@ func run(cfg config) error {
 	if cfg.Output == "json" {
 		format = printer.JSON
 	}
-	err = tail.Run(ctx, log, client, os.Stdout, format, tail.NewMetrics(reg))
+	err = tail.Run(ctx, log, client, os.Stdout, format, metrics)
 	log.Info("stopped", "err", err)
 	return err
+}
+
+// newMetrics makes what /metrics serves: the process's and the build's
+// (observe), the loop's, and the Kafka client's (kprom, fed by its hooks).
+func newMetrics() (*prometheus.Registry, *tail.Metrics, kgo.Opt) {
+	reg := observe.NewRegistry("debug")
+	return reg, tail.NewMetrics(reg), kgo.WithHooks(kprom.NewMetrics("weather_debug_kafka", kprom.Registerer(reg)))
 }

@@ -19,6 +19,7 @@ type config struct {
 	Seed                   uint64        `env:"SEED" envDefault:"1"`
 	Stations               int           `env:"STATIONS" envDefault:"10"`
 	Count                  int64         `env:"COUNT" envDefault:"0"`
+	IdleAfterCount         bool          `env:"IDLE_AFTER_COUNT" envDefault:"false"`
 	Interval               time.Duration `env:"INTERVAL" envDefault:"100ms"`
 	TopicPartitions        int32         `env:"TOPIC_PARTITIONS" envDefault:"4"`
 	TopicReplicationFactor int16         `env:"TOPIC_REPLICATION_FACTOR" envDefault:"1"`

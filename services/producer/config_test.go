@@ -15,6 +15,8 @@ func TestLoadConfig(t *testing.T) {
 		{Name: "too many stations", Env: map[string]string{"STATIONS": "100001"}, WantErr: "STATIONS is 100001: want at most 100000"},
 		{Name: "negative count", Env: map[string]string{"COUNT": "-5"}, WantErr: "COUNT is -5: want at least 0"},
 		{Name: "negative count flag", Args: []string{"-count", "-5"}, WantErr: "COUNT is -5"},
+		{Name: "idle after count", Env: map[string]string{"COUNT": "5", "IDLE_AFTER_COUNT": "true"}},
+		{Name: "idle after count, not a bool", Env: map[string]string{"IDLE_AFTER_COUNT": "sometimes"}, WantErr: "IDLE_AFTER_COUNT"},
 		{Name: "negative interval", Env: map[string]string{"INTERVAL": "-1s"}, WantErr: "INTERVAL is -1s"},
 		{Name: "bad interval", Env: map[string]string{"INTERVAL": "fast"}, WantErr: "INTERVAL: "},
 		{Name: "no partitions", Env: map[string]string{"TOPIC_PARTITIONS": "0"}, WantErr: "TOPIC_PARTITIONS is 0: want at least 1"},
@@ -44,7 +46,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if cfg.Kafka.Topic != "temperatures" || cfg.TransactionalID != "weather-producer" || cfg.Interval != 100*time.Millisecond ||
-		cfg.TopicPartitions != 4 || cfg.ProduceRetries != 10 || cfg.StreamTakeover {
+		cfg.TopicPartitions != 4 || cfg.ProduceRetries != 10 || cfg.StreamTakeover || cfg.IdleAfterCount {
 		t.Errorf("defaults %+v", cfg)
 	}
 }

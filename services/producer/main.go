@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/plugin/kprom"
@@ -49,7 +50,7 @@ func run(cfg config) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
-	reg := observe.NewRegistry()
+	reg, metrics, kafkaHooks := newMetrics()
 	var health observe.Health
 	if err := observe.Serve(ctx, cfg.Observe, reg, &health, log); err != nil {
 		return err
@@ -61,7 +62,7 @@ func run(cfg config) error {
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.RecordRetries(cfg.ProduceRetries),
 		kgo.MetadataMinAge(time.Second), // a topic just created is seen soon
-		kgo.WithHooks(kprom.NewMetrics("weather_producer_kafka", kprom.Registerer(reg))),
+		kafkaHooks,
 	)
 	if err != nil {
 		return err
@@ -92,7 +93,21 @@ func run(cfg config) error {
 	end, err := stream.Run(ctx, log, client, stream.Config{
 		Seed: cfg.Seed, Stations: cfg.Stations, Count: cfg.Count, Interval: cfg.Interval,
 		TxnRecords: cfg.TxnMaxRecords, TxnInterval: cfg.TxnMaxInterval, Headers: self.Headers(),
-	}, pos.Next, guard.New(log, reader, pos.Ends), stream.NewMetrics(reg))
-	log.Info("stopped", "committed", end-pos.Next, "next_index", end, "took", time.Since(start).Round(time.Millisecond), "err", err)
+	}, pos.Next, guard.New(log, reader, pos.Ends), metrics)
+	took := time.Since(start).Round(time.Millisecond)
+	if err == nil && cfg.Count > 0 && end >= cfg.Count && cfg.IdleAfterCount {
+		// A Deployment's pod that exits is restarted, again and again:
+		// this one stays, its /metrics saying it is done.
+		log.Info("reached COUNT: idling until stopped (IDLE_AFTER_COUNT)", "committed", end-pos.Next, "next_index", end, "took", took)
+		<-ctx.Done()
+	}
+	log.Info("stopped", "committed", end-pos.Next, "next_index", end, "took", took, "err", err)
 	return err
+}
+
+// newMetrics makes what /metrics serves: the process's and the build's
+// (observe), the loop's, and the Kafka client's (kprom, fed by its hooks).
+func newMetrics() (*prometheus.Registry, *stream.Metrics, kgo.Opt) {
+	reg := observe.NewRegistry("producer")
+	return reg, stream.NewMetrics(reg), kgo.WithHooks(kprom.NewMetrics("weather_producer_kafka", kprom.Registerer(reg)))
 }

@@ -302,3 +302,69 @@ partition to an old and a new pod at once; the controller steps there.
 {{- end -}}
 {{- $value -}}
 {{- end -}}
+
+{{/*
+Pod template metadata of a component: the chart's labels plus the
+component's podLabels, and its podAnnotations after the chart's own ones
+(.annotations, e.g. a config checksum). Neither may replace the chart's: the
+selectors, Services and NetworkPolicies rely on its labels. Call with
+(dict "ctx" $ "component" "consumer" "values" .Values.consumer), plus
+"annotations" (dict ...) for the chart's own.
+*/}}
+{{- define "weather.podMetadata" -}}
+{{- $labels := include "weather.labels" . | fromYaml -}}
+{{- range $k, $v := .values.podLabels -}}
+{{- if hasKey $labels $k -}}
+{{- fail (printf "%s.podLabels: %s is a label the chart sets itself" $.component $k) -}}
+{{- end -}}
+{{- $_ := set $labels $k $v -}}
+{{- end -}}
+{{- $annotations := deepCopy (get . "annotations" | default dict) -}}
+{{- range $k, $v := .values.podAnnotations -}}
+{{- if hasKey $annotations $k -}}
+{{- fail (printf "%s.podAnnotations: %s is an annotation the chart sets itself" $.component $k) -}}
+{{- end -}}
+{{- $_ := set $annotations $k $v -}}
+{{- end -}}
+labels:
+  {{- toYaml $labels | nindent 2 }}
+{{- with $annotations }}
+annotations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end -}}
+
+{{/*
+Scheduling of a component's pods, from its values: priorityClassName,
+nodeSelector, tolerations, affinity and topologySpreadConstraints, where a
+constraint without a labelSelector gets the component's own pods (what a
+spread of "these pods" means). Call as weather.podMetadata; "" when all are
+empty.
+*/}}
+{{- define "weather.podScheduling" -}}
+{{- with .values.priorityClassName }}
+priorityClassName: {{ . | quote }}
+{{- end }}
+{{- with .values.nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .values.tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .values.affinity }}
+affinity:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .values.topologySpreadConstraints }}
+topologySpreadConstraints:
+{{- range . }}
+{{- $c := deepCopy . }}
+{{- if not (hasKey $c "labelSelector") }}
+{{- $_ := set $c "labelSelector" (dict "matchLabels" (include "weather.selectorLabels" $ | fromYaml)) }}
+{{- end }}
+  - {{ toYaml $c | nindent 4 | trim }}
+{{- end }}
+{{- end }}
+{{- end -}}

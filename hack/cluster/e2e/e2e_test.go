@@ -33,7 +33,12 @@ import (
 //     API server's service proxy), shows every partition "ok" (its file,
 //     owned by a consumer while there are any, Kafka's log end and the lag)
 //     and per station exactly the recount's count, sum, start and end at
-//     the offsets it shows; and it serves its page.
+//     the offsets it shows; and it serves its page;
+//   - `helm test` passes: the chart's test pod runs the dashboard's check
+//     (every partition ok, the files advance, the lag bounded);
+//   - after each delete and scale step every partition's
+//     weather_consumer_lag_records is served by exactly one consumer pod
+//     (read through the API server's pod proxy, as a scraper would).
 //
 // Environment (hack/cluster/e2e.sh sets it):
 //
@@ -79,6 +84,7 @@ func TestChart(t *testing.T) {
 	s.phase("partition files appear on the volume and grow", s.filesGrow)
 	s.phase("stats = recount of the topic (steady state)", func() error { return s.checkStats("steady state") })
 	s.phase("the dashboard serves its page and API through its Service", s.dashboardPage)
+	s.phase("helm test passes (the dashboard's check: files advance, lag bounded)", s.helmTest)
 	s.phase("kubectl logs of the debug pod shows records", s.debugLogs)
 	s.phase("consumer pods deleted mid-stream resume from their checkpoints", s.deleteConsumers)
 	s.phase("consumers scaled to 0 and back", s.scaleConsumers)
@@ -104,6 +110,7 @@ type suite struct {
 	replicas   int
 	dashboard  string // the dashboard's Service
 	dashPort   string // and its port
+	httpPort   string // the consumer pods' HTTP port (/metrics)
 
 	phases []phaseResult
 }
@@ -242,15 +249,19 @@ func (s *suite) install() error {
 		return fmt.Errorf("dashboard services and ports %q, want one Service with a port named http", svc)
 	}
 	s.dashboard, s.dashPort = f[0], f[1]
+	if s.httpPort, err = s.kubectl("get", "statefulset", s.consumers, "-o",
+		`jsonpath={.spec.template.spec.containers[?(@.name=="consumer")].ports[?(@.name=="http")].containerPort}`); err != nil {
+		return err
+	}
 	s.t.Logf("kafka %s (DNS %s), topic %q with %d partitions, seed %d; consumers: statefulset %s, %d replicas, volume %s = %s; dashboard: service %s port %s",
 		s.kafka.Bootstrap, s.kafka.DNS, s.kafka.Topic, s.partitions, s.seed, s.consumers, s.replicas, claim, s.dataDir, s.dashboard, s.dashPort)
 	return nil
 }
 
-// allReady waits until every pod of the namespace is ready and reports
-// their restarts.
+// allReady waits until every pod of the namespace is ready (but helm
+// test's, which runs to completion) and reports their restarts.
 func (s *suite) allReady() error {
-	if _, err := s.kubectl("wait", "--for=condition=Ready", "pod", "--all", "--timeout=5m"); err != nil {
+	if _, err := s.kubectl("wait", "--for=condition=Ready", "pod", "-l", "app.kubernetes.io/component!=test", "--timeout=5m"); err != nil {
 		return err
 	}
 	out, err := s.kubectl("get", "pods", "-o",
@@ -467,6 +478,67 @@ func (s *suite) dashboardPage() error {
 	return nil
 }
 
+// helmTest runs `helm test` (the chart's test pod: /dashboard check against
+// the dashboard's Service) and logs what the check printed.
+func (s *suite) helmTest() error {
+	out, err := s.k.HelmOut(s.ctx, "test", s.release, "--logs", "--timeout", "5m")
+	s.t.Logf("helm test %s:\n%s", s.release, out)
+	return err
+}
+
+// lagLine is one weather_consumer_lag_records series of a /metrics page.
+var lagLine = regexp.MustCompile(`^weather_consumer_lag_records\{(?:[^}]*,)?partition="(\d+)"[^}]*\} (\S+)$`)
+
+// consumerLag reads weather_consumer_lag_records from every ready consumer
+// pod's /metrics through the API server's pod proxy and logs it. Every
+// partition of the topic must be there exactly once among the pods (no
+// owner, or two, would be a bug), with a lag >= 0.
+func (s *suite) consumerLag(when string) error {
+	// A pod serves its partitions' series from its start; retried while a
+	// rollout's last pods come and go.
+	return Eventually(s.ctx, time.Minute, 2*time.Second, func() error {
+		pods, err := s.readyPods("consumer")
+		if err != nil {
+			return err
+		}
+		if len(pods) == 0 {
+			return fmt.Errorf("%s: no ready consumer pod", when)
+		}
+		owner := map[int32]string{}
+		var rows []string
+		for _, pod := range pods {
+			page, err := s.k.PodGet(s.ctx, pod, s.httpPort, "/metrics")
+			if err != nil {
+				return err
+			}
+			for _, line := range strings.Split(string(page), "\n") {
+				m := lagLine.FindStringSubmatch(line)
+				if m == nil {
+					continue
+				}
+				p, _ := strconv.ParseInt(m[1], 10, 32)
+				lag, err := strconv.ParseFloat(m[2], 64)
+				if err != nil || lag < 0 {
+					return fmt.Errorf("%s: %s: want a lag >= 0", pod, line)
+				}
+				if prev, dup := owner[int32(p)]; dup {
+					return fmt.Errorf("partition %d: weather_consumer_lag_records from %s and %s", p, prev, pod)
+				}
+				owner[int32(p)] = pod
+				rows = append(rows, fmt.Sprintf("%s partition %d: %g", pod, p, lag))
+			}
+		}
+		for p := range s.partitions {
+			if _, ok := owner[p]; !ok {
+				return fmt.Errorf("no consumer pod of %v serves weather_consumer_lag_records for partition %d (have %v)", pods, p, rows)
+			}
+		}
+		slices.Sort(rows)
+		s.t.Logf("%s: weather_consumer_lag_records: %s", when, strings.Join(rows, "; "))
+		return nil
+	})
+}
+
 // ------------------------------------------------------------------ debug ---
 
 func (s *suite) debugLogs() error {
@@ -510,6 +582,20 @@ func (s *suite) debugLogs() error {
 func (s *suite) podNames(component string) ([]string, error) {
 	out, err := s.kubectl("get", "pods", "-l", s.selector(component), "-o", "jsonpath={.items[*].metadata.name}")
 	names := strings.Fields(out)
+	slices.Sort(names)
+	return names, err
+}
+
+// readyPods: the component's pods that are ready and not being deleted.
+func (s *suite) readyPods(component string) ([]string, error) {
+	out, err := s.kubectl("get", "pods", "-l", s.selector(component), "-o",
+		`jsonpath={range .items[*]}{.metadata.name} {.status.conditions[?(@.type=="Ready")].status} {.metadata.deletionTimestamp}{"\n"}{end}`)
+	var names []string
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Fields(line); len(f) == 2 && f[1] == "True" {
+			names = append(names, f[0])
+		}
+	}
 	slices.Sort(names)
 	return names, err
 }
@@ -595,6 +681,9 @@ func (s *suite) deleteConsumers() error {
 	if err := s.waitOffsets("consuming again", 2*time.Minute, resumed, true); err != nil {
 		return err
 	}
+	if err := s.consumerLag("after the consumer pods were deleted"); err != nil {
+		return err
+	}
 	return s.checkStats("after the consumer pods were deleted")
 }
 
@@ -670,6 +759,9 @@ func (s *suite) scaleConsumers() error {
 	if err := s.waitOffsets("backlog consumed", 3*time.Minute, end, false); err != nil {
 		return err
 	}
+	if err := s.consumerLag("scaled back to " + strconv.Itoa(s.replicas)); err != nil {
+		return err
+	}
 	return s.checkStats("scaled back to " + strconv.Itoa(s.replicas))
 }
 
@@ -690,6 +782,9 @@ func (s *suite) scaleOut() error {
 		}
 		s.t.Logf("%d consumers settled, partitions by ordinal %q", n, assignment)
 		if n > 0 {
+			if err := s.consumerLag("scaled to " + strconv.Itoa(n)); err != nil {
+				return err
+			}
 			_, end, err := s.kafka.Offsets(s.ctx)
 			if err != nil {
 				return err

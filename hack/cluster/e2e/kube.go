@@ -40,6 +40,15 @@ func (t Tools) ServiceGet(ctx context.Context, name, port, path string) ([]byte,
 	return []byte(out), err
 }
 
+// PodGet GETs path from port of the pod name in the test namespace over
+// plain HTTP, through the API server's pod proxy (kubectl get --raw): the
+// pod's own /metrics, as a scraper reads it, without a port-forward.
+func (t Tools) PodGet(ctx context.Context, name, port, path string) ([]byte, error) {
+	out, err := t.run(ctx, t.Kubectl, "get", "--raw",
+		"/api/v1/namespaces/"+t.Namespace+"/pods/"+name+":"+port+"/proxy"+path)
+	return []byte(out), err
+}
+
 func (t Tools) run(ctx context.Context, bin string, args ...string) (string, error) {
 	t.Log("$ %s %s", shortName(bin), strings.Join(args, " "))
 	cmd := exec.CommandContext(ctx, bin, args...)

@@ -12,12 +12,14 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/collectors/version"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/weatherstream/weather/services/common/envconfig"
@@ -64,11 +66,34 @@ func NewLogger(c LogConfig, service string) *slog.Logger {
 	return slog.New(h).With("service", service)
 }
 
-// NewRegistry returns a Prometheus registry with the Go and process collectors.
-func NewRegistry() *prometheus.Registry {
+// NewRegistry returns a Prometheus registry with the Go and process
+// collectors and the service's build info.
+func NewRegistry(service string) *prometheus.Registry {
 	r := prometheus.NewRegistry()
 	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if err := RegisterBuildInfo(r, service); err != nil {
+		panic(err) // a fresh registry: only a second call could clash
+	}
 	return r
+}
+
+// RegisterBuildInfo registers weather_build_info{service, version, revision,
+// goversion, …} = 1 with reg: one metric name for every service, so one
+// query shows which build runs where. The registry of a service that has its
+// own (the controller's, controller-runtime's) gets it this way.
+func RegisterBuildInfo(reg prometheus.Registerer, service string) error {
+	return prometheus.WrapRegistererWith(prometheus.Labels{"service": service}, reg).
+		Register(version.NewCollector("weather", version.WithExtraConstLabels(prometheus.Labels{"version": buildVersion()})))
+}
+
+// buildVersion is the main module's version as Go stamped it (a tag, a
+// pseudo-version with the commit, or "(devel)"); the revision label comes
+// from the VCS stamp (prometheus/common/version), "unknown" without one.
+func buildVersion() string {
+	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" {
+		return info.Main.Version
+	}
+	return "unknown"
 }
 
 // Health is what /readyz reports: not ready until Ready is called.

@@ -119,8 +119,9 @@ func (c *Consumer) run(ctx context.Context, client *kgo.Client) error {
 				touched = append(touched, fp.Partition)
 			}
 			// Read committed, the log ends for us at the last stable offset.
-			if part, ours := c.parts[fp.Partition]; ours && fp.Err == nil {
+			if part, ours := c.parts[fp.Partition]; ours && fp.Err == nil && fp.LastStableOffset >= 0 {
 				behind = behind || part.Offset < fp.LastStableOffset
+				c.pm[fp.Partition].lag.end(fp.LastStableOffset)
 			}
 		})
 		// A batch ends when the consumer has caught up with what it was
@@ -148,6 +149,15 @@ func (c *Consumer) run(ctx context.Context, client *kgo.Client) error {
 // stepped over: it is consumed once and never stops the partition.
 func (c *Consumer) apply(p int32, records []*kgo.Record) (changed bool) {
 	part, m := c.parts[p], c.pm[p]
+	// The lag's age: the first new record's timestamp, once per fetch, and
+	// before the offset moves (a scrape sees the offset past the file with
+	// the age of what is past it).
+	for _, rec := range records {
+		if rec.Offset >= part.Offset {
+			m.lag.fetched(rec.Timestamp)
+			break
+		}
+	}
 	var counted float64
 	for _, rec := range records {
 		if rec.Offset < part.Offset {
@@ -192,18 +202,23 @@ func (c *Consumer) save(ctx context.Context, touched []int32) error {
 			c.metrics.writeFailures.Inc()
 			return c.retry(ctx, pending, err)
 		}
+		c.written(w)
 	}
 	snap, err := checkpoint.Take(pending)
 	if err != nil {
 		return err
+	}
+	for _, p := range touched {
+		c.pm[p].lag.checkpointing(c.parts[p].Offset)
 	}
 	w := &write{parts: slices.Clone(touched), finished: make(chan struct{})}
 	c.inflight = w
 	go func() {
 		start := time.Now()
 		err := c.store.Write(snap)
+		w.at = time.Now()
 		if err == nil {
-			c.metrics.writeSeconds.Observe(time.Since(start).Seconds())
+			c.metrics.writeSeconds.Observe(w.at.Sub(start).Seconds())
 		}
 		w.err = err
 		close(w.finished)
@@ -211,10 +226,18 @@ func (c *Consumer) save(ctx context.Context, touched []int32) error {
 	return nil
 }
 
+// written records a finished background write in the lag metrics.
+func (c *Consumer) written(w *write) {
+	for _, p := range w.parts {
+		c.pm[p].lag.written(w.at)
+	}
+}
+
 // write is a checkpoint write in the background.
 type write struct {
 	parts    []int32
 	err      error         // its result, set before finished is closed
+	at       time.Time     // when it ended, likewise
 	finished chan struct{} // closed when it is over
 }
 
@@ -246,6 +269,7 @@ func (c *Consumer) flush(ctx context.Context) error {
 		c.metrics.writeFailures.Inc()
 		return c.retry(ctx, c.statesOf(w.parts), err)
 	}
+	c.written(w)
 	return nil
 }
 
@@ -269,7 +293,11 @@ func (c *Consumer) retry(ctx context.Context, parts map[int32]*stats.Partition, 
 		backoff = min(2*backoff, 30*time.Second)
 		start := time.Now()
 		if err = c.store.SaveAll(parts); err == nil {
-			c.metrics.writeSeconds.Observe(time.Since(start).Seconds())
+			now := time.Now()
+			c.metrics.writeSeconds.Observe(now.Sub(start).Seconds())
+			for p, part := range parts {
+				c.pm[p].lag.writtenAll(part.Offset, now)
+			}
 			return nil
 		}
 		c.metrics.writeFailures.Inc()

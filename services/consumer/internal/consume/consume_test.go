@@ -35,6 +35,7 @@ type env struct {
 	adm     *kadm.Client
 	dir     string
 	logs    *testkit.Buffer
+	reg     *prometheus.Registry // the last started consumer's
 }
 
 func newEnv(t *testing.T, partitions int32) *env {
@@ -100,7 +101,8 @@ func (e *env) start(cfg Config) (*Consumer, *Metrics, error) {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	m := NewMetrics(prometheus.NewRegistry())
+	e.reg = prometheus.NewRegistry()
+	m := NewMetrics(e.reg)
 	c, err := Start(context.Background(), slog.New(slog.NewTextHandler(e.logs, nil)), e.adm, store, cfg, m)
 	if c != nil {
 		e.t.Cleanup(c.Close)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -78,6 +79,13 @@ func Start(ctx context.Context, log *slog.Logger, adm *kadm.Client, store *check
 		c.Close()
 		return nil, err
 	}
+	// Where the log ends for a read committed consumer: the lag metrics'
+	// log end until the first fetch.
+	stable, err := kafkaadmin.StableOffsets(ctx, adm, cfg.Topic)
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
 	for _, p := range cfg.Partitions {
 		want := stats.Log{Topic: cfg.Topic, TopicID: topic.ID(), Partition: p}
 		part, err := c.startPartition(want, starts[p], ends[p], cfg.OnOutOfRange)
@@ -88,6 +96,11 @@ func Start(ctx context.Context, log *slog.Logger, adm *kadm.Client, store *check
 		c.parts[p] = part
 		c.pm[p] = m.partition(p)
 		c.pm[p].offset.Set(float64(part.Offset))
+		var writtenAt time.Time // the file's, if it is there (not moved away to start afresh)
+		if fi, err := os.Stat(store.Path(p)); err == nil {
+			writtenAt = fi.ModTime()
+		}
+		c.pm[p].lag.start(part.Offset, stable[p], writtenAt)
 	}
 	return c, nil
 }

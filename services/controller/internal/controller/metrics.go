@@ -3,6 +3,8 @@ package controller
 import (
 	"github.com/prometheus/client_golang/prometheus"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	"github.com/weatherstream/weather/services/common/observe"
 )
 
 var rebalances = prometheus.NewCounter(prometheus.CounterOpts{
@@ -17,4 +19,12 @@ var invalidAssignment = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 	Help: "1 while a consumer StatefulSet's PARTITIONS_BY_ORDINAL cannot be read; the controller leaves it alone.",
 }, []string{"namespace", "statefulset"})
 
-func init() { metrics.Registry.MustRegister(rebalances, invalidAssignment) }
+// controller-runtime serves its own registry (with the Go and process
+// collectors and its own metrics): the reconciler's metrics and the build
+// info every service has go there.
+func init() {
+	metrics.Registry.MustRegister(rebalances, invalidAssignment)
+	if err := observe.RegisterBuildInfo(metrics.Registry, "controller"); err != nil {
+		panic(err)
+	}
+}

@@ -20,7 +20,10 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/weatherstream/weather/services/common/observe/observetest"
 )
 
 // These tests run the reconciler against a real kube-apiserver and etcd
@@ -376,4 +379,36 @@ func TestManagerRebalancesOnlyManagedStatefulSets(t *testing.T) {
 	if got := assignmentOf(t, unmanaged); got != "0,2;1,3" {
 		t.Errorf("unmanaged StatefulSet changed to %q", got)
 	}
+	// What the manager serves on /metrics after that work (controller-runtime's
+	// own, client-go's, ours and the build info) passes Prometheus' linter.
+	if err := observetest.LintMetrics(metrics.Registry); err != nil {
+		t.Error(err)
+	}
+	for name, want := range map[string]string{"weather_build_info": "controller", "weather_controller_rebalance_steps_total": ""} {
+		if got, ok := serviceLabel(t, name); !ok || got != want {
+			t.Errorf("%s: service label %q (served: %v), want %q", name, got, ok, want)
+		}
+	}
+}
+
+// serviceLabel is the service label of the one series of metric name in
+// controller-runtime's registry, and whether there is one.
+func serviceLabel(t *testing.T, name string) (string, bool) {
+	t.Helper()
+	mfs, err := metrics.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name || len(mf.GetMetric()) != 1 {
+			continue
+		}
+		for _, l := range mf.GetMetric()[0].GetLabel() {
+			if l.GetName() == "service" {
+				return l.GetValue(), true
+			}
+		}
+		return "", true
+	}
+	return "", false
 }

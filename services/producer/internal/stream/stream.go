@@ -41,9 +41,13 @@ type Guard interface {
 
 // Metrics are the producer's Prometheus metrics.
 type Metrics struct {
-	records      prometheus.Counter
-	transactions prometheus.Counter
-	next         prometheus.Gauge
+	records       prometheus.Counter
+	transactions  prometheus.Counter
+	next          prometheus.Gauge
+	lastCommitted prometheus.Gauge
+	lastCommitAt  prometheus.Gauge
+	commitSeconds prometheus.Histogram
+	done          prometheus.Gauge
 }
 
 // NewMetrics registers the metrics with reg.
@@ -58,8 +62,22 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		next: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "weather_producer_next_index", Help: "Stream index of the next report to commit.",
 		}),
+		lastCommitted: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "weather_producer_last_committed_index", Help: "Stream index of the last report committed to the topic (-1: none).",
+		}),
+		lastCommitAt: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "weather_producer_last_commit_timestamp_seconds", Help: "Unix time of the last transaction this process committed (0: none yet).",
+		}),
+		commitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "weather_producer_transaction_commit_seconds", Help: "Time to commit a transaction: flush its records, check them, end it.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14), // 1 ms to 8 s
+		}),
+		done: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "weather_producer_done", Help: "1 once the topic holds the stream up to COUNT: the producer commits no more.",
+		}),
 	}
-	reg.MustRegister(m.records, m.transactions, m.next)
+	m.lastCommitted.Set(-1)
+	reg.MustRegister(m.records, m.transactions, m.next, m.lastCommitted, m.lastCommitAt, m.commitSeconds, m.done)
 	return m
 }
 
@@ -110,6 +128,7 @@ func Run(ctx context.Context, log *slog.Logger, client *kgo.Client, cfg Config, 
 	// a chunk is freed once the client is done with all its records.
 	var chunk []byte
 	m.next.Set(float64(next))
+	m.lastCommitted.Set(float64(next - 1)) // the topic holds the stream up to here
 
 	// commit ends the open transaction. It does not use ctx: a SIGTERM
 	// still commits what was produced.
@@ -120,6 +139,7 @@ func Run(ctx context.Context, log *slog.Logger, client *kgo.Client, cfg Config, 
 		inTxn = false
 		end, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
+		began := time.Now()
 		flushErr := client.Flush(end)
 		mu.Lock()
 		err := cmp.Or(failure, flushErr)
@@ -137,9 +157,13 @@ func Run(ctx context.Context, log *slog.Logger, client *kgo.Client, cfg Config, 
 			return fmt.Errorf("commit reports %d to %d: %w", txnFirst, next-1, err)
 		}
 		guard.Committed()
+		now := time.Now()
+		m.commitSeconds.Observe(now.Sub(began).Seconds())
 		m.records.Add(float64(next - txnFirst))
 		m.transactions.Inc()
 		m.next.Set(float64(next))
+		m.lastCommitted.Set(float64(next - 1))
+		m.lastCommitAt.Set(float64(now.UnixNano()) / 1e9)
 		log.Debug("committed", "from", txnFirst, "to", next-1)
 		return nil
 	}
@@ -183,6 +207,9 @@ func Run(ctx context.Context, log *slog.Logger, client *kgo.Client, cfg Config, 
 	}
 	if err := commit(); err != nil {
 		return txnFirst, err
+	}
+	if cfg.Count > 0 && next >= cfg.Count {
+		m.done.Set(1)
 	}
 	return next, nil
 }

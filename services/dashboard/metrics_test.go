@@ -1,0 +1,76 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/weatherstream/weather/services/common/checkpoint"
+	"github.com/weatherstream/weather/services/common/observe/observetest"
+	"github.com/weatherstream/weather/services/common/testkit"
+	"github.com/weatherstream/weather/services/dashboard/internal/kafkalog"
+	"github.com/weatherstream/weather/services/dashboard/internal/live"
+)
+
+// The dashboard's /metrics, as the binary makes it, after a refresh:
+// Prometheus' linter passes, and the dashboard's own metric names are
+// exactly the ones the chart's alerts and dashboard are written against.
+func TestMetricsPassPrometheusLint(t *testing.T) {
+	const topic = "temperatures"
+	cluster := testkit.Cluster(t, kfake.SeedTopics(2, topic))
+	reg, metrics, kafkaHooks := newMetrics()
+	client := testkit.Client(t, cluster, kafkaHooks)
+	store, err := checkpoint.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	loop := live.New(live.Config{Topic: topic, Interval: 100 * time.Millisecond, History: time.Minute},
+		store, kafkalog.New(client, topic, 10, 10), slog.New(slog.NewTextHandler(io.Discard, nil)), metrics)
+	ctx, cancel := context.WithCancel(context.Background())
+	refreshed := make(chan struct{})
+	done := make(chan error, 1)
+	go func() { done <- loop.Run(ctx, func() { close(refreshed) }) }()
+	select {
+	case <-refreshed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no refresh within 10s")
+	}
+	cancel()
+	<-done
+
+	if err := observetest.LintMetrics(reg); err != nil {
+		t.Error(err)
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var own, kafka []string
+	for _, mf := range mfs {
+		switch name := mf.GetName(); {
+		case strings.HasPrefix(name, "weather_dashboard_kafka_") && name != "weather_dashboard_kafka_errors_total":
+			kafka = append(kafka, name)
+		case strings.HasPrefix(name, "weather_"):
+			own = append(own, name)
+		}
+	}
+	want := []string{
+		"weather_build_info",
+		"weather_dashboard_event_streams",
+		"weather_dashboard_file_errors_total",
+		"weather_dashboard_kafka_errors_total",
+		"weather_dashboard_refresh_seconds",
+	}
+	if !slices.Equal(own, want) {
+		t.Errorf("the dashboard's metrics:\n%s\nwant:\n%s", strings.Join(own, "\n"), strings.Join(want, "\n"))
+	}
+	if !slices.Contains(kafka, "weather_dashboard_kafka_read_bytes_total") {
+		t.Errorf("the Kafka client's metrics %v, want kprom's under weather_dashboard_kafka_", kafka)
+	}
+}

@@ -1,0 +1,81 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/weatherstream/weather/services/common/kafkaadmin"
+	"github.com/weatherstream/weather/services/common/logread"
+	"github.com/weatherstream/weather/services/common/observe/observetest"
+	"github.com/weatherstream/weather/services/common/streamid"
+	"github.com/weatherstream/weather/services/common/testkit"
+	"github.com/weatherstream/weather/services/producer/internal/guard"
+	"github.com/weatherstream/weather/services/producer/internal/stream"
+)
+
+// The producer's /metrics, as the binary makes it, after it has written a
+// stream to COUNT: Prometheus' linter passes, and the producer's own metric
+// names are exactly the ones the chart's alerts and dashboard are written
+// against.
+func TestMetricsPassPrometheusLint(t *testing.T) {
+	const topic = "temperatures"
+	cluster := testkit.Cluster(t, kfake.SeedTopics(4, topic))
+	reg, metrics, kafkaHooks := newMetrics()
+	client := testkit.Client(t, cluster, kgo.DefaultProduceTopic(topic), kgo.TransactionalID("weather-producer"), kafkaHooks)
+	ctx := context.Background()
+	reader, err := logread.New(ctx, testkit.Client(t, cluster), topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ends, err := kafkaadmin.EndOffsets(ctx, kadm.NewClient(client), topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	self := streamid.ID{Producer: "weather-producer", Seed: 1}
+	if _, err := stream.Run(ctx, log, client, stream.Config{Seed: 1, Count: 100, TxnRecords: 50, Headers: self.Headers()},
+		0, guard.New(log, reader, ends), metrics); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := observetest.LintMetrics(reg); err != nil {
+		t.Error(err)
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var own, kafka []string
+	for _, mf := range mfs {
+		switch name := mf.GetName(); {
+		case strings.HasPrefix(name, "weather_producer_kafka_"):
+			kafka = append(kafka, name)
+		case strings.HasPrefix(name, "weather_"):
+			own = append(own, name)
+		}
+	}
+	want := []string{
+		"weather_build_info",
+		"weather_producer_done",
+		"weather_producer_last_commit_timestamp_seconds",
+		"weather_producer_last_committed_index",
+		"weather_producer_next_index",
+		"weather_producer_records_total",
+		"weather_producer_transaction_commit_seconds",
+		"weather_producer_transactions_total",
+	}
+	if !slices.Equal(own, want) {
+		t.Errorf("the producer's metrics:\n%s\nwant:\n%s", strings.Join(own, "\n"), strings.Join(want, "\n"))
+	}
+	if !slices.Contains(kafka, "weather_producer_kafka_produce_bytes_total") {
+		t.Errorf("the Kafka client's metrics %v, want kprom's under weather_producer_kafka_", kafka)
+	}
+}
