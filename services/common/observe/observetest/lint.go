@@ -5,7 +5,9 @@ package observetest
 
 import (
 	"fmt"
+	"slices"
 	"strings"
+	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -72,4 +74,36 @@ func excepted(p promlint.Problem) bool {
 		}
 	}
 	return false
+}
+
+// CheckServed lints g as LintMetrics does and checks that the service
+// serves exactly wantOwn of its own metrics (those named "weather_…") and,
+// of its Kafka client's (kprom's, "weather_<service>_kafka_…"), at least
+// wantKafka. A name in wantOwn is the service's own even under the Kafka
+// client's prefix (the dashboard's weather_dashboard_kafka_errors_total).
+func CheckServed(t testing.TB, g prometheus.Gatherer, service string, wantOwn []string, wantKafka string) {
+	t.Helper()
+	if err := LintMetrics(g); err != nil {
+		t.Error(err)
+	}
+	mfs, err := g.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	kafkaPrefix := "weather_" + service + "_kafka_"
+	var own, kafka []string
+	for _, mf := range mfs {
+		switch name := mf.GetName(); {
+		case strings.HasPrefix(name, kafkaPrefix) && !slices.Contains(wantOwn, name):
+			kafka = append(kafka, name)
+		case strings.HasPrefix(name, "weather_"):
+			own = append(own, name)
+		}
+	}
+	if !slices.Equal(own, wantOwn) {
+		t.Errorf("the %s's metrics:\n%s\nwant:\n%s", service, strings.Join(own, "\n"), strings.Join(wantOwn, "\n"))
+	}
+	if !slices.Contains(kafka, wantKafka) {
+		t.Errorf("the Kafka client's metrics %v, want kprom's %s", kafka, wantKafka)
+	}
 }
