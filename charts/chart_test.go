@@ -444,10 +444,13 @@ dashboard:
 
 // Values the chart must refuse, and a piece of the error it must give.
 // schema: true means values.schema.json must be what refuses them.
-var badValues = []struct {
+// badValue is values the chart must refuse, with a part of the error.
+type badValue struct {
 	name, values, wantErr string
 	schema                bool
-}{
+}
+
+var badValues = []badValue{
 	{"unknown top-level key", `consumr: {replicas: 3}`, "consumr", true},
 	{"unknown nested key", `consumer: {replica: 3}`, "replica", true},
 	{"replicas 0", `consumer: {replicas: 0}`, "replicas", true},
@@ -572,18 +575,7 @@ func renderObjects(t *testing.T, s scenario) *manifest {
 		case strings.HasPrefix(path.Base(name), "_"):
 			continue
 		}
-		r := utilyaml.NewYAMLReader(bufio.NewReader(strings.NewReader(files[name])))
-		for {
-			doc, err := r.Read()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				t.Fatalf("%s: split YAML: %v", name, err)
-			}
-			if isEmptyYAML(doc) {
-				continue
-			}
+		for _, doc := range yamlDocs(t, name, files[name]) {
 			obj, gvk, err := strictDecoder.Decode(doc, nil, nil)
 			if err != nil {
 				t.Fatalf("%s: strict decode: %v\n%s", name, err, doc)
@@ -1599,7 +1591,7 @@ func TestBadValues(t *testing.T) {
 	// standard logger as it coalesces: into the test's log, not stderr.
 	log.SetOutput(testLogWriter{t})
 	t.Cleanup(func() { log.SetOutput(os.Stderr) })
-	for _, bv := range badValues {
+	for _, bv := range slices.Concat(badValues, policyBadValues) {
 		t.Run(bv.name, func(t *testing.T) {
 			_, err := renderChart(t, "weather", bv.values)
 			if err == nil {
@@ -1673,5 +1665,24 @@ func TestKindConfig(t *testing.T) {
 	}
 	if img := cfg.Nodes[0].Image; !regexp.MustCompile(`^kindest/node:v1\.34\.[0-9]+@sha256:[0-9a-f]{64}$`).MatchString(img) {
 		t.Errorf("node image %q: want kindest/node:v1.34.x pinned by digest", img)
+	}
+}
+
+// yamlDocs splits a rendered file into its YAML documents, empty ones left out.
+func yamlDocs(t *testing.T, name, file string) [][]byte {
+	t.Helper()
+	var docs [][]byte
+	r := utilyaml.NewYAMLReader(bufio.NewReader(strings.NewReader(file)))
+	for {
+		doc, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			return docs
+		}
+		if err != nil {
+			t.Fatalf("%s: split YAML: %v", name, err)
+		}
+		if !isEmptyYAML(doc) {
+			docs = append(docs, doc)
+		}
 	}
 }

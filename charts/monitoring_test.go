@@ -1,11 +1,9 @@
 package charts
 
 import (
-	"bufio"
 	"cmp"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"os"
 	"path"
@@ -26,7 +24,6 @@ import (
 	klabels "k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	kjson "k8s.io/apimachinery/pkg/runtime/serializer/json"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -59,18 +56,7 @@ func renderMonitoring(t *testing.T, release, values string) []client.Object {
 		if path.Base(name) == "NOTES.txt" || strings.HasPrefix(path.Base(name), "_") {
 			continue
 		}
-		r := utilyaml.NewYAMLReader(bufio.NewReader(strings.NewReader(files[name])))
-		for {
-			doc, err := r.Read()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				t.Fatalf("%s: split YAML: %v", name, err)
-			}
-			if isEmptyYAML(doc) {
-				continue
-			}
+		for _, doc := range yamlDocs(t, name, files[name]) {
 			obj, _, err := monitoringDecoder.Decode(doc, nil, nil)
 			if err != nil {
 				t.Fatalf("%s: strict decode: %v\n%s", name, err, doc)

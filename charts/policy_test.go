@@ -2,10 +2,8 @@ package charts
 
 import (
 	"fmt"
-	"log"
 	"maps"
 	"net/netip"
-	"os"
 	"reflect"
 	"slices"
 	"strings"
@@ -231,10 +229,8 @@ func checkKnobs(t *testing.T, w workload, tmpl metav1.ObjectMeta, set bool) {
 
 // policyBadValues are values of this file's knobs the chart must refuse, as
 // TestBadValues does for the rest.
-var policyBadValues = []struct {
-	name, values, wantErr string
-	schema                bool
-}{
+// policyBadValues join badValues in TestBadValues.
+var policyBadValues = []badValue{
 	{"podLabels replaces a chart label", `consumer: {podLabels: {app.kubernetes.io/component: x}}`, "consumer.podLabels: app.kubernetes.io/component is a label the chart sets itself", false},
 	{"podAnnotations replaces the config checksum", `kafka: {podAnnotations: {checksum/config: x}}`, "kafka.podAnnotations: checksum/config is an annotation the chart sets itself", false},
 	{"podLabels value not a string", `producer: {podLabels: {team: 7}}`, "/producer/podLabels/team", true},
@@ -259,27 +255,6 @@ var policyBadValues = []struct {
 	{"helmTest timeout 0", `helmTest: {timeout: "0"}`, "/helmTest/timeout", true},
 	{"helmTest timeout not a duration", `helmTest: {timeout: soon}`, "/helmTest/timeout", true},
 	{"helmTest unknown key", `helmTest: {maxlag: 5}`, "maxlag", true},
-}
-
-func TestPolicyBadValues(t *testing.T) {
-	// Helm logs a table replaced by a scalar with the standard logger.
-	log.SetOutput(testLogWriter{t})
-	t.Cleanup(func() { log.SetOutput(os.Stderr) })
-	for _, bv := range policyBadValues {
-		t.Run(bv.name, func(t *testing.T) {
-			_, err := renderChart(t, "weather", bv.values)
-			if err == nil {
-				t.Fatalf("values %s rendered; want an error with %q", bv.values, bv.wantErr)
-			}
-			isSchema := strings.Contains(err.Error(), "values don't meet the specifications of the schema")
-			if isSchema != bv.schema {
-				t.Errorf("schema error = %v, want %v: %v", isSchema, bv.schema, err)
-			}
-			if !strings.Contains(err.Error(), bv.wantErr) {
-				t.Errorf("error does not mention %q: %v", bv.wantErr, err)
-			}
-		})
-	}
 }
 
 // TestPodDisruptionBudgets: each PDB is there exactly when its values say,
