@@ -45,8 +45,10 @@ test-integration: ## the binaries against the broker in KAFKA_BROKERS (unset: in
 	cd services/integration && $(GO) test -count=1 -timeout 30m -v ./... 2>&1 | grep -vE '^(=== (RUN|PAUSE|CONT)|\s+--- PASS)'
 
 .PHONY: test-kafka
-test-kafka: ## integration tests against a real Apache Kafka started for the run (Java 17, Maven)
-	export KAFKA_BROKERS=$$(hack/kafka/kafka.sh start); trap 'hack/kafka/kafka.sh stop' EXIT; $(MAKE) test-integration
+test-kafka: ## integration tests against a real Apache Kafka, and a secured one (TLS, mTLS, SASL, ACLs), started for the run (Java 17, Maven)
+	export KAFKA_BROKERS=$$(hack/kafka/kafka.sh start); trap 'hack/kafka/kafka.sh stop' EXIT; \
+	export KAFKA_SECURE=$$(hack/kafka/kafka.sh start-secure); trap 'hack/kafka/kafka.sh stop; hack/kafka/kafka.sh stop-secure' EXIT; \
+	$(MAKE) test-integration
 
 .PHONY: vet
 vet: ## go vet and gofmt on every module

@@ -104,7 +104,8 @@ var scenarios = []scenario{
 				t.Errorf("producer %s = %q, want %q", name, got, want)
 			}
 		}
-		for _, name := range []string{"KAFKA_TLS", "KAFKA_TLS_CA_FILE", "KAFKA_SASL_MECHANISM", "KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD"} {
+		for _, name := range []string{"KAFKA_TLS", "KAFKA_TLS_CA_FILE", "KAFKA_TLS_CERT_FILE", "KAFKA_TLS_KEY_FILE", "KAFKA_TLS_SERVER_NAME",
+			"KAFKA_SASL_MECHANISM", "KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD_FILE", "KAFKA_SASL_PASSWORD"} {
 			if hasEnv(p, name) {
 				t.Errorf("producer has %s with the chart's own (plaintext) Kafka", name)
 			}
@@ -213,35 +214,44 @@ externalKafka:
 			"Deployment/weather-dashboard", "Service/weather-dashboard",
 			"ServiceAccount/weather-controller", "Role/weather-controller", "RoleBinding/weather-controller",
 			"Deployment/weather-controller", "PodDisruptionBudget/weather-consumer", "Pod/weather-test")
-		// Every workload, the controller too, reaches Kafka the same way.
+		// Every workload, the controller too, reaches Kafka the same way
+		// (no principal has its own): the password is a file, of a Secret
+		// volume, never an environment value.
 		for _, w := range m.workloads() {
 			spec := w.podSpec
 			for _, c := range spec.Containers {
 				for name, want := range map[string]string{
-					"KAFKA_BROKERS":        "b-1.kafka.example.com:9096,b-2.kafka.example.com:9096",
-					"KAFKA_TLS":            "true",
-					"KAFKA_TLS_CA_FILE":    "/etc/weather/kafka-ca/ca.pem",
-					"KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
-					"KAFKA_SASL_USERNAME":  "weather",
+					"KAFKA_BROKERS":            "b-1.kafka.example.com:9096,b-2.kafka.example.com:9096",
+					"KAFKA_TLS":                "true",
+					"KAFKA_TLS_CA_FILE":        "/etc/weather/kafka-ca/ca.pem",
+					"KAFKA_SASL_MECHANISM":     "SCRAM-SHA-512",
+					"KAFKA_SASL_USERNAME":      "weather",
+					"KAFKA_SASL_PASSWORD_FILE": "/etc/weather/kafka-sasl/password",
 				} {
 					if got := envValue(t, &c, name); got != want {
 						t.Errorf("%s: %s = %q, want %q", w.name, name, got, want)
 					}
 				}
-				pw := env(t, &c, "KAFKA_SASL_PASSWORD")
-				if pw.Value != "" || pw.ValueFrom == nil || pw.ValueFrom.SecretKeyRef == nil ||
-					pw.ValueFrom.SecretKeyRef.Name != "kafka-credentials" || pw.ValueFrom.SecretKeyRef.Key != "password" {
-					t.Errorf("%s: KAFKA_SASL_PASSWORD = %+v, want secretKeyRef kafka-credentials/password", w.name, pw)
+				if hasEnv(&c, "KAFKA_SASL_PASSWORD") {
+					t.Errorf("%s: KAFKA_SASL_PASSWORD is set: the password must be a file", w.name)
 				}
-				mount := volumeMount(t, &c, "kafka-ca")
-				if mount.MountPath != "/etc/weather/kafka-ca" || !mount.ReadOnly {
-					t.Errorf("%s: CA mount %+v", w.name, mount)
+				for _, name := range []string{"KAFKA_TLS_CERT_FILE", "KAFKA_TLS_KEY_FILE", "KAFKA_TLS_SERVER_NAME"} {
+					if hasEnv(&c, name) {
+						t.Errorf("%s: %s is set, but no client certificate or server name is", w.name, name)
+					}
+				}
+				for volume, dir := range map[string]string{"kafka-ca": "/etc/weather/kafka-ca", "kafka-sasl": "/etc/weather/kafka-sasl"} {
+					if mount := volumeMount(t, &c, volume); mount.MountPath != dir || !mount.ReadOnly {
+						t.Errorf("%s: %s mount %+v, want %s read-only", w.name, volume, mount, dir)
+					}
 				}
 			}
-			v := volume(t, spec, "kafka-ca")
-			if v.Secret == nil || v.Secret.SecretName != "kafka-ca" || len(v.Secret.Items) != 1 ||
-				v.Secret.Items[0].Key != "ca.pem" || v.Secret.Items[0].Path != "ca.pem" {
-				t.Errorf("%s: CA volume %+v", w.name, v)
+			for name, want := range map[string]secretFile{"kafka-ca": {"kafka-ca", "ca.pem"}, "kafka-sasl": {"kafka-credentials", "password"}} {
+				v := volume(t, spec, name)
+				if v.Secret == nil || v.Secret.SecretName != want.secret || v.Secret.DefaultMode == nil || *v.Secret.DefaultMode != 0o440 ||
+					!slices.Equal(v.Secret.Items, []corev1.KeyToPath{{Key: want.key, Path: want.key}}) {
+					t.Errorf("%s: volume %s %+v, want Secret %s, its key %s only, mode 0440", w.name, name, v.Secret, want.secret, want.key)
+				}
 			}
 		}
 		if got := envValue(t, container(t, &m.deployment(t, "weather-producer").Spec.Template.Spec, "producer"), "TOPIC_REPLICATION_FACTOR"); got != "3" {
@@ -467,8 +477,6 @@ var badValues = []badValue{
 	{"privileged port", `httpPort: 80`, "httpPort", true},
 	{"bad cluster id", `kafka: {clusterId: not-a-uuid}`, "clusterId", true},
 	{"bad SASL mechanism", `externalKafka: {sasl: {mechanism: GSSAPI}}`, "mechanism", true},
-	{"SASL without user", `{kafka: {enabled: false}, externalKafka: {bootstrapServers: "k:9092", sasl: {mechanism: PLAIN, passwordSecret: {name: pw}}}}`, "username", true},
-	{"SASL without secret", `{kafka: {enabled: false}, externalKafka: {bootstrapServers: "k:9092", sasl: {mechanism: PLAIN, username: u}}}`, "name", true},
 	{"bad bootstrap list", `externalKafka: {bootstrapServers: "kafka"}`, "bootstrapServers", true},
 	{"partition twice in one entry", `{controller: {enabled: false}, consumer: {assignments: [[0, 0], [1, 2, 3]]}}`, "assignments", true},
 	{"bad access mode", `consumer: {persistence: {accessMode: ReadOnlyMany}}`, "accessMode", true},
@@ -856,6 +864,7 @@ func checkCommon(t *testing.T, m *manifest, s scenario) {
 			}
 		}
 		checkPodSecurity(t, w)
+		checkSecretsAsFiles(t, w.name, spec)
 		for i := range spec.Containers {
 			c := &spec.Containers[i]
 			names := map[string]bool{}
@@ -924,6 +933,11 @@ func checkCommon(t *testing.T, m *manifest, s scenario) {
 			}
 		}
 	}
+
+	for _, pod := range m.pods() {
+		checkSecretsAsFiles(t, pod.Name, &pod.Spec)
+	}
+	checkKafkaClients(t, m, values)
 
 	checkConsumer(t, m, fullname, values)
 	p := m.deployment(t, fullname+"-producer")
@@ -1201,9 +1215,9 @@ func checkDashboard(t *testing.T, m *manifest, fullname string, values chartValu
 	if !reflect.DeepEqual(c.SecurityContext, cs.SecurityContext) {
 		t.Errorf("%s: container securityContext %+v, the consumers' %+v", name, c.SecurityContext, cs.SecurityContext)
 	}
-	// Kafka, the topic and the HTTP server exactly as the consumers see them.
-	for _, e := range []string{"KAFKA_BROKERS", "TOPIC", "KAFKA_CONNECT_TIMEOUT", "KAFKA_TLS", "KAFKA_TLS_CA_FILE",
-		"KAFKA_SASL_MECHANISM", "KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD", "LOG_FORMAT", "LOG_LEVEL", "HTTP_ADDR"} {
+	// Kafka, the topic and the HTTP server exactly as the consumers see them
+	// (TLS and SASL: as its own principal, checkKafkaClients).
+	for _, e := range []string{"KAFKA_BROKERS", "TOPIC", "KAFKA_CONNECT_TIMEOUT", "LOG_FORMAT", "LOG_LEVEL", "HTTP_ADDR"} {
 		if hasEnv(cs, e) != hasEnv(c, e) {
 			t.Errorf("%s: has %s: %v, the consumers: %v", name, e, hasEnv(c, e), hasEnv(cs, e))
 		} else if hasEnv(cs, e) && !reflect.DeepEqual(env(t, c, e), env(t, cs, e)) {
@@ -1330,10 +1344,10 @@ func checkController(t *testing.T, m *manifest, fullname string, values chartVal
 	if got, want := string(c.ImagePullPolicy), values.stringAt(t, "controller.image.pullPolicy"); got != want {
 		t.Errorf("%s: imagePullPolicy %q, want %q", name, got, want)
 	}
-	// Kafka and the topic exactly as the other services see them.
+	// Kafka and the topic exactly as the other services see them (TLS and
+	// SASL: as its own principal, checkKafkaClients).
 	p := container(t, &m.deployment(t, fullname+"-producer").Spec.Template.Spec, "producer")
-	for _, e := range []string{"KAFKA_BROKERS", "TOPIC", "KAFKA_CONNECT_TIMEOUT", "KAFKA_TLS", "KAFKA_TLS_CA_FILE",
-		"KAFKA_SASL_MECHANISM", "KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD", "LOG_FORMAT", "LOG_LEVEL"} {
+	for _, e := range []string{"KAFKA_BROKERS", "TOPIC", "KAFKA_CONNECT_TIMEOUT", "LOG_FORMAT", "LOG_LEVEL"} {
 		if hasEnv(p, e) != hasEnv(c, e) {
 			t.Errorf("%s: has %s: %v, the producer: %v", name, e, hasEnv(c, e), hasEnv(p, e))
 		} else if hasEnv(p, e) && !reflect.DeepEqual(env(t, c, e), env(t, p, e)) {
@@ -1591,7 +1605,7 @@ func TestBadValues(t *testing.T) {
 	// standard logger as it coalesces: into the test's log, not stderr.
 	log.SetOutput(testLogWriter{t})
 	t.Cleanup(func() { log.SetOutput(os.Stderr) })
-	for _, bv := range slices.Concat(badValues, policyBadValues) {
+	for _, bv := range slices.Concat(badValues, kafkaBadValues, policyBadValues) {
 		t.Run(bv.name, func(t *testing.T) {
 			_, err := renderChart(t, "weather", bv.values)
 			if err == nil {

@@ -363,6 +363,10 @@ func TestHelmTestPod(t *testing.T) {
 			[]string{"/dashboard", "check", "-url", "http://demo-weather-dashboard:8088", "-max-lag", "50", "-timeout", "90s"}},
 		{"helmTest off", "", `helmTest: {enabled: false}`, nil},
 		{"dashboard off", "", `dashboard: {enabled: false}`, nil},
+		// HTTP to the dashboard only: a secured external Kafka changes nothing.
+		{"external kafka", "", `{kafka: {enabled: false}, externalKafka: {bootstrapServers: "k:9096", tls: {caSecret: {name: ca}, clientCertSecret: {name: c}},
+			sasl: {mechanism: PLAIN, username: u, passwordSecret: {name: pw}}}}`,
+			[]string{"/dashboard", "check", "-url", "http://weather-dashboard:80", "-max-lag", "1000", "-timeout", "2m"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := scenario{name: "helm-test-" + tc.name, release: tc.release, values: tc.values}
@@ -423,6 +427,10 @@ func TestHelmTestPod(t *testing.T) {
 			}
 			if c.Resources.Requests.Memory().IsZero() || c.Resources.Limits.Memory().IsZero() {
 				t.Errorf("%s: resources %+v, want a memory request and limit", pod.Name, c.Resources)
+			}
+			// It asks the dashboard over HTTP: no Kafka setting, no Secret.
+			if len(c.Env) != 0 || len(c.EnvFrom) != 0 || len(c.VolumeMounts) != 0 || len(pod.Spec.Volumes) != 0 {
+				t.Errorf("%s: env %+v, volumes %+v: want none (the check needs no Kafka)", pod.Name, c.Env, pod.Spec.Volumes)
 			}
 			// Nothing else may take the test pod for its own.
 			for _, o := range m.objects {

@@ -57,7 +57,7 @@ func main() {
 		os.Exit(2)
 	}
 	if err := run(cfg, parts); err != nil && !errors.Is(err, context.Canceled) {
-		fmt.Fprintf(os.Stderr, "consumer: %v\n", err)
+		fmt.Fprintf(os.Stderr, "consumer: %v\n", cfg.Kafka.Explain(err))
 		os.Exit(1)
 	}
 }

@@ -22,6 +22,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/weatherstream/weather/services/common/kafkaadmin"
+	"github.com/weatherstream/weather/services/common/kafkaconfig"
 	"github.com/weatherstream/weather/services/common/observe"
 	"github.com/weatherstream/weather/services/controller/internal/controller"
 )
@@ -33,7 +34,7 @@ func main() {
 		os.Exit(2)
 	}
 	if err := run(cfg); err != nil {
-		fmt.Fprintf(os.Stderr, "controller: %v\n", err)
+		fmt.Fprintf(os.Stderr, "controller: %v\n", cfg.Kafka.Explain(err))
 		os.Exit(1)
 	}
 }
@@ -76,7 +77,7 @@ func run(cfg config) error {
 	r := &controller.StatefulSetReconciler{
 		Client:     mgr.GetClient(),
 		Recorder:   mgr.GetEventRecorderFor("weather-partition-controller"),
-		Partitions: topicPartitions(adm, cfg.Kafka.Topic),
+		Partitions: topicPartitions(adm, cfg.Kafka),
 		Container:  cfg.ConsumerContainer,
 		Poll:       cfg.PollInterval,
 	}
@@ -94,9 +95,9 @@ func run(cfg config) error {
 }
 
 // topicPartitions counts the topic's partitions.
-func topicPartitions(adm *kadm.Client, topic string) func(context.Context) (int, error) {
+func topicPartitions(adm *kadm.Client, kafka kafkaconfig.Config) func(context.Context) (int, error) {
 	return func(ctx context.Context) (int, error) {
-		t, err := kafkaadmin.Lookup(ctx, adm, topic)
-		return t.Partitions, err
+		t, err := kafkaadmin.Lookup(ctx, adm, kafka.Topic)
+		return t.Partitions, kafka.Explain(err) // a denial: the reconcile error names the principal
 	}
 }

@@ -43,7 +43,7 @@ func main() {
 		os.Exit(2)
 	}
 	if err := run(cfg); err != nil && !errors.Is(err, context.Canceled) {
-		fmt.Fprintf(os.Stderr, "dashboard: %v\n", err)
+		fmt.Fprintf(os.Stderr, "dashboard: %v\n", cfg.Kafka.Explain(err))
 		os.Exit(1)
 	}
 }

@@ -29,7 +29,7 @@ func main() {
 		os.Exit(2)
 	}
 	if err := run(cfg); err != nil && !errors.Is(err, context.Canceled) {
-		fmt.Fprintf(os.Stderr, "debug: %v\n", err)
+		fmt.Fprintf(os.Stderr, "debug: %v\n", cfg.Kafka.Explain(err))
 		os.Exit(1)
 	}
 }

@@ -14,6 +14,8 @@ require (
 	github.com/weatherstream/weather/services/common v0.0.0
 )
 
+require github.com/caarlos0/env/v11 v11.4.2 // indirect
+
 require (
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
@@ -25,6 +27,7 @@ require (
 	github.com/prometheus/client_golang v1.25.0 // indirect
 	github.com/prometheus/procfs v0.22.0 // indirect
 	github.com/twmb/franz-go/pkg/kmsg v1.15.1 // indirect
+	github.com/weatherstream/weather/hack v0.0.0
 	golang.org/x/sys v0.48.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
 )
@@ -32,3 +35,5 @@ require (
 replace github.com/weatherstream/weather/proto => ../../proto
 
 replace github.com/weatherstream/weather/services/common => ../common
+
+replace github.com/weatherstream/weather/hack => ../../hack

@@ -89,21 +89,28 @@ func newAdmin(t testing.TB) *kadm.Client { return kadm.NewClient(newClient(t)) }
 // newTopic names a topic of its own for a test; the producer creates it.
 func newTopic(t testing.TB) string {
 	t.Helper()
-	legal := func(r rune) rune { // Kafka's topic characters
-		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-' {
-			return r
-		}
-		return '-'
-	}
-	name := fmt.Sprintf("it-%s-%d", strings.Map(legal, t.Name()), rand.IntN(1e9))
-	if len(name) > 200 {
-		name = name[:200]
-	}
+	name := topicName(t, "it")
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		kadm.NewClient(newClient(t)).DeleteTopic(ctx, name)
 	})
+	return name
+}
+
+// topicName is a topic name of the test's own: prefix, the test's name in
+// Kafka's topic characters, and a random number.
+func topicName(t testing.TB, prefix string) string {
+	legal := func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-' {
+			return r
+		}
+		return '-'
+	}
+	name := fmt.Sprintf("%s-%s-%d", prefix, strings.Map(legal, t.Name()), rand.IntN(1e9))
+	if len(name) > 200 {
+		name = name[:200]
+	}
 	return name
 }
 
@@ -251,9 +258,14 @@ func endOffsets(t testing.TB, topic string) map[int32]int64 {
 
 func endOffsetsAt(t testing.TB, at []string, topic string) map[int32]int64 {
 	t.Helper()
+	return settledEndOffsets(t, kadm.NewClient(newClientAt(t, at)), topic)
+}
+
+// settledEndOffsets are the end offsets once no transaction is open on them.
+func settledEndOffsets(t testing.TB, adm *kadm.Client, topic string) map[int32]int64 {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	adm := kadm.NewClient(newClientAt(t, at))
 	for {
 		ends, err := adm.ListEndOffsets(ctx, topic)
 		if err == nil {
@@ -342,7 +354,12 @@ func partitionFile(dir string, p int32) string {
 // end offset.
 func waitCaughtUp(t testing.TB, dir, topic string, parts []int32, timeout time.Duration) {
 	t.Helper()
-	ends := endOffsets(t, topic)
+	waitFilesAt(t, dir, endOffsets(t, topic), parts, timeout)
+}
+
+// waitFilesAt waits until each partition's file in dir has the offset ends gives.
+func waitFilesAt(t testing.TB, dir string, ends map[int32]int64, parts []int32, timeout time.Duration) {
+	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for _, p := range parts {
 		for {

@@ -84,75 +84,165 @@ Kafka: the bootstrap servers every service gets as KAFKA_BROKERS.
 {{- end -}}
 {{- end -}}
 
+{{/* Where the external Kafka's Secrets are mounted, read-only: a file per key. */}}
 {{- define "weather.kafka.caDir" -}}/etc/weather/kafka-ca{{- end -}}
+{{- define "weather.kafka.clientCertDir" -}}/etc/weather/kafka-client-cert{{- end -}}
+{{- define "weather.kafka.saslDir" -}}/etc/weather/kafka-sasl{{- end -}}
 
 {{/*
-Environment of every service: Kafka connection, topic, logs.
+External Kafka: how one component connects, its principal resolved. The
+principal is externalKafka.principals.<component>, each empty field taken
+from the shared one: username and passwordSecret.name and .key from
+externalKafka.sasl, clientCertSecret.name from externalKafka.tls (whose
+certKey and keyKey every component uses). Any TLS setting (a CA, a client
+certificate, a server name) means TLS. Fails when SASL lacks a username or a
+password Secret, or credentials are given without a mechanism. The chart's
+own Kafka (kafka.enabled) is plaintext: everything empty. Call with
+(dict "ctx" $ "component" "producer"). Returns JSON:
+{"tls": true, "caSecret": {"name", "key"}, "serverName": "",
+ "clientCertSecret": {"name", "certKey", "keyKey"},
+ "sasl": {"mechanism", "username", "passwordSecret": {"name", "key"}}},
+a "" name meaning no such Secret.
 */}}
-{{- define "weather.commonEnv" -}}
-- name: KAFKA_BROKERS
-  value: {{ include "weather.kafka.bootstrapServers" . | quote }}
-- name: TOPIC
-  value: {{ .Values.topic.name | quote }}
-- name: KAFKA_CONNECT_TIMEOUT
-  value: {{ .Values.kafkaConnectTimeout | quote }}
-{{- if not .Values.kafka.enabled }}
-{{- with .Values.externalKafka }}
-{{- if or .tls.enabled .tls.caSecret.name }}
+{{- define "weather.kafka.client" -}}
+{{- $none := dict "name" "" -}}
+{{- $client := dict "tls" false "caSecret" $none "serverName" "" "clientCertSecret" $none
+  "sasl" (dict "mechanism" "" "username" "" "passwordSecret" $none) -}}
+{{- if not .ctx.Values.kafka.enabled -}}
+{{- $ek := .ctx.Values.externalKafka -}}
+{{- $at := printf "externalKafka.principals.%s" .component -}}
+{{- $own := index $ek.principals .component -}}
+{{- $sasl := $ek.sasl -}}
+{{- $username := $own.username | default $sasl.username -}}
+{{- $password := dict "name" ($own.passwordSecret.name | default $sasl.passwordSecret.name)
+  "key" ($own.passwordSecret.key | default $sasl.passwordSecret.key) -}}
+{{- if $sasl.mechanism -}}
+{{- if not $username -}}
+{{- fail (printf "externalKafka.sasl.mechanism is %s: %s.username or externalKafka.sasl.username is required" $sasl.mechanism $at) -}}
+{{- end -}}
+{{- if not $password.name -}}
+{{- fail (printf "externalKafka.sasl.mechanism is %s: %s.passwordSecret.name or externalKafka.sasl.passwordSecret.name (an existing Secret with the password) is required" $sasl.mechanism $at) -}}
+{{- end -}}
+{{- else -}}
+{{- $credentials := dict "externalKafka.sasl.username" $sasl.username "externalKafka.sasl.passwordSecret.name" $sasl.passwordSecret.name
+  (printf "%s.username" $at) $own.username (printf "%s.passwordSecret.name" $at) $own.passwordSecret.name
+  (printf "%s.passwordSecret.key" $at) $own.passwordSecret.key -}}
+{{- range $key, $value := $credentials -}}
+{{- if $value -}}
+{{- fail (printf "%s is set but externalKafka.sasl.mechanism is empty (no SASL): set the mechanism (PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512) or leave the credentials out" $key) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- $cert := dict "name" ($own.clientCertSecret.name | default $ek.tls.clientCertSecret.name)
+  "certKey" $ek.tls.clientCertSecret.certKey "keyKey" $ek.tls.clientCertSecret.keyKey -}}
+{{- $tls := false -}}
+{{- if or $ek.tls.enabled $ek.tls.caSecret.name $ek.tls.serverName $cert.name -}}
+{{- $tls = true -}}
+{{- end -}}
+{{- $client = dict "tls" $tls "caSecret" $ek.tls.caSecret "serverName" $ek.tls.serverName "clientCertSecret" $cert
+  "sasl" (dict "mechanism" $sasl.mechanism "username" $username "passwordSecret" $password) -}}
+{{- end -}}
+{{- toJson $client -}}
+{{- end -}}
+
+{{/*
+External Kafka: a component's TLS and SASL environment, from
+weather.kafka.client (call as that). Secrets are files of
+weather.kafka.secretVolumes, never environment values.
+*/}}
+{{- define "weather.kafka.securityEnv" -}}
+{{- $c := include "weather.kafka.client" . | fromJson -}}
+{{- if $c.tls }}
 - name: KAFKA_TLS
   value: "true"
 {{- end }}
-{{- if .tls.caSecret.name }}
+{{- if $c.caSecret.name }}
 - name: KAFKA_TLS_CA_FILE
-  value: {{ printf "%s/%s" (include "weather.kafka.caDir" $) .tls.caSecret.key | quote }}
+  value: {{ printf "%s/%s" (include "weather.kafka.caDir" .) $c.caSecret.key | quote }}
 {{- end }}
-{{- if .sasl.mechanism }}
+{{- if $c.clientCertSecret.name }}
+- name: KAFKA_TLS_CERT_FILE
+  value: {{ printf "%s/%s" (include "weather.kafka.clientCertDir" .) $c.clientCertSecret.certKey | quote }}
+- name: KAFKA_TLS_KEY_FILE
+  value: {{ printf "%s/%s" (include "weather.kafka.clientCertDir" .) $c.clientCertSecret.keyKey | quote }}
+{{- end }}
+{{- with $c.serverName }}
+- name: KAFKA_TLS_SERVER_NAME
+  value: {{ . | quote }}
+{{- end }}
+{{- if $c.sasl.mechanism }}
 - name: KAFKA_SASL_MECHANISM
-  value: {{ .sasl.mechanism | quote }}
+  value: {{ $c.sasl.mechanism | quote }}
 - name: KAFKA_SASL_USERNAME
-  value: {{ required "externalKafka.sasl.username is required with a SASL mechanism" .sasl.username | quote }}
-- name: KAFKA_SASL_PASSWORD
-  valueFrom:
-    secretKeyRef:
-      name: {{ required "externalKafka.sasl.passwordSecret.name is required with a SASL mechanism" .sasl.passwordSecret.name | quote }}
-      key: {{ .sasl.passwordSecret.key | quote }}
+  value: {{ $c.sasl.username | quote }}
+- name: KAFKA_SASL_PASSWORD_FILE
+  value: {{ printf "%s/%s" (include "weather.kafka.saslDir" .) $c.sasl.passwordSecret.key | quote }}
 {{- end }}
-{{- end }}
-{{- end }}
+{{- end -}}
+
+{{/*
+External Kafka: the Secrets a component reads its CA, client certificate and
+SASL password from (weather.kafka.client; call as that), as the pod's
+volumes and the container's mounts of them, read-only: one volume per Secret,
+a file per key. Mode 0440 (288): the files belong to root and the pod's
+fsGroup (65532), which the services run in. Returns JSON
+{"volumes": [...], "mounts": [...]}, both empty without any.
+*/}}
+{{- define "weather.kafka.secretVolumes" -}}
+{{- $c := include "weather.kafka.client" . | fromJson -}}
+{{- $secrets := list -}}
+{{- if $c.caSecret.name -}}
+{{- $secrets = append $secrets (dict "volume" "kafka-ca" "dir" (include "weather.kafka.caDir" .)
+  "secret" $c.caSecret.name "keys" (list $c.caSecret.key)) -}}
+{{- end -}}
+{{- if $c.clientCertSecret.name -}}
+{{- /* one key for both: a PEM file with the certificate and the key */ -}}
+{{- $secrets = append $secrets (dict "volume" "kafka-client-cert" "dir" (include "weather.kafka.clientCertDir" .)
+  "secret" $c.clientCertSecret.name "keys" (list $c.clientCertSecret.certKey $c.clientCertSecret.keyKey | uniq)) -}}
+{{- end -}}
+{{- if $c.sasl.mechanism -}}
+{{- $secrets = append $secrets (dict "volume" "kafka-sasl" "dir" (include "weather.kafka.saslDir" .)
+  "secret" $c.sasl.passwordSecret.name "keys" (list $c.sasl.passwordSecret.key)) -}}
+{{- end -}}
+{{- $volumes := list -}}
+{{- $mounts := list -}}
+{{- range $secrets -}}
+{{- $items := list -}}
+{{- range .keys }}{{ $items = append $items (dict "key" . "path" .) }}{{ end -}}
+{{- $volumes = append $volumes (dict "name" .volume "secret" (dict "secretName" .secret "items" $items "defaultMode" 288)) -}}
+{{- $mounts = append $mounts (dict "name" .volume "mountPath" .dir "readOnly" true) -}}
+{{- end -}}
+{{- dict "volumes" $volumes "mounts" $mounts | toJson -}}
+{{- end -}}
+
+{{/*
+Environment of every service: Kafka connection, topic, logs. Call with
+(dict "ctx" $ "component" "producer"): the Kafka principal is the
+component's.
+*/}}
+{{- define "weather.commonEnv" -}}
+- name: KAFKA_BROKERS
+  value: {{ include "weather.kafka.bootstrapServers" .ctx | quote }}
+- name: TOPIC
+  value: {{ .ctx.Values.topic.name | quote }}
+- name: KAFKA_CONNECT_TIMEOUT
+  value: {{ .ctx.Values.kafkaConnectTimeout | quote }}
+{{- include "weather.kafka.securityEnv" . }}
 - name: LOG_FORMAT
-  value: {{ .Values.logging.format | quote }}
+  value: {{ .ctx.Values.logging.format | quote }}
 - name: LOG_LEVEL
-  value: {{ .Values.logging.level | quote }}
+  value: {{ .ctx.Values.logging.level | quote }}
 {{- end -}}
 
 {{/*
 Environment of the pipeline's services (the controller serves metrics and
-health on addresses of its own): the common one and their HTTP server.
+health on addresses of its own): the common one and their HTTP server. Call
+as weather.commonEnv.
 */}}
 {{- define "weather.serviceEnv" -}}
 {{ include "weather.commonEnv" . }}
 - name: HTTP_ADDR
-  value: {{ printf ":%d" (int .Values.httpPort) | quote }}
-{{- end -}}
-
-{{/* The CA volume (external Kafka over TLS with a CA Secret), if any. */}}
-{{- define "weather.kafka.caVolumeMounts" -}}
-{{- if and (not .Values.kafka.enabled) .Values.externalKafka.tls.caSecret.name -}}
-- name: kafka-ca
-  mountPath: {{ include "weather.kafka.caDir" . }}
-  readOnly: true
-{{- end }}
-{{- end -}}
-
-{{- define "weather.kafka.caVolumes" -}}
-{{- if and (not .Values.kafka.enabled) .Values.externalKafka.tls.caSecret.name -}}
-- name: kafka-ca
-  secret:
-    secretName: {{ .Values.externalKafka.tls.caSecret.name | quote }}
-    items:
-      - key: {{ .Values.externalKafka.tls.caSecret.key | quote }}
-        path: {{ .Values.externalKafka.tls.caSecret.key | quote }}
-{{- end }}
+  value: {{ printf ":%d" (int .ctx.Values.httpPort) | quote }}
 {{- end -}}
 
 {{/*

@@ -17,6 +17,7 @@ import (
 
 	"github.com/weatherstream/weather/services/common/checkpoint"
 	"github.com/weatherstream/weather/services/common/codec"
+	"github.com/weatherstream/weather/services/common/kafkaconfig"
 	"github.com/weatherstream/weather/services/common/stats"
 )
 
@@ -103,6 +104,8 @@ func (c *Consumer) run(ctx context.Context, client *kgo.Client) error {
 			case errors.Is(err, kerr.OffsetOutOfRange):
 				fatal = fmt.Errorf("partition %d: offset %d is no longer in the log (deleted by retention, or the topic was recreated); %s keeps the stats up to it",
 					p, c.parts[p].Offset, c.store.Path(p))
+			case kafkaconfig.Permanent(err):
+				fatal = fmt.Errorf("fetch partition %d: %w", p, err)
 			case errors.Is(err, kerr.UnknownTopicID), errors.Is(err, kerr.UnknownTopicOrPartition):
 				c.watch.soon() // deleted, or recreated: look
 				c.log.Warn("fetch error, looking at the topic", "topic", topic, "partition", p, "err", err)

@@ -13,6 +13,7 @@ import (
 	"github.com/weatherstream/weather/services/common/assignment"
 	"github.com/weatherstream/weather/services/common/checkpoint"
 	"github.com/weatherstream/weather/services/common/kafkaadmin"
+	"github.com/weatherstream/weather/services/common/kafkaconfig"
 	"github.com/weatherstream/weather/services/common/stats"
 )
 
@@ -165,6 +166,9 @@ func waitForTopic(ctx context.Context, log *slog.Logger, adm *kadm.Client, topic
 		}
 		if ctx.Err() != nil {
 			return t, ctx.Err()
+		}
+		if kafkaconfig.Permanent(err) {
+			return t, fmt.Errorf("look up topic %s: %w", topic, err)
 		}
 		if !errors.Is(err, kafkaadmin.ErrNoTopic) {
 			log.Warn("cannot look the topic up yet", "topic", topic, "err", err)

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/weatherstream/weather/services/common/checkpoint"
+	"github.com/weatherstream/weather/services/common/kafkaconfig"
 	"github.com/weatherstream/weather/services/dashboard/internal/view"
 )
 
@@ -66,13 +67,16 @@ func New(cfg Config, store *checkpoint.Store, kafka Kafka, log *slog.Logger, m *
 	return &Live{cfg: cfg, store: store, kafka: kafka, log: log, metrics: m, subs: map[chan struct{}]struct{}{}}
 }
 
-// Run refreshes the view every interval until ctx ends; onFirst is called
-// once the first view is there.
+// Run refreshes the view every interval until ctx ends, or until Kafka
+// denies the dashboard a right it needs (an ACL: waiting cannot change it);
+// onFirst is called once the first view is there.
 func (l *Live) Run(ctx context.Context, onFirst func()) error {
 	tick := time.NewTicker(l.cfg.Interval)
 	defer tick.Stop()
 	for first := true; ; first = false {
-		l.Refresh(ctx)
+		if err := l.Refresh(ctx); kafkaconfig.Permanent(err) {
+			return err
+		}
 		if first {
 			onFirst()
 		}
@@ -84,8 +88,9 @@ func (l *Live) Run(ctx context.Context, onFirst func()) error {
 	}
 }
 
-// Refresh builds a new view now and publishes it.
-func (l *Live) Refresh(ctx context.Context) {
+// Refresh builds a new view now and publishes it; it returns why Kafka's
+// facts are missing from it, if they are.
+func (l *Live) Refresh(ctx context.Context) error {
 	began := time.Now()
 	files := l.readFiles()
 	offsets := map[int32]int64{}
@@ -104,7 +109,7 @@ func (l *Live) Refresh(ctx context.Context) {
 	enc, err := encode(v)
 	if err != nil { // a view is plain data: this is a bug
 		l.log.Error("encode view", "err", err)
-		return
+		return facts.Err
 	}
 	point := LagPoint{Time: v.Time, Lag: map[string]*int64{}}
 	for _, p := range v.Partitions {
@@ -127,6 +132,7 @@ func (l *Live) Refresh(ctx context.Context) {
 	}
 	l.mu.Unlock()
 	l.metrics.refresh.Observe(time.Since(began).Seconds())
+	return facts.Err
 }
 
 // noteKafka counts a refresh without Kafka's facts, and logs when that

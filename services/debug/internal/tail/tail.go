@@ -16,6 +16,7 @@ import (
 
 	"github.com/weatherstream/weather/proto/reportpb"
 	"github.com/weatherstream/weather/services/common/codec"
+	"github.com/weatherstream/weather/services/common/kafkaconfig"
 	"github.com/weatherstream/weather/services/debug/internal/printer"
 )
 
@@ -69,14 +70,26 @@ func Run(ctx context.Context, log *slog.Logger, client *kgo.Client, w io.Writer,
 	out := bufio.NewWriter(w)
 	var report reportpb.Report
 	var line []byte
+	var denied error
 	for {
 		fetches := client.PollFetches(ctx)
 		if fetches.IsClientClosed() || ctx.Err() != nil {
 			break
 		}
 		fetches.EachError(func(t string, p int32, err error) {
+			switch {
+			case kafkaconfig.Permanent(err) && t == "": // the group's, not a partition's
+				denied = fmt.Errorf("consume: %w", err)
+				return
+			case kafkaconfig.Permanent(err):
+				denied = fmt.Errorf("fetch %s partition %d: %w", t, p, err)
+				return
+			}
 			log.Warn("fetch error", "topic", t, "partition", p, "err", err)
 		})
+		if denied != nil {
+			break // retrying cannot change it; commit what was printed, then stop
+		}
 		fetches.EachRecord(func(rec *kgo.Record) {
 			if err := codec.Decode(rec.Key, rec.Value, &report); err != nil {
 				log.Error("skipping bad record", "partition", rec.Partition, "offset", rec.Offset, "err", err)
@@ -96,8 +109,8 @@ func Run(ctx context.Context, log *slog.Logger, client *kgo.Client, w io.Writer,
 	// Commit what was printed, so the next run resumes right after it.
 	commit, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := client.CommitMarkedOffsets(commit); err != nil {
+	if err := client.CommitMarkedOffsets(commit); err != nil && denied == nil {
 		return fmt.Errorf("commit offsets: %w", err)
 	}
-	return nil
+	return denied
 }

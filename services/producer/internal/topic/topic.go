@@ -42,6 +42,12 @@ func Ensure(ctx context.Context, log *slog.Logger, adm *kadm.Client, topic strin
 			return nil
 		case errors.Is(err, kerr.TopicAlreadyExists) && !recreate:
 			return checkExisting(ctx, log, adm, topic, partitions)
+		case errors.Is(err, kerr.TopicAuthorizationFailed) && !recreate:
+			// No right to create: enough if an operator made the topic.
+			if _, lerr := kafkaadmin.Lookup(ctx, adm, topic); lerr == nil {
+				return checkExisting(ctx, log, adm, topic, partitions)
+			}
+			return fmt.Errorf("create topic %s: %w", topic, err)
 		case !recreate && !kerr.IsRetriable(err), time.Now().After(deadline), ctx.Err() != nil:
 			return fmt.Errorf("create topic %s: %w", topic, err)
 		}
