@@ -7,7 +7,7 @@
 #
 #   hack/cluster/e2e.sh [go test flags, e.g. -run TestChart]
 #
-# Env: E2E_NAMESPACE, E2E_RELEASE (see hack/cluster/e2e/e2e_test.go).
+# Env: E2E_NAMESPACE, E2E_SECURE_NAMESPACE, E2E_RELEASE (see hack/cluster/e2e/e2e_test.go).
 set -euo pipefail
 # shellcheck source=hack/cluster/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"

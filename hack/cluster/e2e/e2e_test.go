@@ -50,35 +50,9 @@ import (
 //	E2E_RELEASE       release name (default: weather)
 //	E2E_HELM_SET      newline-separated --set values (the local images)
 //	E2E_DNS           the cluster DNS, ip:port (default: kube-system/kube-dns:53)
+//	E2E_SECURE_NAMESPACE  TestSecuredExternalKafka's namespace (default: weather-secure)
 func TestChart(t *testing.T) {
-	kubeconfig := os.Getenv("KUBECONFIG")
-	if kubeconfig == "" {
-		t.Skip("KUBECONFIG is not set: run through hack/cluster/e2e.sh (make test-e2e)")
-	}
-	ctx := context.Background()
-	if d, ok := t.Deadline(); ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadline(ctx, d.Add(-30*time.Second))
-		defer cancel()
-	}
-	s := &suite{
-		t:       t,
-		ctx:     ctx,
-		release: env("E2E_RELEASE", "weather"),
-		chart:   env("E2E_CHART", "../../../charts/weather"),
-		start:   time.Now(),
-	}
-	s.k = Tools{
-		Kubectl: env("E2E_KUBECTL", "kubectl"), Helm: env("E2E_HELM", "helm"),
-		Kubeconfig: kubeconfig, Namespace: env("E2E_NAMESPACE", "weather-e2e"), Log: t.Logf,
-	}
-	t.Cleanup(s.summary)
-	t.Cleanup(func() {
-		if t.Failed() {
-			s.diagnose()
-		}
-	})
-
+	s := newSuite(t, env("E2E_NAMESPACE", "weather-e2e"))
 	s.phase("helm install (all workloads ready: --wait)", s.install)
 	s.phase("all pods ready", s.allReady)
 	s.phase("partition files appear on the volume and grow", s.filesGrow)
@@ -91,6 +65,40 @@ func TestChart(t *testing.T) {
 	s.phase("consumers scaled 2 -> 3 -> 1 -> 0 -> 2 (the controller reassigns partitions)", s.scaleOut)
 	s.phase("broker pod deleted: back with its data, pipeline recovers", s.deleteBroker)
 	s.phase("all pods ready at the end", s.allReady)
+}
+
+// newSuite is a suite of phases on the cluster of KUBECONFIG (the test is
+// skipped without one) in namespace, which prints the phases' timings at
+// the end and what it finds in namespace when it fails.
+func newSuite(t *testing.T, namespace string) *suite {
+	kubeconfig := os.Getenv("KUBECONFIG")
+	if kubeconfig == "" {
+		t.Skip("KUBECONFIG is not set: run through hack/cluster/e2e.sh (make test-e2e)")
+	}
+	ctx := context.Background()
+	if d, ok := t.Deadline(); ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, d.Add(-30*time.Second))
+		t.Cleanup(cancel)
+	}
+	s := &suite{
+		t:       t,
+		ctx:     ctx,
+		release: env("E2E_RELEASE", "weather"),
+		chart:   env("E2E_CHART", "../../../charts/weather"),
+		start:   time.Now(),
+	}
+	s.k = Tools{
+		Kubectl: env("E2E_KUBECTL", "kubectl"), Helm: env("E2E_HELM", "helm"),
+		Kubeconfig: kubeconfig, Namespace: namespace, Log: t.Logf,
+	}
+	t.Cleanup(s.summary)
+	t.Cleanup(func() {
+		if t.Failed() {
+			s.diagnose()
+		}
+	})
+	return s
 }
 
 type suite struct {
@@ -165,19 +173,35 @@ func (s *suite) kubectl(args ...string) (string, error) { return s.k.KubectlOut(
 // ----------------------------------------------------------------- install ---
 
 func (s *suite) install() error {
-	// A fresh namespace, also when run again on a cluster kept up by hand.
-	if _, err := s.kubectl("delete", "namespace", s.k.Namespace, "--ignore-not-found", "--wait=true", "--timeout=3m"); err != nil {
+	if err := s.freshNamespace(); err != nil {
 		return err
 	}
+	if err := s.helmInstall(); err != nil {
+		return err
+	}
+	return s.learn()
+}
+
+// freshNamespace deletes the test namespace, also when run again on a
+// cluster kept up by hand.
+func (s *suite) freshNamespace() error {
+	_, err := s.kubectl("delete", "namespace", s.k.Namespace, "--ignore-not-found", "--wait=true", "--timeout=3m")
+	return err
+}
+
+// helmInstall installs the release with E2E_HELM_SET (the local images) and
+// then sets (key=value, which win), waiting for every workload.
+func (s *suite) helmInstall(sets ...string) error {
 	args := []string{"install", s.release, s.chart, "--create-namespace", "--wait", "--timeout", "10m"}
-	for _, set := range strings.Fields(os.Getenv("E2E_HELM_SET")) {
+	for _, set := range append(strings.Fields(os.Getenv("E2E_HELM_SET")), sets...) {
 		args = append(args, "--set", set)
 	}
-	if _, err := s.k.HelmOut(s.ctx, args...); err != nil {
-		return err
-	}
+	_, err := s.k.HelmOut(s.ctx, args...)
+	return err
+}
 
-	// What the test needs to know, from the release itself.
+// learn reads what the test needs to know from the installed release.
+func (s *suite) learn() error {
 	out, err := s.k.HelmOut(s.ctx, "get", "values", s.release, "--all", "--output", "json")
 	if err != nil {
 		return err
@@ -201,12 +225,8 @@ func (s *suite) install() error {
 	if s.kafka.Topic, err = envOf("TOPIC"); err != nil {
 		return err
 	}
-	if s.kafka.DNS = os.Getenv("E2E_DNS"); s.kafka.DNS == "" {
-		ip, err := s.kubectl("get", "service", "kube-dns", "--namespace", "kube-system", "-o", "jsonpath={.spec.clusterIP}")
-		if err != nil {
-			return err
-		}
-		s.kafka.DNS = ip + ":53"
+	if s.kafka.DNS, err = s.clusterDNS(); err != nil {
+		return err
 	}
 
 	// The consumers' StatefulSet and the host directory behind its volume.
@@ -256,6 +276,16 @@ func (s *suite) install() error {
 	s.t.Logf("kafka %s (DNS %s), topic %q with %d partitions, seed %d; consumers: statefulset %s, %d replicas, volume %s = %s; dashboard: service %s port %s",
 		s.kafka.Bootstrap, s.kafka.DNS, s.kafka.Topic, s.partitions, s.seed, s.consumers, s.replicas, claim, s.dataDir, s.dashboard, s.dashPort)
 	return nil
+}
+
+// clusterDNS is the address of the cluster's DNS: E2E_DNS, or CoreDNS's
+// Service on port 53.
+func (s *suite) clusterDNS() (string, error) {
+	if dns := os.Getenv("E2E_DNS"); dns != "" {
+		return dns, nil
+	}
+	ip, err := s.kubectl("get", "service", "kube-dns", "--namespace", "kube-system", "-o", "jsonpath={.spec.clusterIP}")
+	return ip + ":53", err
 }
 
 // allReady waits until every pod of the namespace is ready (but helm

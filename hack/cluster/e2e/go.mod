@@ -10,11 +10,13 @@ require (
 	github.com/twmb/franz-go v1.22.3
 	github.com/twmb/franz-go/pkg/kadm v1.20.0
 	github.com/twmb/franz-go/pkg/kfake v0.0.0-20260918054303-01f206a7e32c
+	github.com/weatherstream/weather/hack v0.0.0
 	github.com/weatherstream/weather/proto v0.0.0
 	github.com/weatherstream/weather/services/common v0.0.0
 )
 
 require (
+	github.com/caarlos0/env/v11 v11.4.2 // indirect
 	github.com/klauspost/compress v1.20.3 // indirect
 	github.com/pierrec/lz4/v4 v4.1.33 // indirect
 	github.com/twmb/franz-go/pkg/kmsg v1.15.1 // indirect
@@ -24,3 +26,5 @@ require (
 replace github.com/weatherstream/weather/proto => ../../../proto
 
 replace github.com/weatherstream/weather/services/common => ../../../services/common
+
+replace github.com/weatherstream/weather/hack => ../..

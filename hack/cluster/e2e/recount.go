@@ -7,6 +7,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -135,6 +136,10 @@ type Kafka struct {
 	Bootstrap string // host:port, e.g. the chart's Kafka Service name
 	DNS       string // CoreDNS address, ip:53
 	Topic     string
+	// TLS, when not nil, is the TLS of every connection (a secured broker:
+	// its CA, a client certificate); the server name checked is each
+	// broker's host unless it sets one.
+	TLS *tls.Config
 }
 
 func (k Kafka) opts(extra ...kgo.Opt) []kgo.Opt {
@@ -145,11 +150,26 @@ func (k Kafka) opts(extra ...kgo.Opt) []kgo.Opt {
 			return (&net.Dialer{Timeout: 5 * time.Second}).DialContext(ctx, network, k.DNS)
 		},
 	}
+	dial := dialer.DialContext
+	if k.TLS != nil {
+		// kgo.DialTLSConfig cannot be combined with kgo.Dialer: the TLS
+		// dialer on top of the one that resolves through CoreDNS.
+		dial = (&tls.Dialer{NetDialer: dialer, Config: k.TLS}).DialContext
+	}
 	return append([]kgo.Opt{
 		kgo.SeedBrokers(k.Bootstrap),
-		kgo.Dialer(dialer.DialContext),
+		kgo.Dialer(dial),
 		kgo.RetryTimeout(30 * time.Second),
 	}, extra...)
+}
+
+// Admin is an admin client of the broker.
+func (k Kafka) Admin() (*kadm.Client, error) {
+	cl, err := kgo.NewClient(k.opts()...)
+	if err != nil {
+		return nil, err
+	}
+	return kadm.NewClient(cl), nil
 }
 
 // Offsets returns the topic's log start and end offsets per partition.
