@@ -184,6 +184,9 @@ func (c *Consumer) apply(p int32, records []*kgo.Record) (changed bool) {
 	}
 	m.records.Add(counted)
 	m.offset.Set(float64(part.Offset))
+	for _, rec := range records {
+		rec.Recycle() // nothing of it is kept (recordPool)
+	}
 	return changed
 }
 
@@ -327,5 +330,7 @@ func (c *Consumer) ClientOpts(topic string) []kgo.Opt {
 		kgo.KeepControlRecords(),
 		// An offset that left the log is an error, never a silent jump.
 		kgo.ConsumeResetOffset(kgo.NoResetOffset()),
+		// Records are recycled once folded in (apply).
+		kgo.WithPools(newRecordPool()),
 	}
 }
