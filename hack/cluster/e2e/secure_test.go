@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -133,7 +131,7 @@ func (b *securedKafka) up() error {
 		return err
 	}
 	b.admin.Bootstrap, b.admin.Topic = b.layout.MTLS, securedResources.Topic
-	if b.admin.TLS, err = clientTLS(b.layout.CA, b.layout.Users[secure.Admin]); err != nil {
+	if b.admin.TLS, err = b.layout.MTLSConfig(secure.Admin).TLSConfig(); err != nil {
 		return err
 	}
 	s.t.Logf("secured Kafka %s (image %s): TLS %s, mTLS %s, SASL_SSL %s", securedName, image, b.layout.TLS, b.layout.MTLS, b.layout.SASL)
@@ -279,24 +277,6 @@ func brokerManifest(image string) (string, error) {
 		"Files": securedFilesAt, "DataDir": securedDataDir, "ClusterID": base64.RawURLEncoding.EncodeToString(id),
 	})
 	return b.String(), err
-}
-
-// clientTLS is the TLS of a client of the broker with user's certificate.
-func clientTLS(caFile string, user secure.User) (*tls.Config, error) {
-	ca, err := os.ReadFile(caFile)
-	if err != nil {
-		return nil, err
-	}
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: x509.NewCertPool()}
-	if !cfg.RootCAs.AppendCertsFromPEM(ca) {
-		return nil, fmt.Errorf("%s holds no certificate", caFile)
-	}
-	pair, err := tls.LoadX509KeyPair(user.Cert, user.Key)
-	if err != nil {
-		return nil, err
-	}
-	cfg.Certificates = []tls.Certificate{pair}
-	return cfg, nil
 }
 
 func (b *securedKafka) users() error {

@@ -221,14 +221,18 @@ func (l Layout) Env(user string, via Via) []string {
 	return env
 }
 
-// AdminClient is a client of the super user, over mutual TLS.
-func (l Layout) AdminClient() (*kadm.Client, error) {
-	u := l.Users[Admin]
-	cfg := kafkaconfig.Config{
-		Brokers: []string{l.MTLS}, Topic: "unused", ConnectTimeout: time.Minute,
+// MTLSConfig is the connection of user over mutual TLS, as the services take it.
+func (l Layout) MTLSConfig(user string) kafkaconfig.Config {
+	u := l.Users[user]
+	return kafkaconfig.Config{
+		Brokers: []string{l.MTLS}, Topic: Defaults.Topic, ConnectTimeout: time.Minute,
 		TLSCAFile: l.CA, TLSCertFile: u.Cert, TLSKeyFile: u.Key,
 	}
-	opts, err := cfg.Opts()
+}
+
+// AdminClient is a client of the super user, over mutual TLS.
+func (l Layout) AdminClient() (*kadm.Client, error) {
+	opts, err := l.MTLSConfig(Admin).Opts()
 	if err != nil {
 		return nil, err
 	}

@@ -47,7 +47,7 @@ func (c Config) Validate() error {
 	if err := envconfig.AtLeast("KAFKA_CONNECT_TIMEOUT", c.ConnectTimeout, time.Millisecond); err != nil {
 		return err
 	}
-	if _, err := c.tlsConfig(); err != nil {
+	if _, err := c.TLSConfig(); err != nil {
 		return err
 	}
 	_, err := c.saslMechanism()

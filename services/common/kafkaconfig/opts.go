@@ -20,7 +20,7 @@ func (c Config) Opts() ([]kgo.Opt, error) {
 		return nil, err
 	}
 	opts := []kgo.Opt{kgo.SeedBrokers(c.Brokers...)}
-	cfg, err := c.tlsConfig()
+	cfg, err := c.TLSConfig()
 	if err != nil {
 		return nil, err
 	}
@@ -37,9 +37,10 @@ func (c Config) Opts() ([]kgo.Opt, error) {
 	return opts, nil
 }
 
-// tlsConfig is the TLS of the connection, nil without TLS. franz-go sets
-// ServerName to each broker's host unless it is set here.
-func (c Config) tlsConfig() (*tls.Config, error) {
+// TLSConfig is the TLS of the connection, nil without TLS: Opts' dialer,
+// or one of the caller's own. franz-go sets ServerName to each broker's
+// host unless it is set here.
+func (c Config) TLSConfig() (*tls.Config, error) {
 	if !c.useTLS() {
 		return nil, nil
 	}
