@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/weatherstream/weather/hack/verify"
 )
 
 // TestChart installs the chart with helm on the e2e cluster and proves, with
@@ -386,7 +388,7 @@ func (s *suite) checkStats(when string) error {
 	}
 	diffs := append(Compare(files, rc), rc.StreamErrors...)
 	var total int64
-	for _, p := range sortedKeys(files) {
+	for _, p := range verify.SortedKeys(files) {
 		total += rc.Records[p]
 		s.t.Logf("  %s: partition %d: offset %d of %d; %d reports, %d transaction markers, %d skipped; %d stations",
 			when, p, files[p].Offset, end[p], rc.Records[p], rc.Controls[p], rc.Skipped[p], len(files[p].Stations))

@@ -5,19 +5,14 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"math"
 	"net"
-	"os"
-	"path/filepath"
 	"reflect"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -25,108 +20,25 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/weatherstream/weather/proto/reportpb"
-	"github.com/weatherstream/weather/services/common/codec"
+	"github.com/weatherstream/weather/hack/verify"
 	"github.com/weatherstream/weather/services/common/generator"
 )
 
-// Station is one station's stats as partition-N.json stores them.
-type Station struct {
-	Count int64
-	Sum   float64
-	Start string
-	End   string
-}
+// The files and the recount are hack/verify's, shared with the fault
+// campaign (hack/chaos).
+type (
+	Station = verify.Station
+	File    = verify.File
+	Log     = verify.Log
+	Recount = verify.Recount
+)
 
-// File is one partition-N.json: the stats of every record before Offset,
-// and the log they come from.
-type File struct {
-	Offset   int64
-	Log      Log
-	Stations map[string]Station
-}
-
-// Log is the file's "log": which topic (by name and ID) and partition.
-type Log struct {
-	Topic     string `json:"topic"`
-	TopicID   string `json:"topic_id"`
-	Partition int32  `json:"partition"`
-}
-
-// ReadFiles reads partition-0.json … partition-(n-1).json in dir. A missing
-// file is absent from the map, not an error.
-func ReadFiles(dir string, n int32) (map[int32]File, error) {
-	files := make(map[int32]File, n)
-	for p := range n {
-		data, err := os.ReadFile(filepath.Join(dir, fmt.Sprintf("partition-%d.json", p)))
-		if errors.Is(err, os.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		f, err := parseFile(data)
-		if err != nil {
-			return nil, fmt.Errorf("partition-%d.json: %w", p, err)
-		}
-		files[p] = f
-	}
-	return files, nil
-}
-
-// parseFile reads the documented format with plain encoding/json (not the
-// consumer's own parser: this is the independent side of the comparison).
-func parseFile(data []byte) (File, error) {
-	var raw map[string]json.RawMessage
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	if err := dec.Decode(&raw); err != nil {
-		return File{}, err
-	}
-	f := File{Stations: map[string]Station{}}
-	off, ok := raw["offset"]
-	if !ok {
-		return File{}, errors.New(`no "offset"`)
-	}
-	var err error
-	if f.Offset, err = strconv.ParseInt(string(off), 10, 64); err != nil {
-		return File{}, fmt.Errorf("offset: %w", err)
-	}
-	if l, ok := raw["log"]; ok {
-		if err := json.Unmarshal(l, &f.Log); err != nil {
-			return File{}, fmt.Errorf("log: %w", err)
-		}
-	}
-	for name, v := range raw {
-		if name == "offset" || name == "log" {
-			continue
-		}
-		var s struct {
-			Count int64   `json:"count"`
-			Sum   float64 `json:"sum"`
-			Avg   float64 `json:"avg"`
-			Start string  `json:"start"`
-			End   string  `json:"end"`
-		}
-		if err := json.Unmarshal(v, &s); err != nil {
-			return File{}, fmt.Errorf("%s: %w", name, err)
-		}
-		if s.Count > 0 && math.Abs(s.Avg-s.Sum/float64(s.Count)) > 1e-9*math.Max(1, math.Abs(s.Avg)) {
-			return File{}, fmt.Errorf("%s: avg %v is not sum/count %v", name, s.Avg, s.Sum/float64(s.Count))
-		}
-		f.Stations[name] = Station{Count: s.Count, Sum: s.Sum, Start: s.Start, End: s.End}
-	}
-	return f, nil
-}
-
-// Offsets are the files' offsets.
-func Offsets(files map[int32]File) map[int32]int64 {
-	m := make(map[int32]int64, len(files))
-	for p, f := range files {
-		m[p] = f.Offset
-	}
-	return m
-}
+// ReadFiles, Offsets and Compare: see hack/verify.
+var (
+	ReadFiles = verify.ReadFiles
+	Offsets   = verify.Offsets
+	Compare   = verify.Compare
+)
 
 // Kafka reaches the chart's broker from the host. The broker advertises its
 // pod's DNS name, which only the cluster's DNS knows, so every name is
@@ -201,178 +113,9 @@ func (k Kafka) Offsets(ctx context.Context) (start, end map[int32]int64, err err
 	return start, end, err
 }
 
-// Recount is what the topic holds below each file's offset.
-type Recount struct {
-	Stations map[int32]map[string]Station
-	Records  map[int32]int64 // committed reports counted
-	Skipped  map[int32]int64 // committed records that are not valid reports
-	Controls map[int32]int64 // transaction markers
-	// At[p][n] are partition p's stats below offset n, for the offsets
-	// asked for besides the files' (Stations[p] is At[p][upTo[p]]).
-	At map[int32]map[int64]map[string]Station
-	// Where the topic differs from the generated stream (first few).
-	StreamErrors []string
-}
-
-// Recount reads each partition from offset 0 up to (not including)
-// upTo[p], read committed and with the transaction markers, and folds every
-// valid report into per-station stats in offset order: what a correct
-// consumer that never lost or repeated a record must have stored. The
-// counts (Records, Skipped, Controls) are of the records below upTo[p].
-//
-// For every map in also (offsets of the same kind as a file's: one past a
-// record a read-committed reader receives, e.g. what the dashboard shows),
-// it keeps the stats below those offsets too, in At; the partitions are read
-// as far as the highest of them.
-//
-// It also checks the topic itself against the producer's stream (seed):
-// each station's reports, in offset order, must be the generator's reports
-// of that station for day 0, 1, 2, ... with nothing missing or repeated,
-// across every producer and broker restart.
+// Recount is verify.Count on this broker: see there.
 func (k Kafka) Recount(ctx context.Context, upTo map[int32]int64, seed uint64, also ...map[int32]int64) (*Recount, error) {
-	rc := &Recount{
-		Stations: map[int32]map[string]Station{},
-		Records:  map[int32]int64{}, Skipped: map[int32]int64{}, Controls: map[int32]int64{},
-		At: map[int32]map[int64]map[string]Station{},
-	}
-	gen := generator.New(seed)
-	var want reportpb.Report
-	// checkStream: report r of partition p is the next one of its station.
-	checkStream := func(p int32, r *reportpb.Report, offset int64, count int64) {
-		if len(rc.StreamErrors) >= 10 {
-			return
-		}
-		idx, err := generator.Index(r.Date, r.StationId)
-		if err == nil {
-			expected := (count-1)*generator.NumStations + idx%generator.NumStations // its day count-1
-			if idx != expected {
-				err = fmt.Errorf("report %d of %s is for %s, expected day %d (a gap or a duplicate)",
-					count, r.StationId, r.Date, expected/generator.NumStations)
-			} else if gen.Fill(idx, &want); want.Degrees != r.Degrees {
-				err = fmt.Errorf("%s on %s: %v degrees, the stream has %v", r.StationId, r.Date, r.Degrees, want.Degrees)
-			}
-		}
-		if err != nil {
-			rc.StreamErrors = append(rc.StreamErrors, fmt.Sprintf("partition %d offset %d: %v", p, offset, err))
-		}
-	}
-	// cuts[p]: the offsets below which partition p's stats are kept, in
-	// order; a partition is read until the last one is passed.
-	cuts := map[int32][]int64{}
-	for _, m := range append([]map[int32]int64{upTo}, also...) {
-		for p, n := range m {
-			cuts[p] = append(cuts[p], n)
-		}
-	}
-	current := map[int32]map[string]Station{}
-	// cut keeps the stats of every pending cut at or below offset: all
-	// that was read so far is below it.
-	cut := func(p int32, offset int64) {
-		for len(cuts[p]) > 0 && cuts[p][0] <= offset {
-			rc.At[p][cuts[p][0]] = maps.Clone(current[p])
-			cuts[p] = cuts[p][1:]
-		}
-	}
-	from := map[int32]kgo.Offset{}
-	for p := range cuts {
-		cuts[p] = slices.Compact(slices.Sorted(slices.Values(cuts[p])))
-		current[p], rc.At[p] = map[string]Station{}, map[int64]map[string]Station{}
-		if cut(p, 0); len(cuts[p]) > 0 {
-			from[p] = kgo.NewOffset().At(0)
-		}
-	}
-	defer func() {
-		for p, n := range upTo {
-			rc.Stations[p] = rc.At[p][n]
-		}
-	}()
-	if len(from) == 0 {
-		return rc, nil
-	}
-	cl, err := kgo.NewClient(k.opts(
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{k.Topic: from}),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.KeepControlRecords(),
-		kgo.ConsumeResetOffset(kgo.NoResetOffset()),
-	)...)
-	if err != nil {
-		return nil, err
-	}
-	defer cl.Close()
-
-	// A file's offset is one past a record its consumer received (a report
-	// or a marker), and read committed returns both, so reading is done for
-	// partition p once its highest cut's offset-1 has come by.
-	pending := len(from)
-	var report reportpb.Report
-	for pending > 0 {
-		fetches := cl.PollFetches(ctx)
-		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("recount: %d partition(s) not read up to the files' offsets: %w", pending, err)
-		}
-		var ferr error
-		fetches.EachError(func(_ string, p int32, err error) { ferr = fmt.Errorf("partition %d: %w", p, err) })
-		if ferr != nil {
-			return nil, ferr
-		}
-		fetches.EachRecord(func(r *kgo.Record) {
-			p := r.Partition
-			if len(cuts[p]) == 0 {
-				return // read far enough
-			}
-			cut(p, r.Offset)
-			counted := r.Offset < upTo[p]
-			if r.Attrs.IsControl() {
-				if counted {
-					rc.Controls[p]++
-				}
-			} else if err := codec.Decode(r.Key, r.Value, &report); err != nil {
-				if counted {
-					rc.Skipped[p]++
-				}
-			} else {
-				if counted {
-					rc.Records[p]++
-				}
-				m := current[p]
-				s, ok := m[report.StationId]
-				if !ok {
-					s.Start = report.Date
-				}
-				s.Count++
-				s.Sum += report.Degrees
-				s.End = report.Date
-				m[report.StationId] = s
-				checkStream(p, &report, r.Offset, s.Count)
-			}
-			if cut(p, r.Offset+1); len(cuts[p]) == 0 {
-				pending--
-			}
-		})
-	}
-	return rc, nil
-}
-
-// Compare returns every difference between the files and the recount; the
-// sums must be equal to the bit (the same additions in the same order).
-func Compare(files map[int32]File, rc *Recount) []string {
-	var diffs []string
-	for _, p := range sortedKeys(files) {
-		f, want := files[p], rc.Stations[p]
-		for _, name := range sortedKeys(unionKeys(f.Stations, want)) {
-			got, ok1 := f.Stations[name]
-			exp, ok2 := want[name]
-			switch {
-			case !ok2:
-				diffs = append(diffs, fmt.Sprintf("partition %d: file has %s %+v, the topic has none below offset %d", p, name, got, f.Offset))
-			case !ok1:
-				diffs = append(diffs, fmt.Sprintf("partition %d: file lacks %s, the topic has %+v below offset %d", p, name, exp, f.Offset))
-			case got != exp:
-				diffs = append(diffs, fmt.Sprintf("partition %d %s: file %+v, recount %+v (offset %d)", p, name, got, exp, f.Offset))
-			}
-		}
-	}
-	return diffs
+	return verify.Count(ctx, k.opts(), k.Topic, upTo, seed, also...)
 }
 
 // DebugLine is one line the debug consumer printed.
@@ -419,26 +162,6 @@ func CheckDebugLine(l DebugLine, seed uint64) error {
 		return fmt.Errorf("%s on %s: printed %v degrees, the stream has %v", l.Station, l.Date, l.Degrees, r.Degrees)
 	}
 	return nil
-}
-
-func sortedKeys[K int32 | string, V any](m map[K]V) []K {
-	keys := make([]K, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}
-
-func unionKeys[V any](a, b map[string]V) map[string]struct{} {
-	u := map[string]struct{}{}
-	for k := range a {
-		u[k] = struct{}{}
-	}
-	for k := range b {
-		u[k] = struct{}{}
-	}
-	return u
 }
 
 // Dashboard is what the dashboard served of one view (one refresh): its
@@ -571,7 +294,7 @@ func CompareDashboard(d Dashboard, rc *Recount) []string {
 	var diffs []string
 	offsets := d.Offsets()
 	want := map[string]DashboardStation{}
-	for _, p := range sortedKeys(offsets) {
+	for _, p := range verify.SortedKeys(offsets) {
 		for name, s := range rc.At[p][offsets[p]] {
 			if prev, dup := want[name]; dup {
 				diffs = append(diffs, fmt.Sprintf("the topic has %s in partitions %v and %d", name, prev.Partitions, p))
@@ -586,7 +309,7 @@ func CompareDashboard(d Dashboard, rc *Recount) []string {
 		}
 		got[s.Station] = s
 	}
-	for _, name := range sortedKeys(unionKeys(got, want)) {
+	for _, name := range verify.SortedKeys(verify.UnionKeys(got, want)) {
 		g, ok1 := got[name]
 		w, ok2 := want[name]
 		avg := g.Avg

@@ -1,0 +1,192 @@
+package verify
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/weatherstream/weather/proto/reportpb"
+	"github.com/weatherstream/weather/services/common/generator"
+)
+
+// Recount is what the topic holds below each file's offset.
+type Recount struct {
+	Stations map[int32]map[string]Station
+	Records  map[int32]int64 // committed reports counted
+	Skipped  map[int32]int64 // committed records that are not valid reports
+	Controls map[int32]int64 // transaction markers
+	// At[p][n] are partition p's stats below offset n, for the offsets
+	// asked for besides the files' (Stations[p] is At[p][upTo[p]]).
+	At map[int32]map[int64]map[string]Station
+	// Where the topic differs from the generated stream (first few).
+	StreamErrors []string
+}
+
+// Report decodes a record as a consumer must accept it, by the documented
+// rules and with the protobuf library itself: the value is a Report, the
+// key is its station id, the date a real calendar date (YYYY-MM-DD), the
+// degrees finite. Anything else is not a report and is not counted.
+func Report(key, value []byte) (*reportpb.Report, error) {
+	var r reportpb.Report
+	if len(key) == 0 {
+		return nil, fmt.Errorf("no key")
+	}
+	if err := proto.Unmarshal(value, &r); err != nil {
+		return nil, err
+	}
+	if r.StationId != string(key) {
+		return nil, fmt.Errorf("key %q, station_id %q", key, r.StationId)
+	}
+	if _, err := time.Parse(time.DateOnly, r.Date); err != nil || len(r.Date) != len(time.DateOnly) {
+		return nil, fmt.Errorf("date %q is not YYYY-MM-DD", r.Date)
+	}
+	if math.IsNaN(r.Degrees) || math.IsInf(r.Degrees, 0) {
+		return nil, fmt.Errorf("degrees %v", r.Degrees)
+	}
+	return &r, nil
+}
+
+// Count reads each partition of topic from offset 0 up to (not including)
+// upTo[p], read committed and with the transaction markers, and folds every
+// valid report into per-station stats in offset order: what a correct
+// consumer that never lost or repeated a record must have stored. The
+// counts (Records, Skipped, Controls) are of the records below upTo[p].
+// opts are the client's connection options (seed brokers, dialer, TLS).
+//
+// For every map in also (offsets of the same kind as a file's: one past a
+// record a read-committed reader receives, e.g. what the dashboard shows),
+// it keeps the stats below those offsets too, in At; the partitions are read
+// as far as the highest of them.
+//
+// It also checks the topic itself against the producer's stream (seed):
+// each station's reports, in offset order, must be the generator's reports
+// of that station for day 0, 1, 2, ... with nothing missing or repeated,
+// across every producer and broker restart.
+func Count(ctx context.Context, opts []kgo.Opt, topic string, upTo map[int32]int64, seed uint64, also ...map[int32]int64) (*Recount, error) {
+	rc := &Recount{
+		Stations: map[int32]map[string]Station{},
+		Records:  map[int32]int64{}, Skipped: map[int32]int64{}, Controls: map[int32]int64{},
+		At: map[int32]map[int64]map[string]Station{},
+	}
+	gen := generator.New(seed)
+	var want reportpb.Report
+	// checkStream: report r of partition p is the next one of its station.
+	checkStream := func(p int32, r *reportpb.Report, offset int64, count int64) {
+		if len(rc.StreamErrors) >= 10 {
+			return
+		}
+		idx, err := generator.Index(r.Date, r.StationId)
+		if err == nil {
+			expected := (count-1)*generator.NumStations + idx%generator.NumStations // its day count-1
+			if idx != expected {
+				err = fmt.Errorf("report %d of %s is for %s, expected day %d (a gap or a duplicate)",
+					count, r.StationId, r.Date, expected/generator.NumStations)
+			} else if gen.Fill(idx, &want); want.Degrees != r.Degrees {
+				err = fmt.Errorf("%s on %s: %v degrees, the stream has %v", r.StationId, r.Date, r.Degrees, want.Degrees)
+			}
+		}
+		if err != nil {
+			rc.StreamErrors = append(rc.StreamErrors, fmt.Sprintf("partition %d offset %d: %v", p, offset, err))
+		}
+	}
+	// cuts[p]: the offsets below which partition p's stats are kept, in
+	// order; a partition is read until the last one is passed.
+	cuts := map[int32][]int64{}
+	for _, m := range append([]map[int32]int64{upTo}, also...) {
+		for p, n := range m {
+			cuts[p] = append(cuts[p], n)
+		}
+	}
+	current := map[int32]map[string]Station{}
+	// cut keeps the stats of every pending cut at or below offset: all
+	// that was read so far is below it.
+	cut := func(p int32, offset int64) {
+		for len(cuts[p]) > 0 && cuts[p][0] <= offset {
+			rc.At[p][cuts[p][0]] = maps.Clone(current[p])
+			cuts[p] = cuts[p][1:]
+		}
+	}
+	from := map[int32]kgo.Offset{}
+	for p := range cuts {
+		cuts[p] = slices.Compact(slices.Sorted(slices.Values(cuts[p])))
+		current[p], rc.At[p] = map[string]Station{}, map[int64]map[string]Station{}
+		if cut(p, 0); len(cuts[p]) > 0 {
+			from[p] = kgo.NewOffset().At(0)
+		}
+	}
+	defer func() {
+		for p, n := range upTo {
+			rc.Stations[p] = rc.At[p][n]
+		}
+	}()
+	if len(from) == 0 {
+		return rc, nil
+	}
+	cl, err := kgo.NewClient(append(slices.Clip(opts),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: from}),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.KeepControlRecords(),
+		kgo.ConsumeResetOffset(kgo.NoResetOffset()),
+	)...)
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+
+	// A file's offset is one past a record its consumer received (a report
+	// or a marker), and read committed returns both, so reading is done for
+	// partition p once its highest cut's offset-1 has come by.
+	pending := len(from)
+	for pending > 0 {
+		fetches := cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("recount: %d partition(s) not read up to the files' offsets: %w", pending, err)
+		}
+		var ferr error
+		fetches.EachError(func(_ string, p int32, err error) { ferr = fmt.Errorf("partition %d: %w", p, err) })
+		if ferr != nil {
+			return nil, ferr
+		}
+		fetches.EachRecord(func(r *kgo.Record) {
+			p := r.Partition
+			if len(cuts[p]) == 0 {
+				return // read far enough
+			}
+			cut(p, r.Offset)
+			counted := r.Offset < upTo[p]
+			if r.Attrs.IsControl() {
+				if counted {
+					rc.Controls[p]++
+				}
+			} else if report, err := Report(r.Key, r.Value); err != nil {
+				if counted {
+					rc.Skipped[p]++
+				}
+			} else {
+				if counted {
+					rc.Records[p]++
+				}
+				m := current[p]
+				s, ok := m[report.StationId]
+				if !ok {
+					s.Start = report.Date
+				}
+				s.Count++
+				s.Sum += report.Degrees
+				s.End = report.Date
+				m[report.StationId] = s
+				checkStream(p, report, r.Offset, s.Count)
+			}
+			if cut(p, r.Offset+1); len(cuts[p]) == 0 {
+				pending--
+			}
+		})
+	}
+	return rc, nil
+}
