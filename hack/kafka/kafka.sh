@@ -13,13 +13,18 @@
 #                                            CA, certificates, users), made by
 #                                            hack/kafka/securekafka
 #   hack/kafka/kafka.sh stop-secure          stop the secured broker
+#   hack/kafka/kafka.sh cluster [N]          run N KRaft nodes (default 3) behind Toxiproxy
+#                                            in the foreground until Ctrl-C; prints a line per
+#                                            node, then "brokers=<a,b,c> toxiproxy=<url>"
+#                                            (hack/kafka/kafkacluster; data in
+#                                            $KAFKA_CLUSTER_DIR, kept: rm -rf it to start empty)
 #   hack/kafka/kafka.sh tool <Main> args...  run a Kafka main class, e.g.
 #       hack/kafka/kafka.sh tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$B" --list
 #       hack/kafka/kafka.sh tool org.apache.kafka.tools.ProducerPerformance ...
 #
 # Typical use:  KAFKA_BROKERS=$(hack/kafka/kafka.sh start); ...; hack/kafka/kafka.sh stop
 #
-# Only `start` writes to stdout (the broker address); everything else goes to
+# Only `start` (the broker address) and `cluster` write to stdout; everything else goes to
 # stderr so command substitution stays clean.
 #
 # Environment:
@@ -31,6 +36,7 @@
 #   KAFKA_CLUSTER_ID      cluster id for format    (default: fixed, see below)
 #   KAFKA_START_TIMEOUT   seconds to wait on start (default: 60)
 #   KAFKA_KEEP_DATA=1     `stop` keeps the data dir (logs, segments)
+#   KAFKA_CLUSTER_DIR     `cluster`'s root dir     (default: $KAFKA_HOME/cluster)
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -295,6 +301,19 @@ cmd_tool() {
     -cp "$LIBS/*" "$@"
 }
 
+# ----------------------------------------------------------------- cluster ---
+
+cmd_cluster() {
+  local nodes="${1:-3}"
+  cmd_install
+  # Built, then exec'd: `go run` would sit between a SIGTERM and the
+  # cluster, which shuts its nodes down cleanly on SIGINT/SIGTERM.
+  local bin="$KAFKA_HOME/bin/kafkacluster"
+  (cd "$REPO/hack" && go build -o "$bin" ./kafka/kafkacluster) >&2
+  exec "$bin" -nodes "$nodes" -dir "${KAFKA_CLUSTER_DIR:-$KAFKA_HOME/cluster}" \
+    -libs "$LIBS" -heap "$KAFKA_HEAP"
+}
+
 usage() {
   sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//' >&2
   exit 2
@@ -307,5 +326,6 @@ case "${1:-}" in
   start-secure) KAFKA_INSTANCE=secure CURRENT="$KAFKA_HOME/current-secure" cmd_start ;;
   stop-secure) KAFKA_INSTANCE=secure CURRENT="$KAFKA_HOME/current-secure" cmd_stop ;;
   tool) shift; cmd_tool "$@" ;;
+  cluster) shift; cmd_cluster "$@" ;;
   *) usage ;;
 esac

@@ -27,9 +27,13 @@ import (
 // The files and the recount are hack/verify's, shared with the fault
 // campaign (hack/chaos).
 type (
+	// Station is verify.Station.
 	Station = verify.Station
-	File    = verify.File
-	Log     = verify.Log
+	// File is verify.File.
+	File = verify.File
+	// Log is verify.Log.
+	Log = verify.Log
+	// Recount is verify.Recount.
 	Recount = verify.Recount
 )
 

@@ -1,0 +1,244 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/weatherstream/weather/hack/verify"
+	"github.com/weatherstream/weather/services/common/generator"
+)
+
+// check is one line of the verdict.
+type check struct {
+	Name   string
+	OK     bool
+	Detail string
+}
+
+// world is what the verdict looks at: the topic (through opts) and the
+// consumers' checkpoint directory.
+type world struct {
+	opts       []kgo.Opt
+	topic      string
+	partitions int32
+	dir        string
+	reports    int64 // the producer's COUNT
+	seed       uint64
+}
+
+// facts are what the verdict found besides the checks.
+type facts struct {
+	Committed, Aborted, Markers int64
+	TransactionVersion          string
+}
+
+// judge computes the verdict independently of the services' code: the
+// files are read with plain encoding/json, the topic is recounted with the
+// protobuf library (hack/verify), read committed, in offset order.
+func judge(ctx context.Context, w world) ([]check, facts, error) {
+	var f facts
+	cl, err := kgo.NewClient(w.opts...)
+	if err != nil {
+		return nil, f, err
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	td, err := describe(ctx, adm, w.topic)
+	if err != nil {
+		return nil, f, err
+	}
+	ends, err := adm.ListEndOffsets(ctx, w.topic)
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		return nil, f, fmt.Errorf("end offsets: %w", err)
+	}
+	end := map[int32]int64{}
+	ends.Each(func(o kadm.ListedOffset) { end[o.Partition] = o.Offset })
+	f.TransactionVersion = transactionVersion(ctx, cl)
+
+	files, err := verify.ReadFiles(w.dir, w.partitions)
+	if err != nil {
+		return []check{{Name: "every partition file loads", Detail: err.Error()}}, f, nil
+	}
+	rc, err := verify.Count(ctx, w.opts, w.topic, end, w.seed, verify.Offsets(files))
+	if err != nil {
+		return nil, f, fmt.Errorf("recount: %w", err)
+	}
+	var checks []check
+
+	// 1. Every file is there, of this log, read to the log's end.
+	// The file format writes a topic ID as Kafka does: URL-safe base64,
+	// no padding.
+	id := base64.RawURLEncoding.EncodeToString(td.ID[:])
+	var problems []string
+	for p := range w.partitions {
+		file, ok := files[p]
+		want := verify.Log{Topic: w.topic, TopicID: id, Partition: p}
+		switch {
+		case !ok:
+			problems = append(problems, fmt.Sprintf("partition-%d.json is missing", p))
+		case file.Log != want:
+			problems = append(problems, fmt.Sprintf("partition-%d.json is of log %+v, not %+v", p, file.Log, want))
+		case file.Offset != end[p]:
+			problems = append(problems, fmt.Sprintf("partition-%d.json is at offset %d, the log ends at %d", p, file.Offset, end[p]))
+		}
+	}
+	checks = append(checks, verdictOf(fmt.Sprintf("every partition file is there, of this topic (ID %s), at the log's end", id), problems))
+
+	// 2. Every file equals the recount at its offset, to the bit.
+	atFiles := &verify.Recount{Stations: map[int32]map[string]verify.Station{}}
+	for p, file := range files {
+		atFiles.Stations[p] = rc.At[p][file.Offset]
+	}
+	checks = append(checks, verdictOf("every partition file = a recount of the topic (read committed, exact sums in offset order)", verify.Compare(files, atFiles)))
+
+	// 3. The topic holds the generated stream, each report exactly once.
+	problems = slices.Clone(rc.StreamErrors)
+	perStation := map[string]int64{}
+	var skipped int64
+	for p := range w.partitions {
+		f.Committed += rc.Records[p]
+		f.Markers += rc.Controls[p]
+		skipped += rc.Skipped[p]
+		for name, s := range rc.Stations[p] {
+			perStation[name] += s.Count
+		}
+	}
+	if f.Committed != w.reports {
+		problems = append(problems, fmt.Sprintf("%d committed reports, the producer's COUNT is %d", f.Committed, w.reports))
+	}
+	if skipped > 0 {
+		problems = append(problems, fmt.Sprintf("%d committed records are not reports", skipped))
+	}
+	for i := range generator.NumStations {
+		name := generator.Stations[i]
+		if want := w.reports/generator.NumStations + boolInt(i < w.reports%generator.NumStations); perStation[name] != want {
+			problems = append(problems, fmt.Sprintf("%s has %d reports, the stream %d", name, perStation[name], want))
+		}
+	}
+	checks = append(checks, verdictOf(fmt.Sprintf("the topic holds the generated stream: %d reports, each exactly once, in order per station", w.reports), problems))
+
+	// 4. Nothing aborted is counted: the files hold the committed reports
+	// only, while the log also holds the aborted transactions' records.
+	all, err := countAll(ctx, w.opts, w.topic, end)
+	if err != nil {
+		return nil, f, fmt.Errorf("read uncommitted: %w", err)
+	}
+	f.Aborted = all - f.Committed - skipped
+	var inFiles int64
+	for _, file := range files {
+		for _, s := range file.Stations {
+			inFiles += s.Count
+		}
+	}
+	problems = nil
+	if inFiles != f.Committed {
+		problems = append(problems, fmt.Sprintf("the files count %d reports, the topic has %d committed", inFiles, f.Committed))
+	}
+	checks = append(checks, verdictOf(fmt.Sprintf("nothing aborted is counted (%d aborted records in the log, %d counted)", f.Aborted, inFiles), problems))
+	return checks, f, nil
+}
+
+func verdictOf(name string, problems []string) check {
+	c := check{Name: name, OK: len(problems) == 0}
+	if len(problems) > 5 {
+		problems = append(problems[:5], fmt.Sprintf("… and %d more", len(problems)-5))
+	}
+	c.Detail = strings.Join(problems, "; ")
+	return c
+}
+
+func boolInt(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func describe(ctx context.Context, adm *kadm.Client, topic string) (kadm.TopicDetail, error) {
+	md, err := adm.Metadata(ctx, topic)
+	if err != nil {
+		return kadm.TopicDetail{}, err
+	}
+	t, ok := md.Topics[topic]
+	if !ok || t.Err != nil {
+		return t, fmt.Errorf("topic %s: %w", topic, t.Err)
+	}
+	return t, nil
+}
+
+// countAll counts the records below end read uncommitted: committed,
+// aborted and not reports alike (markers left out).
+func countAll(ctx context.Context, opts []kgo.Opt, topic string, end map[int32]int64) (int64, error) {
+	from := map[int32]kgo.Offset{}
+	for p, e := range end {
+		if e > 0 {
+			from[p] = kgo.NewOffset().At(0)
+		}
+	}
+	if len(from) == 0 {
+		return 0, nil
+	}
+	cl, err := kgo.NewClient(append(slices.Clip(opts),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: from}),
+		kgo.FetchIsolationLevel(kgo.ReadUncommitted()),
+		kgo.KeepControlRecords(),
+		kgo.ConsumeResetOffset(kgo.NoResetOffset()),
+	)...)
+	if err != nil {
+		return 0, err
+	}
+	defer cl.Close()
+	var n int64
+	pending := len(from)
+	for pending > 0 {
+		fetches := cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+		var ferr error
+		fetches.EachError(func(_ string, p int32, err error) { ferr = fmt.Errorf("partition %d: %w", p, err) })
+		if ferr != nil {
+			return 0, ferr
+		}
+		fetches.EachRecord(func(r *kgo.Record) {
+			if r.Offset >= end[r.Partition] {
+				return
+			}
+			if !r.Attrs.IsControl() {
+				n++
+			}
+			if r.Offset == end[r.Partition]-1 {
+				pending--
+			}
+		})
+	}
+	return n, nil
+}
+
+// transactionVersion is the cluster's finalized transaction.version (2:
+// KIP-890 part 2, an epoch bump on every EndTxn, which franz-go uses when
+// the cluster has it), as the brokers' ApiVersions tell.
+func transactionVersion(ctx context.Context, cl *kgo.Client) string {
+	req := kmsg.NewPtrApiVersionsRequest()
+	req.ClientSoftwareName, req.ClientSoftwareVersion = "chaos", "1"
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		return "unknown: " + err.Error()
+	}
+	for _, feat := range resp.FinalizedFeatures {
+		if feat.Name == "transaction.version" {
+			return fmt.Sprintf("%d", feat.MaxVersionLevel)
+		}
+	}
+	return "0 (not finalized)"
+}
