@@ -93,12 +93,15 @@ var scenarios = []scenario{
 		if got := envValue(t, container(t, &sts.Spec.Template.Spec, "consumer"), "PARTITIONS_BY_ORDINAL"); got != "0,2;1,3" {
 			t.Errorf("PARTITIONS_BY_ORDINAL = %q, want 0,2;1,3 (the original's two consumers)", got)
 		}
+		if got := envValue(t, container(t, &sts.Spec.Template.Spec, "consumer"), "START_AT_LOG_START"); got != "false" {
+			t.Errorf("START_AT_LOG_START = %q, want false", got)
+		}
 		p := container(t, &m.deployment(t, "weather-producer").Spec.Template.Spec, "producer")
 		for name, want := range map[string]string{
 			"TOPIC": "temperatures", "TOPIC_PARTITIONS": "4", "TOPIC_REPLICATION_FACTOR": "1",
 			"INTERVAL": "100ms", "COUNT": "0", "SEED": "1", "TRANSACTIONAL_ID": "weather-producer",
 			"KAFKA_BROKERS": "weather-kafka.weather-test.svc.cluster.local:9092", "KAFKA_CONNECT_TIMEOUT": "2m",
-			"LOG_FORMAT": "text", "LOG_LEVEL": "info", "HTTP_ADDR": ":8080",
+			"LOG_FORMAT": "text", "LOG_LEVEL": "info", "HTTP_ADDR": ":8080", "TOPIC_RETENTION_MS": "-1",
 		} {
 			if got := envValue(t, p, name); got != want {
 				t.Errorf("producer %s = %q, want %q", name, got, want)
@@ -315,7 +318,7 @@ debug: {enabled: false}
 logging: {format: json, level: debug}
 httpPort: 9090
 imagePullSecrets: [{name: regcred}]
-topic: {name: weather.reports}
+topic: {name: weather.reports, retentionMs: 604800000}
 producer:
   image: {repository: registry.example.com/weather/producer, tag: "1.2.3", pullPolicy: Always}
   interval: 1s
@@ -325,6 +328,7 @@ producer:
 consumer:
   image: {repository: registry.example.com/weather/consumer, tag: "1.2.3", pullPolicy: Always}
   onOffsetOutOfRange: restart
+  startAtLogStart: true
   lockWait: 1m
   persistence: {accessMode: ReadWriteMany, storageClass: nfs, size: 5Gi}
   extraEnv: [{name: CHECKPOINT_RETRIES, value: "9"}]
@@ -371,7 +375,7 @@ dashboard:
 		p := container(t, &m.deployment(t, "demo-weather-producer").Spec.Template.Spec, "producer")
 		for name, want := range map[string]string{
 			"HTTP_ADDR": ":9090", "LOG_FORMAT": "json", "LOG_LEVEL": "debug", "TOPIC": "weather.reports",
-			"INTERVAL": "1s", "COUNT": "1000", "SEED": "42", "TXN_MAX_INTERVAL": "2s",
+			"INTERVAL": "1s", "COUNT": "1000", "SEED": "42", "TXN_MAX_INTERVAL": "2s", "TOPIC_RETENTION_MS": "604800000",
 			"KAFKA_BROKERS": "demo-weather-kafka.weather-test.svc.cluster.local:9092",
 		} {
 			if got := envValue(t, p, name); got != want {
@@ -383,7 +387,7 @@ dashboard:
 		}
 		sts := m.statefulSet(t, "demo-weather-consumer")
 		c := container(t, &sts.Spec.Template.Spec, "consumer")
-		for name, want := range map[string]string{"ON_OFFSET_OUT_OF_RANGE": "restart", "LOCK_WAIT": "1m", "CHECKPOINT_RETRIES": "9"} {
+		for name, want := range map[string]string{"ON_OFFSET_OUT_OF_RANGE": "restart", "START_AT_LOG_START": "true", "LOCK_WAIT": "1m", "CHECKPOINT_RETRIES": "9"} {
 			if got := envValue(t, c, name); got != want {
 				t.Errorf("consumer %s = %q, want %q", name, got, want)
 			}
@@ -469,6 +473,10 @@ var badValues = []badValue{
 	{"partitions a string", `topic: {partitions: "4"}`, "partitions", true},
 	{"fractional partitions", `topic: {partitions: 2.5}`, "partitions", true},
 	{"bad offset policy", `consumer: {onOffsetOutOfRange: ignore}`, "onOffsetOutOfRange", true},
+	{"retention 0", `topic: {retentionMs: 0}`, "retentionMs", true},
+	{"retention -2", `topic: {retentionMs: -2}`, "retentionMs", true},
+	{"retention a duration", `topic: {retentionMs: 7d}`, "retentionMs", true},
+	{"startAtLogStart not a boolean", `consumer: {startAtLogStart: "yes"}`, "startAtLogStart", true},
 	{"bad log format", `logging: {format: xml}`, "format", true},
 	{"bad log level", `logging: {level: verbose}`, "level", true},
 	{"bad pull policy", `producer: {image: {pullPolicy: Sometimes}}`, "pullPolicy", true},
@@ -503,7 +511,8 @@ var badValues = []badValue{
 	{"dashboard bad pull policy", `dashboard: {image: {pullPolicy: Sometimes}}`, "/dashboard/image/pullPolicy", true},
 	// The controller owns the assignment: explicit ones need it off.
 	{"assignments with the controller", `consumer: {assignments: [[0, 2], [1, 3]]}`, "controller.enabled", false},
-	{"replication factor 3 on the chart's single broker", `topic: {replicationFactor: 3}`, "single broker", false},
+	{"replication factor 3 on the chart's single broker", `topic: {replicationFactor: 3}`,
+		"topic.replicationFactor is 3, but the chart's Kafka (kafka.enabled) has kafka.replicas=1 broker(s): use at most 1", false},
 }
 
 var (
@@ -1450,10 +1459,12 @@ func parseByOrdinal(s string) ([][]int, error) {
 	return lists, nil
 }
 
-// checkKafka: the single KRaft node as the notes on Kafka on Kubernetes say.
+// checkKafka: the KRaft nodes (kafka.replicas) as the notes on Kafka on
+// Kubernetes say.
 func checkKafka(t *testing.T, m *manifest, fullname string, values chartValues) {
 	t.Helper()
 	name, headless := fullname+"-kafka", fullname+"-kafka-headless"
+	brokers := values.intAt(t, "kafka.replicas")
 	h := m.service(t, headless)
 	if h.Spec.ClusterIP != corev1.ClusterIPNone || !h.Spec.PublishNotReadyAddresses {
 		t.Errorf("%s: want clusterIP None and publishNotReadyAddresses, got %q %v", headless, h.Spec.ClusterIP, h.Spec.PublishNotReadyAddresses)
@@ -1464,8 +1475,12 @@ func checkKafka(t *testing.T, m *manifest, fullname string, values chartValues) 
 		t.Errorf("%s: want a normal ClusterIP service of ready brokers on 9092: %+v", name, bootstrap.Spec)
 	}
 	sts := m.statefulSet(t, name)
-	if sts.Spec.ServiceName != headless || sts.Spec.Replicas == nil || *sts.Spec.Replicas != 1 {
-		t.Errorf("%s: serviceName %q replicas %v", name, sts.Spec.ServiceName, sts.Spec.Replicas)
+	if sts.Spec.ServiceName != headless || sts.Spec.Replicas == nil || int(*sts.Spec.Replicas) != brokers {
+		t.Errorf("%s: serviceName %q replicas %v, want %s and kafka.replicas %d", name, sts.Spec.ServiceName, sts.Spec.Replicas, headless, brokers)
+	}
+	// A quorum elects only with a majority up: the pods start together.
+	if sts.Spec.PodManagementPolicy != appsv1.ParallelPodManagement {
+		t.Errorf("%s: podManagementPolicy %q, want Parallel", name, sts.Spec.PodManagementPolicy)
 	}
 	spec := &sts.Spec.Template.Spec
 	if spec.EnableServiceLinks == nil || *spec.EnableServiceLinks {
@@ -1492,39 +1507,32 @@ func checkKafka(t *testing.T, m *manifest, fullname string, values chartValues) 
 	}
 
 	props := parseProperties(m.configMap(t, name).Data["server.properties"])
-	for key, want := range map[string]string{
-		"process.roles":                                    "broker,controller",
-		"node.id":                                          "1",
-		"listeners":                                        "PLAINTEXT://:9092,CONTROLLER://:9093",
-		"controller.listener.names":                        "CONTROLLER",
-		"controller.quorum.voters":                         "1@localhost:9093",
-		"offsets.topic.replication.factor":                 "1",
-		"transaction.state.log.replication.factor":         "1",
-		"transaction.state.log.min.isr":                    "1",
-		"share.coordinator.state.topic.replication.factor": "1",
-		"share.coordinator.state.topic.min.isr":            "1",
-		"group.initial.rebalance.delay.ms":                 "0",
-		"auto.create.topics.enable":                        "false",
-	} {
+	for key, want := range wantKafkaProperties(brokers, fullname, values.stringAt(t, "clusterDomain")) {
 		if props[key] != want {
 			t.Errorf("server.properties %s = %q, want %q", key, props[key], want)
 		}
 	}
-	if _, ok := props["advertised.listeners"]; ok {
-		t.Errorf("server.properties sets advertised.listeners; the pod's own name is given at start")
+	for _, key := range []string{"advertised.listeners", "node.id"} {
+		if _, ok := props[key]; ok {
+			t.Errorf("server.properties sets %s; each pod gives its own at start", key)
+		}
 	}
 	if dirs := props["log.dirs"]; !strings.HasPrefix(dirs, dataMount.MountPath+"/") || strings.Contains(dirs, ",") {
 		t.Errorf("log.dirs %q is not one directory on the PVC mounted at %s", dirs, dataMount.MountPath)
 	}
 
-	// The explicit start: format with the fixed cluster id, then the broker
-	// with this pod's headless DNS name advertised.
+	// The explicit start: this node's id into a copy of the configuration
+	// (on a writable volume), format with the fixed cluster id, then the
+	// broker with this pod's headless DNS name advertised. TestKafkaNodes
+	// runs it.
 	script := strings.Join(append(slices.Clone(c.Command), c.Args...), " ")
 	cfgFile := cfgMount.MountPath + "/server.properties"
+	nodeCfg := "/tmp/server.properties"
 	for _, want := range []string{
+		`{ cat ` + cfgFile + `; echo "node.id=$((POD_INDEX + 1))"; } >` + nodeCfg,
 		"/opt/kafka/bin/kafka-storage.sh format --ignore-formatted",
-		`-t "$KAFKA_CLUSTER_ID" -c ` + cfgFile,
-		"exec /opt/kafka/bin/kafka-server-start.sh " + cfgFile,
+		`-t "$KAFKA_CLUSTER_ID" -c ` + nodeCfg,
+		"exec /opt/kafka/bin/kafka-server-start.sh " + nodeCfg,
 		`--override "advertised.listeners=PLAINTEXT://${POD_NAME}.` + headless + `.${POD_NAMESPACE}.svc.cluster.local:9092"`,
 	} {
 		if !strings.Contains(script, want) {
@@ -1543,10 +1551,14 @@ func checkKafka(t *testing.T, m *manifest, fullname string, values chartValues) 
 	if _, ok := m.configMap(t, name).Data["log4j2.properties"]; !ok {
 		t.Errorf("no log4j2.properties in the ConfigMap")
 	}
-	for _, e := range []string{"POD_NAME", "POD_NAMESPACE"} {
-		if v := env(t, c, e); v.ValueFrom == nil || v.ValueFrom.FieldRef == nil {
-			t.Errorf("%s must come from the downward API", e)
+	for e, field := range map[string]string{"POD_NAME": "metadata.name", "POD_NAMESPACE": "metadata.namespace",
+		"POD_INDEX": "metadata.labels['apps.kubernetes.io/pod-index']"} {
+		if v := env(t, c, e); v.ValueFrom == nil || v.ValueFrom.FieldRef == nil || v.ValueFrom.FieldRef.FieldPath != field {
+			t.Errorf("%s must come from the downward API's %s, got %+v", e, field, v.ValueFrom)
 		}
+	}
+	if !slices.ContainsFunc(c.VolumeMounts, func(vm corev1.VolumeMount) bool { return vm.MountPath == path.Dir(nodeCfg) && !vm.ReadOnly }) {
+		t.Errorf("%s: nothing writable at %s for the node's configuration", name, path.Dir(nodeCfg))
 	}
 	if c.ReadinessProbe == nil || c.ReadinessProbe.TCPSocket == nil || c.ReadinessProbe.TCPSocket.Port.String() != "kafka" {
 		t.Errorf("kafka readiness probe %+v, want tcp on the client port", c.ReadinessProbe)
@@ -1605,7 +1617,7 @@ func TestBadValues(t *testing.T) {
 	// standard logger as it coalesces: into the test's log, not stderr.
 	log.SetOutput(testLogWriter{t})
 	t.Cleanup(func() { log.SetOutput(os.Stderr) })
-	for _, bv := range slices.Concat(badValues, kafkaBadValues, policyBadValues) {
+	for _, bv := range slices.Concat(badValues, kafkaBadValues, brokersBadValues, policyBadValues) {
 		t.Run(bv.name, func(t *testing.T) {
 			_, err := renderChart(t, "weather", bv.values)
 			if err == nil {

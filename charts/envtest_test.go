@@ -137,6 +137,9 @@ func TestServerSideDryRun(t *testing.T) {
 		{"policies-external-kafka", []string{"NetworkPolicy/weather-producer", "NetworkPolicy/weather-controller", "NetworkPolicy/weather-test"}, true},
 		{"policies-services-only", []string{"NetworkPolicy/weather-kafka", "PodDisruptionBudget/weather-consumer"}, true},
 		{"policies-services-only", []string{"PodDisruptionBudget/weather-kafka", "NetworkPolicy/weather-debug", "Pod/weather-test"}, false},
+		// Three brokers: their StatefulSet, configuration and budget.
+		{"kafka-three-brokers", []string{"StatefulSet/weather-kafka", "ConfigMap/weather-kafka", "PodDisruptionBudget/weather-kafka",
+			"Deployment/weather-producer"}, true},
 	} {
 		for _, id := range c.ids {
 			if accepted[c.scenario][id] != c.want {

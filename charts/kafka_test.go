@@ -2,9 +2,15 @@ package charts
 
 import (
 	"cmp"
+	"errors"
+	"fmt"
 	"maps"
+	"os"
+	"os/exec"
 	"path"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -446,4 +452,259 @@ externalKafka:
 	{"empty certKey", `externalKafka: {tls: {clientCertSecret: {name: c, certKey: ""}}}`, "certKey", true},
 	{"serverName with a space", `externalKafka: {tls: {serverName: "kafka example"}}`, "serverName", true},
 	{"principal username not a string", `externalKafka: {principals: {debug: {username: [a]}}}`, "username", true},
+}
+
+// The chart's own Kafka with more than one broker (kafka.replicas): a KRaft
+// quorum of every broker, every topic replicated.
+
+// wantKafkaProperties is what server.properties must say for brokers nodes
+// of release fullname: one node is its own quorum on localhost with every
+// replication factor 1; three or more are voters at their pods' DNS names
+// (node id = ordinal + 1) with every topic at replication factor 3 and min
+// ISR 2, and no unclean leader election.
+func wantKafkaProperties(brokers int, fullname, clusterDomain string) map[string]string {
+	props := map[string]string{
+		"process.roles":                    "broker,controller",
+		"listeners":                        "PLAINTEXT://:9092,CONTROLLER://:9093",
+		"controller.listener.names":        "CONTROLLER",
+		"inter.broker.listener.name":       "PLAINTEXT",
+		"group.initial.rebalance.delay.ms": "0",
+		"auto.create.topics.enable":        "false",
+	}
+	rf, isr := "1", "1"
+	if brokers == 1 {
+		props["controller.quorum.voters"] = "1@localhost:9093"
+	} else {
+		rf, isr = "3", "2"
+		var voters []string
+		for i := range brokers {
+			voters = append(voters, fmt.Sprintf("%d@%s-kafka-%d.%s-kafka-headless.%s.svc.%s:9093", i+1, fullname, i, fullname, namespace, clusterDomain))
+		}
+		props["controller.quorum.voters"] = strings.Join(voters, ",")
+		props["unclean.leader.election.enable"] = "false"
+	}
+	for _, key := range []string{"default", "offsets.topic", "transaction.state.log", "share.coordinator.state.topic"} {
+		props[key+".replication.factor"] = rf
+	}
+	props["min.insync.replicas"] = isr
+	props["transaction.state.log.min.isr"] = isr
+	props["share.coordinator.state.topic.min.isr"] = isr
+	return props
+}
+
+// The three-broker release goes through every check of chart_test.go (with
+// checkKafka's server.properties for three), helm lint and the server-side
+// dry run.
+var threeBrokers = scenario{name: "kafka-three-brokers", values: `kafka: {replicas: 3}`, check: func(t *testing.T, m *manifest) {
+	if got := *m.statefulSet(t, "weather-kafka").Spec.Replicas; got != 3 {
+		t.Errorf("kafka replicas %d, want 3", got)
+	}
+	p := container(t, &m.deployment(t, "weather-producer").Spec.Template.Spec, "producer")
+	if got := envValue(t, p, "TOPIC_REPLICATION_FACTOR"); got != "3" {
+		t.Errorf("TOPIC_REPLICATION_FACTOR = %q, want 3 (the default follows the brokers)", got)
+	}
+	for _, want := range []string{
+		"statefulset/weather-kafka, 3 broker(s), topic replication factor 3",
+		"kubectl -n weather-test delete pod weather-kafka-1",
+		"persistentvolumeclaim/data-weather-kafka-0\npersistentvolumeclaim/data-weather-kafka-1\npersistentvolumeclaim/data-weather-kafka-2 (Kafka's log)",
+	} {
+		if !strings.Contains(m.notes, want) {
+			t.Errorf("NOTES.txt lacks %q:\n%s", want, m.notes)
+		}
+	}
+}}
+
+func init() { scenarios = append(scenarios, threeBrokers) }
+
+// TestKafkaNodes runs each broker pod's start script (the container's
+// command, with its paths moved into a temporary directory and Kafka's two
+// scripts replaced by ones that record their arguments) with the
+// environment the pod gets, and checks what each node would run as: node id
+// = ordinal + 1, the voter of that id is this pod's advertised name (or
+// localhost alone), every node formats with the same cluster id, and the
+// voters are exactly nodes 1..replicas.
+func TestKafkaNodes(t *testing.T) {
+	for _, brokers := range []int{1, 3, 5} {
+		t.Run(fmt.Sprintf("replicas-%d", brokers), func(t *testing.T) {
+			m := renderObjects(t, scenario{name: "kafka-nodes", values: fmt.Sprintf("kafka: {replicas: %d}", brokers)})
+			sts := m.statefulSet(t, "weather-kafka")
+			c := container(t, &sts.Spec.Template.Spec, "kafka")
+			config := m.configMap(t, "weather-kafka").Data["server.properties"]
+			voters := map[string]string{} // node id -> host:port
+			for _, v := range strings.Split(parseProperties(config)["controller.quorum.voters"], ",") {
+				id, addr, _ := strings.Cut(v, "@")
+				voters[id] = addr
+			}
+			if len(voters) != brokers {
+				t.Fatalf("voters %v, want %d", voters, brokers)
+			}
+			clusterIDs := map[string]bool{}
+			for i := range brokers {
+				pod := fmt.Sprintf("weather-kafka-%d", i)
+				node := startNode(t, c, config, map[string]string{
+					"POD_INDEX": strconv.Itoa(i), "POD_NAME": pod, "POD_NAMESPACE": namespace,
+					"KAFKA_CLUSTER_ID": envValue(t, c, "KAFKA_CLUSTER_ID"),
+				})
+				if node.err != nil {
+					t.Fatalf("%s: start script: %v\n%s", pod, node.err, node.output)
+				}
+				id := node.formatted["node.id"]
+				if id != strconv.Itoa(i+1) || node.started["node.id"] != id {
+					t.Errorf("%s: formatted as node %q, started as %q, want %d", pod, id, node.started["node.id"], i+1)
+				}
+				advertised := strings.TrimPrefix(node.started["advertised.listeners"], "PLAINTEXT://")
+				host, _, _ := strings.Cut(advertised, ":")
+				want := host + ":9093"
+				if brokers == 1 {
+					want = "localhost:9093"
+				}
+				if host != pod+".weather-kafka-headless."+namespace+".svc.cluster.local" || voters[id] != want {
+					t.Errorf("%s: advertises %q; node %s's voter is %q, want %q", pod, advertised, id, voters[id], want)
+				}
+				clusterIDs[node.clusterID] = true
+				delete(voters, id)
+			}
+			if len(voters) != 0 {
+				t.Errorf("voters no pod is: %v", voters)
+			}
+			if len(clusterIDs) != 1 || clusterIDs[""] {
+				t.Errorf("cluster ids %v, want one for every node", clusterIDs)
+			}
+		})
+	}
+	// Without its ordinal the script stops, naming why, before Kafka runs.
+	m := renderObjects(t, scenario{name: "kafka-nodes"})
+	c := container(t, &m.statefulSet(t, "weather-kafka").Spec.Template.Spec, "kafka")
+	for _, index := range []string{"", "x", "-1"} {
+		node := startNode(t, c, m.configMap(t, "weather-kafka").Data["server.properties"],
+			map[string]string{"POD_INDEX": index, "POD_NAME": "weather-kafka-0", "POD_NAMESPACE": namespace, "KAFKA_CLUSTER_ID": "c"})
+		if node.err == nil || node.formatted != nil || node.started != nil ||
+			!strings.Contains(node.output, "POD_INDEX="+index+": not a StatefulSet ordinal") {
+			t.Errorf("POD_INDEX=%q: err %v, formatted %v, started %v, output %q; want it to stop with the reason", index, node.err, node.formatted, node.started, node.output)
+		}
+	}
+}
+
+// startedNode is what one run of the broker's start script did.
+type startedNode struct {
+	err       error
+	output    string
+	clusterID string            // kafka-storage.sh format -t
+	formatted map[string]string // the configuration format read (nil: not run)
+	started   map[string]string // the broker's, its --override applied (nil: not run)
+}
+
+// startNode runs the container's command with env, the ConfigMap's
+// server.properties at its mount and stand-ins for Kafka's scripts.
+func startNode(t *testing.T, c *corev1.Container, serverProperties string, env map[string]string) startedNode {
+	t.Helper()
+	dir := t.TempDir()
+	bin, cfg, tmp := filepath.Join(dir, "bin"), filepath.Join(dir, "config"), filepath.Join(dir, "tmp")
+	for _, d := range []string{bin, cfg, tmp} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(cfg, "server.properties"), []byte(serverProperties), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Each stand-in records its arguments, one per line, and the file it
+	// was given (-c, or the first argument) as it was then.
+	for script, cfgArg := range map[string]string{"kafka-storage.sh": `while [ $# -gt 0 ]; do [ "$1" = -c ] && cp "$2" "$0.config"; shift; done`,
+		"kafka-server-start.sh": `cp "$1" "$0.config"`} {
+		body := "#!/bin/sh\nprintf '%s\\n' \"$@\" >\"$0.args\"\n" + cfgArg + "\n"
+		if err := os.WriteFile(filepath.Join(bin, script), []byte(body), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	volumeDir := volumeMount(t, c, "config").MountPath
+	if len(c.Command) != 3 || c.Command[0] != "/bin/sh" || c.Command[1] != "-ec" || len(c.Args) != 0 {
+		t.Fatalf("kafka command %q args %q, want /bin/sh -ec SCRIPT", c.Command, c.Args)
+	}
+	script := strings.NewReplacer("/opt/kafka/bin/", bin+"/", volumeDir+"/", cfg+"/", "/tmp/", tmp+"/").Replace(c.Command[2])
+	cmd := exec.Command(c.Command[0], c.Command[1], script)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	out, err := cmd.CombinedOutput()
+	node := startedNode{err: err, output: string(out)}
+	read := func(script string) (args []string, props map[string]string) {
+		data, err := os.ReadFile(filepath.Join(bin, script+".args"))
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, nil
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		config, err := os.ReadFile(filepath.Join(bin, script+".config"))
+		if err != nil {
+			t.Fatalf("%s ran without a configuration file: %v", script, err)
+		}
+		return strings.Split(strings.TrimSuffix(string(data), "\n"), "\n"), parseProperties(string(config))
+	}
+	args, formatted := read("kafka-storage.sh")
+	if formatted != nil {
+		node.formatted = formatted
+		for i, a := range args {
+			if a == "-t" && i+1 < len(args) {
+				node.clusterID = args[i+1]
+			}
+		}
+		if !slices.Contains(args, "format") || !slices.Contains(args, "--ignore-formatted") {
+			t.Errorf("kafka-storage.sh %q: want format --ignore-formatted", args)
+		}
+	}
+	args, started := read("kafka-server-start.sh")
+	if started != nil {
+		for i, a := range args {
+			if a == "--override" && i+1 < len(args) {
+				k, v, _ := strings.Cut(args[i+1], "=")
+				started[k] = v
+			}
+		}
+		node.started = started
+	}
+	return node
+}
+
+// TestTopicReplicationFactor: the topic's replication factor the producer
+// is given (TOPIC_REPLICATION_FACTOR): topic.replicationFactor when set,
+// else it follows the chart's brokers (at most 3), or 1 on an external
+// Kafka.
+func TestTopicReplicationFactor(t *testing.T) {
+	for _, c := range []struct {
+		values string
+		want   string
+	}{
+		{``, "1"},
+		{`kafka: {replicas: 3}`, "3"},
+		{`kafka: {replicas: 5}`, "3"},
+		{`{kafka: {replicas: 3}, topic: {replicationFactor: 2}}`, "2"},
+		{`{kafka: {replicas: 3}, topic: {replicationFactor: 1}}`, "1"},
+		{`{kafka: {replicas: 5}, topic: {replicationFactor: 5}}`, "5"},
+		{`{kafka: {enabled: false}, externalKafka: {bootstrapServers: "k:9092"}}`, "1"},
+		{`{kafka: {enabled: false, replicas: 1}, externalKafka: {bootstrapServers: "k:9092"}, topic: {replicationFactor: 5}}`, "5"},
+	} {
+		t.Run(c.values, func(t *testing.T) {
+			m := renderObjects(t, scenario{name: "topic-rf", values: c.values})
+			p := container(t, &m.deployment(t, "weather-producer").Spec.Template.Spec, "producer")
+			if got := envValue(t, p, "TOPIC_REPLICATION_FACTOR"); got != c.want {
+				t.Errorf("TOPIC_REPLICATION_FACTOR = %q, want %s", got, c.want)
+			}
+		})
+	}
+}
+
+// The broker counts and replication factors the chart must refuse (run by
+// TestBadValues).
+var brokersBadValues = []badValue{
+	{"two brokers", `kafka: {replicas: 2}`, "kafka.replicas is 2: use 1, or 3 or more (two brokers cannot keep min.insync.replicas 2 through the loss of one", false},
+	{"no brokers", `kafka: {replicas: 0}`, "/kafka/replicas", true},
+	{"brokers not a number", `kafka: {replicas: three}`, "/kafka/replicas", true},
+	{"replication factor above the brokers", `{kafka: {replicas: 3}, topic: {replicationFactor: 4}}`,
+		"topic.replicationFactor is 4, but the chart's Kafka (kafka.enabled) has kafka.replicas=3 broker(s): use at most 3", false},
+	{"negative replication factor", `topic: {replicationFactor: -1}`, "/topic/replicationFactor", true},
+	{"a broker PDB's minAvailable with three", `kafka: {replicas: 3, podDisruptionBudget: {minAvailable: 2}}`,
+		"kafka.podDisruptionBudget.minAvailable is 2, but it is the single broker's budget: with kafka.replicas=3 the budget is maxUnavailable 1", false},
 }

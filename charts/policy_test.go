@@ -274,6 +274,10 @@ func TestPodDisruptionBudgets(t *testing.T) {
 		{"percentage", `consumer: {podDisruptionBudget: {maxUnavailable: 50%}}`, "max 50%", "min 1"},
 		{"external kafka", `{kafka: {enabled: false}, externalKafka: {bootstrapServers: "k:9092"}}`, "max 1", ""},
 		{"more replicas", `consumer: {replicas: 4, podDisruptionBudget: {maxUnavailable: 2}}`, "max 2", "min 1"},
+		// Three or more brokers at replication factor 3, min ISR 2: one at a time.
+		{"three brokers", `kafka: {replicas: 3}`, "max 1", "max 1"},
+		{"five brokers", `kafka: {replicas: 5}`, "max 1", "max 1"},
+		{"three brokers, budget off", `kafka: {replicas: 3, podDisruptionBudget: {enabled: false}}`, "max 1", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := scenario{name: "pdb-" + tc.name, values: tc.values}
@@ -678,6 +682,11 @@ func TestNetworkPolicies(t *testing.T) {
 		{name: "helm-test-off", values: `{networkPolicy: {enabled: true}, helmTest: {enabled: false}}`,
 			kafka: true, debug: true, dashboard: true, controller: true, dashboardOpen: true,
 			apiPorts: []int32{443, 6443}, apiAnywhere: true},
+		// Three broker pods in the model: they replicate and hold their
+		// quorum between each other.
+		{name: "three-brokers", values: `{networkPolicy: {enabled: true}, kafka: {replicas: 3}}`,
+			kafka: true, debug: true, dashboard: true, controller: true, test: true, dashboardOpen: true,
+			apiPorts: []int32{443, 6443}, apiAnywhere: true},
 	} {
 		t.Run(sc.name, func(t *testing.T) {
 			s := scenario{name: "netpol-" + sc.name, values: sc.values}
@@ -691,7 +700,9 @@ func TestNetworkPolicies(t *testing.T) {
 			}
 			eps := releaseEndpoints(t, m)
 			// One policy per pod kind of the release, each selecting its pods.
+			kinds := map[string]bool{}
 			for _, e := range eps {
+				kinds[e.component] = true
 				n := 0
 				for _, np := range policies {
 					sel, _ := metav1.LabelSelectorAsSelector(&np.Spec.PodSelector)
@@ -706,8 +717,8 @@ func TestNetworkPolicies(t *testing.T) {
 					t.Errorf("%s: selected by %d NetworkPolicies, want 1", e.name, n)
 				}
 			}
-			if len(policies) != len(eps) {
-				t.Errorf("%d NetworkPolicies for %d pod kinds", len(policies), len(eps))
+			if len(policies) != len(kinds) {
+				t.Errorf("%d NetworkPolicies for %d pod kinds", len(policies), len(kinds))
 			}
 			wantComponents := []string{"producer", "consumer"}
 			for c, on := range map[string]bool{"kafka": sc.kafka, "debug": sc.debug, "dashboard": sc.dashboard, "controller": sc.controller, "test": sc.test} {
@@ -715,10 +726,7 @@ func TestNetworkPolicies(t *testing.T) {
 					wantComponents = append(wantComponents, c)
 				}
 			}
-			var gotComponents []string
-			for _, e := range eps {
-				gotComponents = append(gotComponents, e.component)
-			}
+			gotComponents := slices.Collect(maps.Keys(kinds))
 			slices.Sort(wantComponents)
 			slices.Sort(gotComponents)
 			if !slices.Equal(gotComponents, wantComponents) {
@@ -756,8 +764,9 @@ func TestNetworkPolicies(t *testing.T) {
 	}
 }
 
-// releaseEndpoints: one endpoint per pod kind of the release, with the
-// labels and named ports of its pod template.
+// releaseEndpoints: one endpoint per pod of the release (a StatefulSet's
+// each, so that its pods reach each other in the model; one per Deployment
+// and test pod), with the labels and named ports of its pod template.
 func releaseEndpoints(t *testing.T, m *manifest) []endpoint {
 	t.Helper()
 	var eps []endpoint
@@ -772,7 +781,14 @@ func releaseEndpoints(t *testing.T, m *manifest) []endpoint {
 		eps = append(eps, e)
 	}
 	for _, w := range m.workloads() {
-		add(w.name, w.component, w.podLabels, w.podSpec)
+		sts, ok := w.obj.(*appsv1.StatefulSet)
+		if !ok {
+			add(w.name, w.component, w.podLabels, w.podSpec)
+			continue
+		}
+		for i := range *sts.Spec.Replicas {
+			add(fmt.Sprintf("%s-%d", w.name, i), w.component, w.podLabels, w.podSpec)
+		}
 	}
 	for _, p := range m.pods() {
 		add(p.Name, p.Labels["app.kubernetes.io/component"], p.Labels, &p.Spec)
@@ -796,7 +812,11 @@ func (sc netScenario) expect(src, dst endpoint, p netPort) bool {
 		case dst.peer == "dns":
 			ok = p.port == 53 // UDP and TCP
 		case dst.component == "kafka":
-			ok = tcp && p.port == 9092 && (slices.Contains(netServices, src.component) || src.component == "kafka")
+			// The services to the client port; the brokers to each other's
+			// client (replication, transaction markers) and controller
+			// (quorum) ports.
+			ok = tcp && (p.port == 9092 && slices.Contains(netServices, src.component) ||
+				(p.port == 9092 || p.port == 9093) && src.component == "kafka")
 		case dst.peer == "external-kafka" || dst.peer == "outside" && sc.externalKafkaAnywhere:
 			ok = tcp && slices.Contains(sc.externalKafkaPorts, p.port) && slices.Contains(netServices, src.component)
 		case src.component == "test":

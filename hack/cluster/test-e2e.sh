@@ -9,7 +9,8 @@
 #   4. hack/cluster/e2e.sh        helm install + the checks (hack/cluster/e2e)
 #   5. hack/cluster/down.sh       always, even on failure or Ctrl-C: nothing is left
 #
-# Prints how long each step took. Set E2E_KEEP_CLUSTER=1 to skip step 5 after
+# E2E_RUN selects the e2e tests (go test -run, e.g. E2E_RUN=TestChartOnThreeBrokers;
+# default all). Prints how long each step took. Set E2E_KEEP_CLUSTER=1 to skip step 5 after
 # a failure, to look around (KUBECONFIG=/var/tmp/weather-cluster/admin.kubeconfig,
 # kubectl in .cache/k8s/v1.34.4/bin); hack/cluster/down.sh removes it later.
 set -euo pipefail
@@ -66,4 +67,4 @@ trap 'exit 130' INT TERM
 step "Kubernetes binaries (hack/k8s/bins.sh cluster)" hack/k8s/bins.sh cluster >/dev/null
 step "images (hack/images/build.sh)" hack/images/build.sh >/dev/null
 step "cluster up (hack/cluster/up.sh)" "$CLUSTER_HACK/up.sh" >/dev/null
-step "helm install and checks (hack/cluster/e2e.sh)" "$CLUSTER_HACK/e2e.sh"
+step "helm install and checks (hack/cluster/e2e.sh${E2E_RUN:+ -run $E2E_RUN})" "$CLUSTER_HACK/e2e.sh" ${E2E_RUN:+-run "$E2E_RUN"}

@@ -84,6 +84,64 @@ Kafka: the bootstrap servers every service gets as KAFKA_BROKERS.
 {{- end -}}
 {{- end -}}
 
+{{/*
+The chart's Kafka: its number of brokers, kafka.replicas, checked. 1, or 3
+and more: with 2 the topics' replication factor 3 cannot be placed, and at
+replication factor 2 with min.insync.replicas 2 the loss of either broker
+stops every write, so a second broker would only add a way to fail.
+*/}}
+{{- define "weather.kafka.replicas" -}}
+{{- $n := int .Values.kafka.replicas -}}
+{{- if eq $n 2 -}}
+{{- fail "kafka.replicas is 2: use 1, or 3 or more (two brokers cannot keep min.insync.replicas 2 through the loss of one, so a second broker adds a way to fail and no safety)" -}}
+{{- end -}}
+{{- if lt $n 1 -}}
+{{- fail (printf "kafka.replicas is %d: use 1, or 3 or more" $n) -}}
+{{- end -}}
+{{- $n -}}
+{{- end -}}
+
+{{/*
+The chart's Kafka: the static quorum, controller.quorum.voters. One broker
+is its own voter on localhost (no name to resolve before it runs); with more
+every broker is a voter at its pod's stable DNS name, node id = ordinal + 1.
+*/}}
+{{- define "weather.kafka.quorumVoters" -}}
+{{- $n := int (include "weather.kafka.replicas" .) -}}
+{{- if eq $n 1 -}}
+1@localhost:9093
+{{- else -}}
+{{- $voters := list -}}
+{{- range $i := until $n -}}
+{{- $voters = append $voters (printf "%d@%s-%d.%s.%s.svc.%s:9093" (add1 $i) (include "weather.kafka.fullname" $) $i (include "weather.kafka.headless" $) $.Release.Namespace $.Values.clusterDomain) -}}
+{{- end -}}
+{{- join "," $voters -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+The topic's replication factor (TOPIC_REPLICATION_FACTOR): topic.replicationFactor,
+or with 0 (the default) min(3, kafka.replicas) on the chart's Kafka, and 1
+on an external one (the chart cannot see its brokers; 1 was the default
+before 0 followed the brokers). On the chart's Kafka it must fit:
+1 <= RF <= kafka.replicas.
+*/}}
+{{- define "weather.topic.replicationFactor" -}}
+{{- $rf := int .Values.topic.replicationFactor -}}
+{{- if .Values.kafka.enabled -}}
+{{- $brokers := int (include "weather.kafka.replicas" .) -}}
+{{- if eq $rf 0 -}}
+{{- $rf = min 3 $brokers -}}
+{{- end -}}
+{{- if gt $rf $brokers -}}
+{{- fail (printf "topic.replicationFactor is %d, but the chart's Kafka (kafka.enabled) has kafka.replicas=%d broker(s): use at most %d, or 0 to follow the brokers" $rf $brokers $brokers) -}}
+{{- end -}}
+{{- else if eq $rf 0 -}}
+{{- $rf = 1 -}}
+{{- end -}}
+{{- $rf -}}
+{{- end -}}
+
 {{/* Where the external Kafka's Secrets are mounted, read-only: a file per key. */}}
 {{- define "weather.kafka.caDir" -}}/etc/weather/kafka-ca{{- end -}}
 {{- define "weather.kafka.clientCertDir" -}}/etc/weather/kafka-client-cert{{- end -}}

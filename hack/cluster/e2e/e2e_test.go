@@ -53,6 +53,7 @@ import (
 //	E2E_HELM_SET      newline-separated --set values (the local images)
 //	E2E_DNS           the cluster DNS, ip:port (default: kube-system/kube-dns:53)
 //	E2E_SECURE_NAMESPACE  TestSecuredExternalKafka's namespace (default: weather-secure)
+//	E2E_THREE_BROKERS_NAMESPACE  TestChartOnThreeBrokers' namespace (default: weather-brokers)
 func TestChart(t *testing.T) {
 	s := newSuite(t, env("E2E_NAMESPACE", "weather-e2e"))
 	s.phase("helm install (all workloads ready: --wait)", s.install)
