@@ -25,6 +25,7 @@ type config struct {
 	PodIndex               int           `env:"POD_INDEX" envDefault:"-1"`
 	DataDir                string        `env:"DATA_DIR" envDefault:"."`
 	OnOffsetOutOfRange     string        `env:"ON_OFFSET_OUT_OF_RANGE" envDefault:"fail"`
+	StartAtLogStart        bool          `env:"START_AT_LOG_START" envDefault:"false"` // no checkpoint, a log start above 0: count from there
 	LockWait               time.Duration `env:"LOCK_WAIT" envDefault:"30s"`
 	CheckpointRetries      int           `env:"CHECKPOINT_RETRIES" envDefault:"5"`
 	CheckpointRetryBackoff time.Duration `env:"CHECKPOINT_RETRY_BACKOFF" envDefault:"1s"`

@@ -42,6 +42,8 @@ func TestLoadConfigErrors(t *testing.T) {
 		{Name: "no partitions", WantErr: "no partitions"},
 		{Name: "bad partition", Args: []string{"zero"}, WantErr: `partition "zero"`},
 		{Name: "on out of range", Env: map[string]string{"ON_OFFSET_OUT_OF_RANGE": "maybe"}, Args: []string{"0"}, WantErr: `ON_OFFSET_OUT_OF_RANGE is "maybe": want fail or restart`},
+		{Name: "start at log start", Env: map[string]string{"START_AT_LOG_START": "true"}, Args: []string{"0"}},
+		{Name: "start at log start, not a bool", Env: map[string]string{"START_AT_LOG_START": "if need be"}, Args: []string{"0"}, WantErr: "START_AT_LOG_START"},
 		{Name: "lock wait", Env: map[string]string{"LOCK_WAIT": "-5s"}, Args: []string{"0"}, WantErr: "LOCK_WAIT is -5s: want at least 0s"},
 		{Name: "lock wait, not a duration", Env: map[string]string{"LOCK_WAIT": "soon"}, Args: []string{"0"}, WantErr: "LOCK_WAIT: "},
 		{Name: "checkpoint interval", Env: map[string]string{"CHECKPOINT_INTERVAL": "-1s"}, Args: []string{"0"}, WantErr: "CHECKPOINT_INTERVAL is -1s"},

@@ -98,7 +98,7 @@ func run(cfg config, parts partitions) error {
 	defer admClient.Close()
 	consumer, err := consume.Start(ctx, log, kadm.NewClient(admClient), store, consume.Config{
 		Topic: cfg.Kafka.Topic, Partitions: parts.mine, Assigned: parts.assigned, OnOutOfRange: cfg.OnOffsetOutOfRange,
-		LockWait: cfg.LockWait, SaveRetries: cfg.CheckpointRetries, SaveBackoff: cfg.CheckpointRetryBackoff,
+		StartAtLogStart: cfg.StartAtLogStart, LockWait: cfg.LockWait, SaveRetries: cfg.CheckpointRetries, SaveBackoff: cfg.CheckpointRetryBackoff,
 		CheckpointInterval: cfg.CheckpointInterval, TopicCheckInterval: cfg.TopicCheckInterval,
 	}, metrics)
 	if err != nil {

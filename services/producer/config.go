@@ -3,6 +3,7 @@ package main
 import (
 	"cmp"
 	"flag"
+	"fmt"
 	"time"
 
 	"github.com/weatherstream/weather/services/common/envconfig"
@@ -23,6 +24,7 @@ type config struct {
 	Interval               time.Duration `env:"INTERVAL" envDefault:"100ms"`
 	TopicPartitions        int32         `env:"TOPIC_PARTITIONS" envDefault:"4"`
 	TopicReplicationFactor int16         `env:"TOPIC_REPLICATION_FACTOR" envDefault:"1"`
+	TopicRetentionMs       int64         `env:"TOPIC_RETENTION_MS" envDefault:"-1"` // -1: keep every report, the stats' record
 	RecreateTopic          bool          `env:"RECREATE_TOPIC" envDefault:"false"`
 	StreamTakeover         bool          `env:"STREAM_TAKEOVER" envDefault:"false"`
 	TransactionalID        string        `env:"TRANSACTIONAL_ID" envDefault:"weather-producer"`
@@ -55,9 +57,20 @@ func (c config) validate() error {
 		envconfig.AtLeast("INTERVAL", c.Interval, 0),
 		envconfig.AtLeast("TOPIC_PARTITIONS", c.TopicPartitions, 1),
 		envconfig.AtLeast("TOPIC_REPLICATION_FACTOR", c.TopicReplicationFactor, 1),
+		retention("TOPIC_RETENTION_MS", c.TopicRetentionMs),
 		envconfig.NotEmpty("TRANSACTIONAL_ID", c.TransactionalID),
 		envconfig.AtLeast("TXN_MAX_RECORDS", c.TxnMaxRecords, 1),
 		envconfig.AtLeast("TXN_MAX_INTERVAL", c.TxnMaxInterval, 0),
 		envconfig.AtLeast("PRODUCE_RETRIES", c.ProduceRetries, 0),
 	)
+}
+
+// retention is an error naming the variable key unless ms is Kafka's "keep
+// for ever" (-1) or a time (> 0): 0 would delete records as soon as their
+// segment rolls, and Kafka takes no other negative value.
+func retention(key string, ms int64) error {
+	if ms != -1 && ms <= 0 {
+		return fmt.Errorf("%s is %d: want -1 (keep every record) or a time in milliseconds, at least 1", key, ms)
+	}
+	return nil
 }

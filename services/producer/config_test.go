@@ -21,6 +21,11 @@ func TestLoadConfig(t *testing.T) {
 		{Name: "bad interval", Env: map[string]string{"INTERVAL": "fast"}, WantErr: "INTERVAL: "},
 		{Name: "no partitions", Env: map[string]string{"TOPIC_PARTITIONS": "0"}, WantErr: "TOPIC_PARTITIONS is 0: want at least 1"},
 		{Name: "no replicas", Env: map[string]string{"TOPIC_REPLICATION_FACTOR": "0"}, WantErr: "TOPIC_REPLICATION_FACTOR is 0"},
+		{Name: "retention for ever", Env: map[string]string{"TOPIC_RETENTION_MS": "-1"}},
+		{Name: "retention an hour", Env: map[string]string{"TOPIC_RETENTION_MS": "3600000"}},
+		{Name: "retention 0", Env: map[string]string{"TOPIC_RETENTION_MS": "0"}, WantErr: "TOPIC_RETENTION_MS is 0: want -1 (keep every record) or a time"},
+		{Name: "retention -2", Env: map[string]string{"TOPIC_RETENTION_MS": "-2"}, WantErr: "TOPIC_RETENTION_MS is -2"},
+		{Name: "retention not a number", Env: map[string]string{"TOPIC_RETENTION_MS": "7d"}, WantErr: "TOPIC_RETENTION_MS"},
 		{Name: "empty transactional id", Env: map[string]string{"TRANSACTIONAL_ID": ""}, WantErr: "TRANSACTIONAL_ID is set but empty"},
 		{Name: "empty topic", Env: map[string]string{"TOPIC": ""}, WantErr: "TOPIC is set but empty"},
 		{Name: "bad topic", Env: map[string]string{"TOPIC": "two words"}, WantErr: `TOPIC "two words"`},
@@ -46,7 +51,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if cfg.Kafka.Topic != "temperatures" || cfg.TransactionalID != "weather-producer" || cfg.Interval != 100*time.Millisecond ||
-		cfg.TopicPartitions != 4 || cfg.ProduceRetries != 10 || cfg.StreamTakeover || cfg.IdleAfterCount {
+		cfg.TopicPartitions != 4 || cfg.TopicRetentionMs != -1 || cfg.ProduceRetries != 10 || cfg.StreamTakeover || cfg.IdleAfterCount {
 		t.Errorf("defaults %+v", cfg)
 	}
 }

@@ -70,7 +70,8 @@ func run(cfg config) error {
 	defer client.Close()
 	adm := kadm.NewClient(client)
 
-	if err := topic.Ensure(ctx, log, adm, cfg.Kafka.Topic, cfg.TopicPartitions, cfg.TopicReplicationFactor, cfg.RecreateTopic); err != nil {
+	spec := topic.Spec{Name: cfg.Kafka.Topic, Partitions: cfg.TopicPartitions, ReplicationFactor: cfg.TopicReplicationFactor, RetentionMs: cfg.TopicRetentionMs}
+	if err := topic.Ensure(ctx, log, adm, spec, cfg.RecreateTopic); err != nil {
 		return err
 	}
 	if err := resume.Fence(ctx, client, cfg.TransactionalID, txnTimeout); err != nil {

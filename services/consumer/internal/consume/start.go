@@ -32,9 +32,13 @@ type Config struct {
 	// (PARTITIONS_BY_ORDINAL), if known: the others are read by nobody.
 	Assigned     []int32
 	OnOutOfRange string
-	LockWait     time.Duration
-	SaveRetries  int
-	SaveBackoff  time.Duration
+	// StartAtLogStart lets a partition without a checkpoint start at a log
+	// start above 0, its first records deleted (retention, DeleteRecords):
+	// its stats then miss them. Without it, that start is an error.
+	StartAtLogStart bool
+	LockWait        time.Duration
+	SaveRetries     int
+	SaveBackoff     time.Duration
 	// CheckpointInterval bounds how long a batch may gather fetches while
 	// the consumer is behind; caught up, every fetch is checkpointed at once.
 	CheckpointInterval time.Duration
@@ -89,7 +93,7 @@ func Start(ctx context.Context, log *slog.Logger, adm *kadm.Client, store *check
 	}
 	for _, p := range cfg.Partitions {
 		want := stats.Log{Topic: cfg.Topic, TopicID: topic.ID(), Partition: p}
-		part, err := c.startPartition(want, starts[p], ends[p], cfg.OnOutOfRange)
+		part, err := c.startPartition(want, starts[p], ends[p], cfg)
 		if err != nil {
 			c.Close()
 			return nil, err
@@ -108,15 +112,14 @@ func Start(ctx context.Context, log *slog.Logger, adm *kadm.Client, store *check
 
 // startPartition loads the checkpoint of log's partition, if any, and checks
 // that it fits the log [start, end).
-func (c *Consumer) startPartition(log stats.Log, start, end int64, onOutOfRange string) (*stats.Partition, error) {
+func (c *Consumer) startPartition(log stats.Log, start, end int64, cfg Config) (*stats.Partition, error) {
 	p := log.Partition
 	part, err := c.store.Load(p)
 	if err != nil {
 		return nil, err
 	}
 	if part == nil {
-		c.log.Info("no checkpoint, starting at the log start", "partition", p, "offset", start, "log", log.String())
-		return fresh(log, start), nil
+		return c.startWithoutCheckpoint(log, start, cfg.StartAtLogStart)
 	}
 	var misfit error
 	switch {
@@ -140,7 +143,7 @@ func (c *Consumer) startPartition(log stats.Log, start, end int64, onOutOfRange 
 		c.log.Info("resuming from checkpoint", "partition", p, "offset", part.Offset, "log_start", start, "log_end", end, "file", c.store.Path(p))
 		return part, nil
 	}
-	if onOutOfRange == OutOfRangeFail {
+	if cfg.OnOutOfRange == OutOfRangeFail {
 		return nil, fmt.Errorf("%w; set ON_OFFSET_OUT_OF_RANGE=restart to keep the file as a backup and start the partition afresh", misfit)
 	}
 	backup, err := c.store.Backup(p, time.Now())
@@ -148,6 +151,26 @@ func (c *Consumer) startPartition(log stats.Log, start, end int64, onOutOfRange 
 		return nil, err
 	}
 	c.log.Warn("starting partition afresh", "partition", p, "reason", misfit.Error(), "backup", backup, "offset", start)
+	return fresh(log, start), nil
+}
+
+// startWithoutCheckpoint starts a partition that has no file: at the log
+// start if that is offset 0, the whole partition counted. A log that starts
+// later lost its first records, and a lost disk's stats counted from there
+// would look whole while missing them: that takes startAtLogStart.
+func (c *Consumer) startWithoutCheckpoint(log stats.Log, start int64, startAtLogStart bool) (*stats.Partition, error) {
+	p := log.Partition
+	switch {
+	case start == 0:
+		c.log.Info("no checkpoint, starting at the log start", "partition", p, "offset", start, "log", log.String())
+	case !startAtLogStart:
+		return nil, fmt.Errorf("partition %d has no checkpoint, and its log starts at offset %d, not 0: records 0-%d are deleted (retention or DeleteRecords), "+
+			"so stats counted from here would miss them. Restore %s, or set START_AT_LOG_START=true to count from offset %[2]d on",
+			p, start, start-1, c.store.Path(p))
+	default:
+		c.log.Warn(fmt.Sprintf("no checkpoint, starting at the log start (START_AT_LOG_START): offsets 0-%d are deleted and not counted in the stats", start-1),
+			"partition", p, "offset", start, "log", log.String())
+	}
 	return fresh(log, start), nil
 }
 
