@@ -9,9 +9,7 @@ go 1.26.0
 require (
 	github.com/twmb/franz-go v1.22.3
 	github.com/twmb/franz-go/pkg/kadm v1.20.0
-	github.com/twmb/franz-go/pkg/kfake v0.0.0-20260918054303-01f206a7e32c
 	github.com/weatherstream/weather/hack v0.0.0
-	github.com/weatherstream/weather/proto v0.0.0
 	github.com/weatherstream/weather/services/common v0.0.0
 )
 
@@ -20,6 +18,7 @@ require (
 	github.com/klauspost/compress v1.20.3 // indirect
 	github.com/pierrec/lz4/v4 v4.1.33 // indirect
 	github.com/twmb/franz-go/pkg/kmsg v1.15.1 // indirect
+	github.com/weatherstream/weather/proto v0.0.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
 )
 
