@@ -7,7 +7,6 @@ import (
 	"math"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -131,32 +130,6 @@ func (b *bench) window(total, first int64, d time.Duration, wallRate float64) fl
 	return b.reports(total-first) / d.Seconds()
 }
 
-// consumerSetting is the value of the stats consumer's environment variable
-// key in the bench: -consumer-env's if set there, else the consumer's
-// default (`consumer defaults`), else "" (the consumer has no such setting).
-// The defaults are asked once, of the binary just built, so that the
-// baseline runs with the consumer's own.
-func (b *bench) consumerSetting(key string) string {
-	if v, ok := b.consumerEnvValue(key); ok {
-		return v
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.consumerDefaults == nil {
-		b.consumerDefaults = map[string]string{}
-		out, err := exec.Command(b.bin("consumer"), "defaults").Output()
-		if err != nil {
-			b.progress("consumer defaults: %v", err)
-		}
-		for _, line := range strings.Split(string(out), "\n") {
-			if k, v, ok := strings.Cut(line, "="); ok {
-				b.consumerDefaults[k] = v
-			}
-		}
-	}
-	return b.consumerDefaults[key]
-}
-
 // rawResult is what `bench rawconsume` prints.
 type rawResult struct {
 	Start       time.Time `json:"start"`
@@ -182,10 +155,10 @@ func (b *bench) rawConsume(ctx context.Context, topic string) error {
 	}
 	args := []string{"rawconsume", "-brokers", b.brokers, "-topic", topic, "-ends", strings.Join(e, ",")}
 	// The same client options as the stats consumer: its fetch sizes.
-	if v := b.consumerSetting("FETCH_MAX_PARTITION_BYTES"); v != "" {
+	if v := b.consumer.setting("FETCH_MAX_PARTITION_BYTES"); v != "" {
 		args = append(args, "-fetch-max-partition-bytes", v)
 	}
-	if v := b.consumerSetting("FETCH_MAX_BYTES"); v != "" {
+	if v := b.consumer.setting("FETCH_MAX_BYTES"); v != "" {
 		args = append(args, "-fetch-max-bytes", v)
 	}
 	c, err := b.spawn("raw-consume", nil, func(stream, line string) {

@@ -46,7 +46,7 @@ func (b *bench) dashboardLoad(ctx context.Context) error {
 		return err
 	}
 	dir := filepath.Join(b.runDir, "dashboard")
-	producer, err := b.spawn("dashboard-producer", b.env("TOPIC="+topic, "INTERVAL=0", "HTTP_ADDR="+freeAddr(),
+	producer, err := b.spawn("dashboard-producer", b.producerEnvs("TOPIC="+topic, "INTERVAL=0", "HTTP_ADDR="+freeAddr(),
 		"TRANSACTIONAL_ID=bench-"+topic), nil, b.bin("producer"))
 	if err != nil {
 		return err

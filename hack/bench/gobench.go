@@ -35,9 +35,9 @@ var goBenchPackages = []struct {
 // what the benchmarks measure, for the table.
 var goBenchWhat = map[string]string{
 	"generator.Fill":      "producer: generate one report",
-	"codec.Encode":        "producer: encode one report (new slice, as stream.Run does)",
+	"codec.Encode":        "encode one report into a new slice",
 	"codec.EncodeReuse":   "encode one report into a reused buffer",
-	"stream.Record":       "producer: per-record work before Produce (generate, encode, record)",
+	"stream.Ahead":        "producer: per-record work before Produce (generate, encode, into a batch), on its own goroutine",
 	"codec.Decode":        "consumer: decode and check one record",
 	"stats.Add":           "consumer: stats update of one record",
 	"consume.Apply":       "consumer: fold one record (decode, checks, stats, metrics)",

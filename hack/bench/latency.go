@@ -28,7 +28,7 @@ const warmup = 2 * time.Second
 
 func (b *bench) latencyDefault(ctx context.Context) error {
 	r, err := b.latencyRun(ctx, "default", b.latency, func(topic, addr string) (*child, error) {
-		return b.spawn("producer-default-pace", b.env("TOPIC="+topic, "SEED=1", "HTTP_ADDR="+addr,
+		return b.spawn("producer-default-pace", b.producerEnvs("TOPIC="+topic, "SEED=1", "HTTP_ADDR="+addr,
 			"TRANSACTIONAL_ID=bench-"+topic), nil, b.bin("producer"))
 	})
 	r.source = "our producer, INTERVAL=100ms (default)"
@@ -41,7 +41,7 @@ func (b *bench) latencyDefault(ctx context.Context) error {
 func (b *bench) latencyFastPace(ctx context.Context) error {
 	interval := time.Second / time.Duration(b.fastRate)
 	r, err := b.latencyRun(ctx, "fast", b.latencyFast, func(topic, addr string) (*child, error) {
-		return b.spawn("producer-fast-pace", b.env("TOPIC="+topic, "SEED=1", "HTTP_ADDR="+addr,
+		return b.spawn("producer-fast-pace", b.producerEnvs("TOPIC="+topic, "SEED=1", "HTTP_ADDR="+addr,
 			"INTERVAL="+interval.String(), "TRANSACTIONAL_ID=bench-"+topic), nil, b.bin("producer"))
 	})
 	r.source = "our producer, INTERVAL=" + interval.String()

@@ -65,9 +65,8 @@ type bench struct {
 	keep                       bool
 	only                       []string
 	topic                      string
-	consumerEnv                []string
-	consumerDefaults           map[string]string // `consumer defaults`, asked once
-	lastStatsDir               string            // the files of the last stats consumer pass
+	producer, consumer         *serviceEnv // -producer-env, -consumer-env over the binaries' defaults
+	lastStatsDir               string      // the files of the last stats consumer pass
 
 	brokers    string
 	brokerPID  int // of the broker the bench started; 0 for one of -brokers
@@ -106,6 +105,7 @@ func benchMain(args []string) int {
 	only := fs.String("only", "", "run only these measurements (comma-separated): gobench, producer, raw-producer, perf-producer, "+
 		"consumer, raw, perf-consumer, streams, restart, scaling, latency, latency-fast, dashboard")
 	fs.StringVar(&b.topic, "topic", "", "consume this existing topic of -records reports instead of producing one (skips the producer)")
+	producerEnv := fs.String("producer-env", "", "extra environment of every producer, comma-separated K=V (to try settings; shown in the table)")
 	consumerEnv := fs.String("consumer-env", "", "extra environment of every stats consumer, comma-separated K=V (to try settings; shown in the table)")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -115,11 +115,7 @@ func benchMain(args []string) int {
 			b.only = append(b.only, o)
 		}
 	}
-	for _, kv := range strings.Split(*consumerEnv, ",") {
-		if kv = strings.TrimSpace(kv); kv != "" {
-			b.consumerEnv = append(b.consumerEnv, kv)
-		}
-	}
+	b.producer, b.consumer = parseServiceEnv(*producerEnv), parseServiceEnv(*consumerEnv)
 	var err error
 	if b.repo, err = filepath.Abs(b.repo); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -141,7 +137,12 @@ func benchMain(args []string) int {
 			return 2
 		}
 	}
-	b.consumerSetting("FETCH_MAX_BYTES") // reads the consumer's source now
+	for svc, e := range map[string]*serviceEnv{"producer": b.producer, "consumer": b.consumer} {
+		if err := e.load(b.bin(svc)); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			return 1
+		}
+	}
 	b.runDir = filepath.Join(b.repo, ".cache", "bench", "run-"+time.Now().Format("20060102-150405"))
 	if err := os.MkdirAll(b.runDir, 0o755); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -189,16 +190,6 @@ func benchMain(args []string) int {
 // want reports whether measurement name is to run (-only).
 func (b *bench) want(name string) bool {
 	return len(b.only) == 0 || slices.Contains(b.only, name)
-}
-
-// consumerEnvValue is the value of key in -consumer-env, if set there.
-func (b *bench) consumerEnvValue(key string) (string, bool) {
-	for _, kv := range b.consumerEnv {
-		if k, v, ok := strings.Cut(kv, "="); ok && k == key {
-			return v, true
-		}
-	}
-	return "", false
 }
 
 func (b *bench) bin(svc string) string { return filepath.Join(b.binDir, svc) }
@@ -285,34 +276,47 @@ func (b *bench) producers(ctx context.Context) (string, bool) {
 		return b.topic, ok
 	}
 	topic, ok := "", false
-	for rep := 1; rep <= b.reps && b.want("producer"); rep++ {
-		// As for the consumers: a sync before each pass, and the order
-		// reversed every other run.
-		passes := []func(){
+	// passes are one run of each producer, labelled label, a sync before
+	// each.
+	passes := func(label string) []func() {
+		return []func(){
 			func() {
-				t := fmt.Sprintf("bench-reports-%d-%d", time.Now().Unix(), rep)
+				t := fmt.Sprintf("bench-reports-%d-%s", time.Now().Unix(), strings.ReplaceAll(label, "/", "-"))
 				syscall.Sync()
-				if b.step(fmt.Sprintf("producer at full speed (%d/%d)", rep, b.reps), func() error { return b.producerFullSpeed(ctx, t) }) && !ok {
+				if b.step("producer at full speed ("+label+")", func() error { return b.producerFullSpeed(ctx, t) }) && !ok {
 					topic, ok = t, true
 				}
 			},
 			func() {
 				if b.want("raw-producer") && len(b.res.producers) > 0 { // it takes our record size
 					syscall.Sync()
-					b.step(fmt.Sprintf("raw franz-go produce (%d/%d)", rep, b.reps), func() error { return b.rawProducer(ctx) })
+					b.step("raw franz-go produce ("+label+")", func() error { return b.rawProducer(ctx) })
 				}
 			},
 			func() {
 				if b.want("perf-producer") && len(b.res.producers) > 0 {
 					syscall.Sync()
-					b.step(fmt.Sprintf("Kafka ProducerPerformance (%d/%d)", rep, b.reps), func() error { return b.perfProducers(ctx) })
+					b.step("Kafka ProducerPerformance ("+label+")", func() error { return b.perfProducers(ctx) })
 				}
 			},
 		}
-		if rep%2 == 0 {
-			slices.Reverse(passes)
+	}
+	if b.reps > 0 && b.want("producer") {
+		// A run of each first, not counted: on a broker just started the
+		// first passes run at half the speed of the later ones (its JIT,
+		// its page cache), whichever producer goes first.
+		for _, pass := range passes("warm-up") {
+			pass()
 		}
-		for _, pass := range passes {
+		b.res.producers, b.res.rawProducers, b.res.perfProducers, b.res.perfProducersTxn = nil, nil, nil, nil
+	}
+	for rep := 1; rep <= b.reps && b.want("producer"); rep++ {
+		// As for the consumers: the order reversed every other run.
+		ps := passes(fmt.Sprintf("%d/%d", rep, b.reps))
+		if rep%2 == 0 {
+			slices.Reverse(ps)
+		}
+		for _, pass := range ps {
 			pass()
 		}
 	}
@@ -419,9 +423,14 @@ func (b *bench) env(kv ...string) []string {
 	return append([]string{"KAFKA_BROKERS=" + b.brokers, "KAFKA_CONNECT_TIMEOUT=30s", "LOG_FORMAT=text"}, kv...)
 }
 
+// producerEnvs is the environment of a producer: env plus -producer-env.
+func (b *bench) producerEnvs(kv ...string) []string {
+	return append(b.env(kv...), b.producer.extra...)
+}
+
 // consumerEnvs is the environment of a stats consumer: env plus -consumer-env.
 func (b *bench) consumerEnvs(kv ...string) []string {
-	return append(b.env(kv...), b.consumerEnv...)
+	return append(b.env(kv...), b.consumer.extra...)
 }
 
 func mib(bytes int64) float64 { return float64(bytes) / (1 << 20) }

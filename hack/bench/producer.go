@@ -30,7 +30,7 @@ const txnRecords = 10_000
 // producerFullSpeed runs our producer: COUNT reports, INTERVAL=0, default
 // transactions (10000 reports or 1 s, at a whole day), into a new topic.
 func (b *bench) producerFullSpeed(ctx context.Context, topic string) error {
-	c, err := b.spawn("producer-full-speed", b.env("TOPIC="+topic, "COUNT="+strconv.FormatInt(b.records, 10),
+	c, err := b.spawn("producer-full-speed", b.producerEnvs("TOPIC="+topic, "COUNT="+strconv.FormatInt(b.records, 10),
 		"INTERVAL=0", "SEED=1", "HTTP_ADDR="+freeAddr(), "TRANSACTIONAL_ID=bench-"+topic), nil, b.bin("producer"))
 	if err != nil {
 		return err

@@ -21,7 +21,7 @@ import (
 // decoding, no stats, no checkpoint, no metrics. The options are those
 // services/consumer/main.go and consume.ClientOpts set (keep them in step);
 // the fetch sizes come as flags, which the bench sets to the consumer's
-// (see bench.consumerSetting). It prints a rawResult as JSON on stdout and
+// (see serviceEnv.setting). It prints a rawResult as JSON on stdout and
 // progress on stderr.
 func rawConsumeMain(args []string) int {
 	fs := flag.NewFlagSet("rawconsume", flag.ContinueOnError)

@@ -15,6 +15,7 @@ import (
 	"github.com/weatherstream/weather/proto/reportpb"
 	"github.com/weatherstream/weather/services/common/codec"
 	"github.com/weatherstream/weather/services/common/generator"
+	"github.com/weatherstream/weather/services/common/kafkaconfig"
 	"github.com/weatherstream/weather/services/common/streamid"
 )
 
@@ -29,8 +30,8 @@ type rawProduceResult struct {
 // rawProduceMain is `bench rawproduce`: the producer's baseline. It writes
 // the same records as the producer — the generator's reports, encoded, keyed
 // by station, with the stream's headers — with the producer's client options
-// (transactional, idempotent, acks=all, 10 retries) and a commit per
-// -txn-records, but all encoded before the clock starts: what is left is the
+// (transactional, idempotent, acks=all, 10 retries, -linger, -compression:
+// the bench passes the producer's) and a commit per -txn-records, but all encoded before the clock starts: what is left is the
 // client's work. It prints a rawProduceResult as JSON on stdout.
 func rawProduceMain(args []string) int {
 	fs := flag.NewFlagSet("rawproduce", flag.ContinueOnError)
@@ -38,10 +39,17 @@ func rawProduceMain(args []string) int {
 	topic := fs.String("topic", "", "topic (existing)")
 	records := fs.Int64("records", 2_000_000, "reports")
 	txnRecords := fs.Int64("txn-records", txnRecords, "reports per transaction (at a whole day)")
+	linger := fs.Duration("linger", 10*time.Millisecond, "kgo.ProducerLinger (PRODUCE_LINGER)")
+	compression := fs.String("compression", "snappy", "batch compression, as Kafka names it (PRODUCE_COMPRESSION)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	fail := func(err error) int { fmt.Fprintln(os.Stderr, "rawproduce:", err); return 1 }
+	compress, ok := kafkaconfig.Compression(*compression)
+	if !ok {
+		fmt.Fprintf(os.Stderr, "rawproduce: -compression %q: want one of %v\n", *compression, kafkaconfig.CompressionNames())
+		return 2
+	}
 	// The records' bytes, made before the clock starts.
 	g := generator.New(1)
 	headers := streamid.ID{Producer: "bench-raw-" + *topic, Seed: 1}.Headers()
@@ -67,6 +75,8 @@ func rawProduceMain(args []string) int {
 		kgo.TransactionTimeout(time.Minute),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.RecordRetries(10),
+		kgo.ProducerLinger(*linger),
+		compress,
 	)
 	if err != nil {
 		return fail(err)
@@ -113,9 +123,11 @@ func (b *bench) rawProducer(ctx context.Context) error {
 	if err := b.createTopic(ctx, topic); err != nil {
 		return err
 	}
-	b.progress("raw produce: %s pre-encoded reports, the producer's client options, a commit per %d", fmtCount(b.records), txnRecords)
+	linger, compression := b.producer.setting("PRODUCE_LINGER"), b.producer.setting("PRODUCE_COMPRESSION")
+	b.progress("raw produce: %s pre-encoded reports, the producer's client options (linger %s, %s), a commit per %d",
+		fmtCount(b.records), linger, compression, txnRecords)
 	c, err := b.spawn("raw-produce", nil, nil, b.self, "rawproduce", "-brokers", b.brokers, "-topic", topic,
-		"-records", fmt.Sprint(b.records))
+		"-records", fmt.Sprint(b.records), "-linger", linger, "-compression", compression)
 	if err != nil {
 		return err
 	}

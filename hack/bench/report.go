@@ -143,8 +143,11 @@ func (r *results) head(s *md, b *bench) {
 	s.p("Data: %s reports (%.1f B key + %.1f B value on average, as in the topic), 4 partitions, replication factor 1.\n\n",
 		thousands(b.records), r.keySize, r.valueSize)
 
-	if len(b.consumerEnv) > 0 {
-		s.p("Not the defaults: every stats consumer ran with `%s`.\n\n", strings.Join(b.consumerEnv, " "))
+	if len(b.producer.extra) > 0 {
+		s.p("Not the defaults: every producer ran with `%s`.\n\n", strings.Join(b.producer.extra, " "))
+	}
+	if len(b.consumer.extra) > 0 {
+		s.p("Not the defaults: every stats consumer ran with `%s`.\n\n", strings.Join(b.consumer.extra, " "))
 	}
 }
 
@@ -157,13 +160,15 @@ func (r *results) producerRows(s *md, v *verdicts, b *bench) {
 	}
 	perSec := func(x producerRun) float64 { return x.perSec }
 	mbps := func(x producerRun) float64 { return x.mbPerSec }
-	ours := fmt.Sprintf("**%s reports/s**, %.2f MB/s; transactional (a commit per 10,000 reports, every %.0f ms)",
-		rate(median(prs, perSec)), median(prs, mbps), median(prs, func(x producerRun) float64 { return x.txnMillis }))
+	ours := fmt.Sprintf("**%s reports/s**, %.2f MB/s; transactional (a commit per 10,000 reports, every %.0f ms); PRODUCE_LINGER=%s, PRODUCE_COMPRESSION=%s",
+		rate(median(prs, perSec)), median(prs, mbps), median(prs, func(x producerRun) float64 { return x.txnMillis }),
+		b.producer.setting("PRODUCE_LINGER"), b.producer.setting("PRODUCE_COMPRESSION"))
 	if len(pps) == 0 {
 		s.p("| Producer at full speed (`INTERVAL=0`), acks=all, idempotent | %s | (ProducerPerformance not run) | | |\n", ours)
 	} else {
 		rs := pairRatios(prs, pps, perSec, perSec)
-		s.p("| Producer at full speed (`INTERVAL=0`), acks=all, idempotent | %s | ProducerPerformance, %d-B records, acks=all, idempotent: %s records/s, %.2f MB/s | %s | ≥ 1.0×: %s |\n",
+		s.p("| Producer at full speed (`INTERVAL=0`), acks=all, idempotent | %s "+
+			"| ProducerPerformance, %d-B records, acks=all, idempotent (Kafka's defaults: linger.ms=5, no compression): %s records/s, %.2f MB/s | %s | ≥ 1.0×: %s |\n",
 			ours, int(r.keySize+r.valueSize+0.5), rate(median(pps, perSec)), median(pps, mbps),
 			ratioCell(rs), v.verdict("producer ≥ 1.0× ProducerPerformance", median(rs, ident) >= targetProducerRatio))
 	}
@@ -203,7 +208,7 @@ func (r *results) consumerRows(s *md, v *verdicts, b *bench) {
 		rs := pairRatios(sts, raws, cPerSec, cPerSec)
 		fetch := []string{}
 		for _, k := range []string{"FETCH_MAX_BYTES", "FETCH_MAX_PARTITION_BYTES"} {
-			if val := b.consumerSetting(k); val != "" {
+			if val := b.consumer.setting(k); val != "" {
 				fetch = append(fetch, k+"="+val)
 			}
 		}
@@ -290,11 +295,13 @@ func (r *results) method(s *md, b *bench) {
 		"(ours then the reference, the reference then ours …: a trend over the run, such as the broker's JIT warming up, favours neither), "+
 		"each pass after a `sync` (no pass pays for the writeback of the passes before it); "+
 		"the figures are the medians, and a ratio is the median of the ratios of the runs made back to back (each run's in parentheses).\n", b.reps)
-	s.p("- Producer: ours is the producer binary, its rate `COUNT` / the time it logs for producing (from its first report to its last commit, after connecting). " +
-		"ProducerPerformance's rate is its own report (from its first send to its last ack). MB = 2^20 B of key + value, as Kafka's tools count. " +
-		"Differences that stay: ours is transactional, keys every record by station (10 keys, hashed to 4 partitions), " +
-		"and franz-go compresses batches with snappy by default and keeps one produce request in flight per broker when idempotent; " +
-		"the tool sends unkeyed random bytes, uncompressed, linger.ms=5, up to 5 requests in flight.\n")
+	s.p("- Producer: ours is the producer binary, its rate `COUNT` / the time it logs for producing (from its first report to its last commit, after connecting). "+
+		"ProducerPerformance's rate is its own report (from its first send to its last ack). MB = 2^20 B of key + value, as Kafka's tools count. "+
+		"Differences that stay: ours is transactional, keys every record by station (10 keys, hashed to 4 partitions), "+
+		"and compresses its batches (PRODUCE_COMPRESSION=%s) after a linger of PRODUCE_LINGER=%s; "+
+		"the tool sends unkeyed random bytes, uncompressed, linger.ms=5; both keep up to 5 produce requests in flight per broker (idempotent). "+
+		"Each producer runs once before the counted runs, not counted: on a broker just started the first passes run at about half the speed of the later ones.\n",
+		b.producer.setting("PRODUCE_COMPRESSION"), b.producer.setting("PRODUCE_LINGER"))
 	s.p("- Consumers: the stats consumer's rate runs from the first checkpoint seen to every checkpoint file holding its partition's end offset " +
 		"(end offsets taken once the transaction markers are written); the raw franz-go consumer's from its first non-empty fetch to the end offsets, " +
 		"so neither counts start-up (the figures with start-up are in parentheses). Reports/s counts reports, not transaction markers. " +

@@ -41,7 +41,7 @@ type scaling struct {
 // into partitions partitions, with the producer binary.
 func (b *bench) scalingTopic(ctx context.Context, partitions, stations int) (string, error) {
 	topic := fmt.Sprintf("bench-scale-p%d-s%d-%d", partitions, stations, time.Now().Unix())
-	c, err := b.spawn("scale-producer", b.env("TOPIC="+topic, "COUNT="+strconv.FormatInt(b.scaleRecords, 10), "INTERVAL=0",
+	c, err := b.spawn("scale-producer", b.producerEnvs("TOPIC="+topic, "COUNT="+strconv.FormatInt(b.scaleRecords, 10), "INTERVAL=0",
 		"STATIONS="+strconv.Itoa(stations), "TOPIC_PARTITIONS="+strconv.Itoa(partitions), "HTTP_ADDR="+freeAddr(),
 		"TRANSACTIONAL_ID=bench-"+topic), nil, b.bin("producer"))
 	if err != nil {

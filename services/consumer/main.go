@@ -15,10 +15,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"os"
 	"os/signal"
-	"slices"
 	"syscall"
 	"time"
 
@@ -45,10 +43,7 @@ func main() {
 		return
 	}
 	if len(os.Args) == 2 && os.Args[1] == "defaults" {
-		defaults := envconfig.Defaults[config]()
-		for _, k := range slices.Sorted(maps.Keys(defaults)) {
-			fmt.Printf("%s=%s\n", k, defaults[k])
-		}
+		_ = envconfig.PrintDefaults[config](os.Stdout)
 		return
 	}
 	cfg, parts, err := loadConfig(os.Args[1:])

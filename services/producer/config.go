@@ -31,6 +31,8 @@ type config struct {
 	TxnMaxRecords          int           `env:"TXN_MAX_RECORDS" envDefault:"10000"`
 	TxnMaxInterval         time.Duration `env:"TXN_MAX_INTERVAL" envDefault:"1s"`
 	ProduceRetries         int           `env:"PRODUCE_RETRIES" envDefault:"10"`
+	ProduceLinger          time.Duration `env:"PRODUCE_LINGER" envDefault:"1ms"`
+	ProduceCompression     string        `env:"PRODUCE_COMPRESSION" envDefault:"snappy"`
 }
 
 // loadConfig reads the environment and the command line, and validates both.
@@ -62,6 +64,8 @@ func (c config) validate() error {
 		envconfig.AtLeast("TXN_MAX_RECORDS", c.TxnMaxRecords, 1),
 		envconfig.AtLeast("TXN_MAX_INTERVAL", c.TxnMaxInterval, 0),
 		envconfig.AtLeast("PRODUCE_RETRIES", c.ProduceRetries, 0),
+		envconfig.AtLeast("PRODUCE_LINGER", c.ProduceLinger, 0),
+		envconfig.OneOf("PRODUCE_COMPRESSION", c.ProduceCompression, kafkaconfig.CompressionNames()...),
 	)
 }
 

@@ -36,6 +36,13 @@ func TestLoadConfig(t *testing.T) {
 		{Name: "txn records", Env: map[string]string{"TXN_MAX_RECORDS": "0"}, WantErr: "TXN_MAX_RECORDS is 0"},
 		{Name: "txn interval", Env: map[string]string{"TXN_MAX_INTERVAL": "-1ms"}, WantErr: "TXN_MAX_INTERVAL is -1ms"},
 		{Name: "negative retries", Env: map[string]string{"PRODUCE_RETRIES": "-1"}, WantErr: "PRODUCE_RETRIES is -1: want at least 0"},
+		{Name: "no linger", Env: map[string]string{"PRODUCE_LINGER": "0s"}},
+		{Name: "negative linger", Env: map[string]string{"PRODUCE_LINGER": "-1ms"}, WantErr: "PRODUCE_LINGER is -1ms: want at least 0s"},
+		{Name: "linger not a duration", Env: map[string]string{"PRODUCE_LINGER": "5"}, WantErr: "PRODUCE_LINGER"},
+		{Name: "no compression", Env: map[string]string{"PRODUCE_COMPRESSION": "none"}},
+		{Name: "zstd", Env: map[string]string{"PRODUCE_COMPRESSION": "zstd"}},
+		{Name: "unknown compression", Env: map[string]string{"PRODUCE_COMPRESSION": "brotli"},
+			WantErr: `PRODUCE_COMPRESSION is "brotli": want gzip or lz4 or none or snappy or zstd`},
 		{Name: "sasl mechanism", Env: map[string]string{"KAFKA_SASL_MECHANISM": "MAGIC"}, WantErr: "KAFKA_SASL_MECHANISM"},
 		{Name: "sasl without user", Env: map[string]string{"KAFKA_SASL_MECHANISM": "PLAIN"}, WantErr: "KAFKA_SASL_USERNAME is empty"},
 		{Name: "log format", Env: map[string]string{"LOG_FORMAT": "fancy"}, WantErr: `LOG_FORMAT is "fancy"`},
@@ -51,7 +58,8 @@ func TestLoadConfigDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if cfg.Kafka.Topic != "temperatures" || cfg.TransactionalID != "weather-producer" || cfg.Interval != 100*time.Millisecond ||
-		cfg.TopicPartitions != 4 || cfg.TopicRetentionMs != -1 || cfg.ProduceRetries != 10 || cfg.StreamTakeover || cfg.IdleAfterCount {
+		cfg.TopicPartitions != 4 || cfg.TopicRetentionMs != -1 || cfg.ProduceRetries != 10 ||
+		cfg.ProduceLinger != time.Millisecond || cfg.ProduceCompression != "snappy" || cfg.StreamTakeover || cfg.IdleAfterCount {
 		t.Errorf("defaults %+v", cfg)
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/plugin/kprom"
 
+	"github.com/weatherstream/weather/services/common/envconfig"
 	"github.com/weatherstream/weather/services/common/kafkaconfig"
 	"github.com/weatherstream/weather/services/common/logread"
 	"github.com/weatherstream/weather/services/common/observe"
@@ -34,6 +35,10 @@ import (
 const txnTimeout = time.Minute
 
 func main() {
+	if len(os.Args) == 2 && os.Args[1] == "defaults" { // KEY=value lines, for tools (make bench)
+		_ = envconfig.PrintDefaults[config](os.Stdout)
+		return
+	}
 	cfg, err := loadConfig(os.Args[1:])
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "producer: %v\n", err)
@@ -61,6 +66,8 @@ func run(cfg config) error {
 		kgo.TransactionTimeout(txnTimeout),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.RecordRetries(cfg.ProduceRetries),
+		kgo.ProducerLinger(cfg.ProduceLinger),
+		compression(cfg.ProduceCompression),
 		kgo.MetadataMinAge(time.Second), // a topic just created is seen soon
 		kafkaHooks,
 	)
@@ -104,6 +111,12 @@ func run(cfg config) error {
 	}
 	log.Info("stopped", "committed", end-pos.Next, "next_index", end, "took", took, "err", err)
 	return err
+}
+
+// compression is the option of PRODUCE_COMPRESSION, validated before.
+func compression(name string) kgo.Opt {
+	opt, _ := kafkaconfig.Compression(name)
+	return opt
 }
 
 // newMetrics makes what /metrics serves: the process's and the build's

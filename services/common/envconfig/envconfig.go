@@ -9,9 +9,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"maps"
 	"net"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/caarlos0/env/v11"
@@ -163,6 +166,18 @@ func Defaults[T any]() map[string]string {
 		}
 	}
 	return out
+}
+
+// PrintDefaults writes Defaults[T], a KEY=value line each, sorted by key:
+// what `<service> defaults` prints.
+func PrintDefaults[T any](w io.Writer) error {
+	defaults := Defaults[T]()
+	for _, k := range slices.Sorted(maps.Keys(defaults)) {
+		if _, err := fmt.Fprintf(w, "%s=%s\n", k, defaults[k]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // AtMost is an error naming the variable key unless value <= high.

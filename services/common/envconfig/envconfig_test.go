@@ -88,6 +88,16 @@ func TestDefaults(t *testing.T) {
 	}
 }
 
+func TestPrintDefaults(t *testing.T) {
+	var out strings.Builder
+	if err := PrintDefaults[outer](&out); err != nil {
+		t.Fatal(err)
+	}
+	if want := "COUNT=3\nLOCK_WAIT=1s\n"; out.String() != want {
+		t.Errorf("PrintDefaults wrote %q, want %q", out.String(), want)
+	}
+}
+
 func TestLoad(t *testing.T) {
 	t.Setenv("COUNT", "7")
 	flags := func(fs *flag.FlagSet, c *outer) { fs.IntVar(&c.Count, "count", c.Count, "") }

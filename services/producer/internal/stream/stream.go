@@ -14,8 +14,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/weatherstream/weather/proto/reportpb"
-	"github.com/weatherstream/weather/services/common/codec"
 	"github.com/weatherstream/weather/services/common/generator"
 )
 
@@ -90,7 +88,6 @@ func Run(ctx context.Context, log *slog.Logger, client *kgo.Client, cfg Config, 
 		return next, err
 	}
 	var (
-		report  reportpb.Report
 		mu      sync.Mutex
 		failure error
 		onDone  = func(rec *kgo.Record, err error) {
@@ -124,9 +121,15 @@ func Run(ctx context.Context, log *slog.Logger, client *kgo.Client, cfg Config, 
 	// of a day if waiting for the next one would make it older than
 	// TxnInterval.
 	day := time.Duration(gen.Stations()) * cfg.Interval
-	// Values are encoded into shared chunks rather than one allocation each;
-	// a chunk is freed once the client is done with all its records.
-	var chunk []byte
+	// The records, made ahead on a goroutine of their own; it stops when Run
+	// returns.
+	genCtx, stopGen := context.WithCancel(context.Background())
+	defer stopGen()
+	records := ahead(genCtx, gen, cfg.Headers, next, cfg.Count)
+	var (
+		cur batch // the records being produced, cur.recs[pos] the next
+		pos int
+	)
 	m.next.Set(float64(next))
 	m.lastCommitted.Set(float64(next - 1)) // the topic holds the stream up to here
 
@@ -185,17 +188,18 @@ func Run(ctx context.Context, log *slog.Logger, client *kgo.Client, cfg Config, 
 			}
 			inTxn, txnFirst, txnStart = true, next, time.Now()
 		}
-		gen.Fill(next, &report)
-		if cap(chunk)-len(chunk) < 256 {
-			chunk = make([]byte, 0, 64<<10)
+		if pos == len(cur.recs) {
+			b, ok := <-records
+			if !ok { // it ends at cfg.Count only
+				return txnFirst, fmt.Errorf("the generator stopped before report %d", next)
+			}
+			if b.err != nil {
+				return txnFirst, b.err
+			}
+			cur, pos = b, 0
 		}
-		n := len(chunk)
-		var err error
-		if chunk, err = codec.Encode(chunk, &report); err != nil {
-			return txnFirst, err
-		}
-		value := chunk[n:len(chunk):len(chunk)]
-		client.Produce(context.Background(), &kgo.Record{Key: gen.Key(next), Value: value, Headers: cfg.Headers}, onDone)
+		client.Produce(context.Background(), &cur.recs[pos], onDone)
+		pos++
 		next++
 		sent++
 		if next%gen.Stations() == 0 &&

@@ -15,8 +15,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/plugin/kprom"
 
-	"github.com/weatherstream/weather/proto/reportpb"
-	"github.com/weatherstream/weather/services/common/codec"
 	"github.com/weatherstream/weather/services/common/generator"
 	"github.com/weatherstream/weather/services/common/kafkaadmin"
 	"github.com/weatherstream/weather/services/common/logread"
@@ -24,23 +22,22 @@ import (
 	"github.com/weatherstream/weather/services/producer/internal/guard"
 )
 
-// BenchmarkRecord is the producer's per-record work before the client takes
-// the record: generate, encode, build the record (ns/op is per record).
-func BenchmarkRecord(b *testing.B) {
-	g := generator.New(1)
-	var report reportpb.Report
-	var sink *kgo.Record
+// BenchmarkAhead is the producer's per-record work before the client takes
+// the record, as the loop gets it: generated, encoded and put into batches
+// by ahead on its goroutine (ns/op is per record).
+func BenchmarkAhead(b *testing.B) {
 	headers := streamid.ID{Producer: "bench", Seed: 1}.Headers()
 	b.ReportAllocs()
-	for i := int64(0); b.Loop(); i++ {
-		g.Fill(i, &report)
-		value, err := codec.Encode(nil, &report)
-		if err != nil {
-			b.Fatal(err)
+	n := 0
+	for batch := range ahead(context.Background(), generator.New(1), headers, 0, int64(b.N)) {
+		if batch.err != nil {
+			b.Fatal(batch.err)
 		}
-		sink = &kgo.Record{Key: g.Key(i), Value: value, Headers: headers}
+		n += len(batch.recs)
 	}
-	_ = sink
+	if n != b.N {
+		b.Fatalf("%d records, want %d", n, b.N)
+	}
 }
 
 // BenchmarkRunFullSpeed runs the producer's loop (Run) at full speed against
@@ -62,6 +59,7 @@ func BenchmarkRunFullSpeed(b *testing.B) {
 		kgo.TransactionTimeout(time.Minute),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.RecordRetries(10),
+		kgo.ProducerLinger(time.Millisecond), // PRODUCE_LINGER's default; PRODUCE_COMPRESSION's, snappy, is franz-go's
 		kgo.WithHooks(kprom.NewMetrics("weather_producer_kafka", kprom.Registerer(prometheus.NewRegistry()))),
 	)
 	if err != nil {

@@ -1,0 +1,69 @@
+package stream
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/weatherstream/weather/proto/reportpb"
+	"github.com/weatherstream/weather/services/common/codec"
+	"github.com/weatherstream/weather/services/common/generator"
+)
+
+// aheadBatch is how many records the generator makes at a time.
+const aheadBatch = 1024
+
+// batch is the records of indexes first … first+len(recs)-1, or the error
+// that stopped the generator.
+type batch struct {
+	first int64
+	recs  []kgo.Record
+	err   error
+}
+
+// ahead generates the stream's records in order from index next on (up to
+// count-1; count 0: no end) on a goroutine of its own, a batch at a time,
+// at most two batches ahead of the reader, until ctx is done. At full speed
+// the producer's loop waits for every commit (a flush and EndTransaction
+// round trips): generating and encoding the next records meanwhile takes
+// their cost off the loop. The records of a batch share one allocation,
+// their values shared chunks; the client keeps what it still holds alive.
+func ahead(ctx context.Context, gen *generator.Generator, headers []kgo.RecordHeader, next, count int64) <-chan batch {
+	out := make(chan batch, 2)
+	go func() {
+		defer close(out)
+		var (
+			report reportpb.Report
+			chunk  []byte
+		)
+		for count == 0 || next < count {
+			n := int64(aheadBatch)
+			if count > 0 {
+				n = min(n, count-next)
+			}
+			b := batch{first: next, recs: make([]kgo.Record, n)}
+			for i := range b.recs {
+				gen.Fill(next, &report)
+				if cap(chunk)-len(chunk) < 256 {
+					chunk = make([]byte, 0, 64<<10)
+				}
+				start := len(chunk)
+				if chunk, b.err = codec.Encode(chunk, &report); b.err != nil {
+					b.recs = b.recs[:i]
+					break
+				}
+				b.recs[i] = kgo.Record{Key: gen.Key(next), Value: chunk[start:len(chunk):len(chunk)], Headers: headers}
+				next++
+			}
+			select {
+			case out <- b:
+			case <-ctx.Done():
+				return
+			}
+			if b.err != nil {
+				return
+			}
+		}
+	}()
+	return out
+}
