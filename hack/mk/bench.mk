@@ -2,7 +2,7 @@
 # memory the stats consumer needs, how fast it recovers from SIGKILL, and the
 # end-to-end latency, measured against a real Apache Kafka broker started for
 # the run (Java 17; Maven once, for the jars). One markdown table on stdout,
-# also written to .cache/bench/results.md; progress on stderr. About 9
+# also written to .cache/bench/results.md; progress on stderr. About 7-11
 # minutes on 2 cores, plus the one-time Maven download of the Kafka jars.
 #   make bench BENCH_FLAGS='-records 200000 -latency 10s -latency-fast 5s'   a quick try
 #   make bench BENCH_FLAGS=-help                                             every option
@@ -14,7 +14,7 @@ BENCH_BIN := .cache/bench/bin
 BENCH_FLAGS ?=
 
 .PHONY: bench
-bench: ## throughput, memory, restart, latency and the dashboard under load on a real Kafka, vs raw franz-go, Kafka's perf tools and Kafka Streams: one table (~9 min)
+bench: ## throughput, memory, restart, latency and the dashboard under load on a real Kafka, vs raw franz-go, Kafka's perf tools and Kafka Streams: one table (~7-11 min)
 	mkdir -p $(BENCH_BIN)
 	cd services/producer && GOWORK=off $(GO) build -o ../../$(BENCH_BIN)/producer .
 	cd services/consumer && GOWORK=off $(GO) build -o ../../$(BENCH_BIN)/consumer .
