@@ -31,20 +31,26 @@ type rawProduceResult struct {
 // the same records as the producer — the generator's reports, encoded, keyed
 // by station, with the stream's headers — with the producer's client options
 // (transactional, idempotent, acks=all, 10 retries, -linger, -compression:
-// the bench passes the producer's) and a commit per -txn-records, but all encoded before the clock starts: what is left is the
-// client's work. It prints a rawProduceResult as JSON on stdout.
+// the bench passes the producer's) and a commit per -txn-records, but all
+// encoded before the clock starts: what is left is the client's work. It prints a rawProduceResult as JSON on stdout.
 func rawProduceMain(args []string) int {
 	fs := flag.NewFlagSet("rawproduce", flag.ContinueOnError)
 	brokers := fs.String("brokers", "", "bootstrap brokers")
 	topic := fs.String("topic", "", "topic (existing)")
 	records := fs.Int64("records", 2_000_000, "reports")
 	txnRecords := fs.Int64("txn-records", txnRecords, "reports per transaction (at a whole day)")
-	linger := fs.Duration("linger", 10*time.Millisecond, "kgo.ProducerLinger (PRODUCE_LINGER)")
-	compression := fs.String("compression", "snappy", "batch compression, as Kafka names it (PRODUCE_COMPRESSION)")
+	// No defaults of their own: the bench passes the producer's.
+	lingerFlag := fs.String("linger", "", "kgo.ProducerLinger, required (the producer's PRODUCE_LINGER)")
+	compression := fs.String("compression", "", "batch compression as Kafka names it, required (the producer's PRODUCE_COMPRESSION)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	fail := func(err error) int { fmt.Fprintln(os.Stderr, "rawproduce:", err); return 1 }
+	linger, err := time.ParseDuration(*lingerFlag)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "rawproduce: -linger %q: %v\n", *lingerFlag, err)
+		return 2
+	}
 	compress, ok := kafkaconfig.Compression(*compression)
 	if !ok {
 		fmt.Fprintf(os.Stderr, "rawproduce: -compression %q: want one of %v\n", *compression, kafkaconfig.CompressionNames())
@@ -54,19 +60,16 @@ func rawProduceMain(args []string) int {
 	g := generator.New(1)
 	headers := streamid.ID{Producer: "bench-raw-" + *topic, Seed: 1}.Headers()
 	values := make([][]byte, *records)
-	var r reportpb.Report
-	var chunk []byte
+	var (
+		r  reportpb.Report
+		vs codec.Values
+	)
 	for i := range *records {
 		g.Fill(i, &r)
-		if cap(chunk)-len(chunk) < 256 {
-			chunk = make([]byte, 0, 1<<20)
-		}
-		n := len(chunk)
 		var err error
-		if chunk, err = codec.Encode(chunk, &r); err != nil {
+		if values[i], err = vs.Encode(&r); err != nil {
 			return fail(err)
 		}
-		values[i] = chunk[n:len(chunk):len(chunk)]
 	}
 	client, err := kgo.NewClient(
 		kgo.SeedBrokers(strings.Split(*brokers, ",")...),
@@ -75,7 +78,7 @@ func rawProduceMain(args []string) int {
 		kgo.TransactionTimeout(time.Minute),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.RecordRetries(10),
-		kgo.ProducerLinger(*linger),
+		kgo.ProducerLinger(linger),
 		compress,
 	)
 	if err != nil {

@@ -53,6 +53,25 @@ func Encode(dst []byte, r *reportpb.Report) ([]byte, error) {
 	return append(dst, unknown...), nil
 }
 
+// Values encodes reports into shared chunks of memory rather than an
+// allocation each (a chunk is freed once every value in it is): what a
+// producer of many records wants. A value's capacity ends where it does, so
+// appending to one cannot overwrite the next.
+type Values struct{ chunk []byte }
+
+// Encode returns the wire form of r, in the current chunk or a new one.
+func (v *Values) Encode(r *reportpb.Report) ([]byte, error) {
+	if cap(v.chunk)-len(v.chunk) < 256 { // a report is ~30 bytes
+		v.chunk = make([]byte, 0, 64<<10)
+	}
+	start := len(v.chunk)
+	var err error
+	if v.chunk, err = Encode(v.chunk, r); err != nil {
+		return nil, err
+	}
+	return v.chunk[start:len(v.chunk):len(v.chunk)], nil
+}
+
 // Reasons a record is rejected; a metric label each.
 var (
 	ErrNoKey       = errors.New("record has no key")

@@ -1,11 +1,13 @@
 package codec
 
 import (
+	"bytes"
 	"errors"
 	"math"
 	"testing"
 
 	"github.com/weatherstream/weather/proto/reportpb"
+	"github.com/weatherstream/weather/services/common/generator"
 )
 
 func encode(t *testing.T, r *reportpb.Report) []byte {
@@ -63,5 +65,33 @@ func TestDecodeRejectsBadRecords(t *testing.T) {
 				t.Errorf("Reason = %q, want %q", got, tt.reason)
 			}
 		})
+	}
+}
+
+func TestValuesShareChunksAndStayApart(t *testing.T) {
+	g := generator.New(1)
+	var v Values
+	values := make([][]byte, 5000) // more than one chunk
+	for i := range values {
+		b, err := v.Encode(g.Report(int64(i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cap(b) != len(b) {
+			t.Fatalf("value %d: cap %d, len %d: appending to it would overwrite the next", i, cap(b), len(b))
+		}
+		values[i] = b
+	}
+	_ = append(values[0], 0xff) // must not touch values[1]
+	for i, b := range values {
+		if want := encode(t, g.Report(int64(i))); !bytes.Equal(b, want) {
+			t.Fatalf("value %d = %x, want %x", i, b, want)
+		}
+	}
+	if n := testing.AllocsPerRun(1000, func() { _, _ = v.Encode(g.Report(7)) }); n > 1.5 {
+		t.Errorf("%.2f allocations per value, want about one (the Report), a chunk now and then", n)
+	}
+	if _, err := v.Encode(&reportpb.Report{Date: "\xff", StationId: "StationA"}); err == nil {
+		t.Error("a report with invalid UTF-8 encodes")
 	}
 }

@@ -14,7 +14,7 @@ import (
 const aheadBatch = 1024
 
 // batch is the records of indexes first … first+len(recs)-1, or the error
-// that stopped the generator.
+// that stopped the generator at index first.
 type batch struct {
 	first int64
 	recs  []kgo.Record
@@ -27,14 +27,15 @@ type batch struct {
 // the producer's loop waits for every commit (a flush and EndTransaction
 // round trips): generating and encoding the next records meanwhile takes
 // their cost off the loop. The records of a batch share one allocation,
-// their values shared chunks; the client keeps what it still holds alive.
+// their values shared chunks (codec.Values); the client keeps what it still
+// holds alive.
 func ahead(ctx context.Context, gen *generator.Generator, headers []kgo.RecordHeader, next, count int64) <-chan batch {
 	out := make(chan batch, 2)
 	go func() {
 		defer close(out)
 		var (
 			report reportpb.Report
-			chunk  []byte
+			values codec.Values
 		)
 		for count == 0 || next < count {
 			n := int64(aheadBatch)
@@ -44,15 +45,12 @@ func ahead(ctx context.Context, gen *generator.Generator, headers []kgo.RecordHe
 			b := batch{first: next, recs: make([]kgo.Record, n)}
 			for i := range b.recs {
 				gen.Fill(next, &report)
-				if cap(chunk)-len(chunk) < 256 {
-					chunk = make([]byte, 0, 64<<10)
-				}
-				start := len(chunk)
-				if chunk, b.err = codec.Encode(chunk, &report); b.err != nil {
-					b.recs = b.recs[:i]
+				value, err := values.Encode(&report)
+				if err != nil {
+					b = batch{first: next, err: err}
 					break
 				}
-				b.recs[i] = kgo.Record{Key: gen.Key(next), Value: chunk[start:len(chunk):len(chunk)], Headers: headers}
+				b.recs[i] = kgo.Record{Key: gen.Key(next), Value: value, Headers: headers}
 				next++
 			}
 			select {
