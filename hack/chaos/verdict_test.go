@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/weatherstream/weather/services/common/codec"
+	"github.com/weatherstream/weather/services/common/embeddedkafka"
 	"github.com/weatherstream/weather/services/common/generator"
 )
 
@@ -97,7 +98,7 @@ func TestJudgeFailsOnEveryKindOfWrong(t *testing.T) {
 // returns the world and the files a correct consumer writes at the end.
 func pipeline(t *testing.T, days int64, dup, abort bool) (world, map[int32]map[string]any) {
 	t.Helper()
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, topic))
+	c, err := embeddedkafka.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, topic))
 	if err != nil {
 		t.Fatal(err)
 	}

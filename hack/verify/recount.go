@@ -6,6 +6,7 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -21,6 +22,7 @@ type Recount struct {
 	Records  map[int32]int64 // committed reports counted
 	Skipped  map[int32]int64 // committed records that are not valid reports
 	Controls map[int32]int64 // transaction markers
+	Aborted  map[int32]int64 // records of aborted transactions (not counted)
 	// At[p][n] are partition p's stats below offset n, for the offsets
 	// asked for besides the files' (Stations[p] is At[p][upTo[p]]).
 	At map[int32]map[int64]map[string]Station
@@ -53,11 +55,19 @@ func Report(key, value []byte) (*reportpb.Report, error) {
 }
 
 // Count reads each partition of topic from offset 0 up to (not including)
-// upTo[p], read committed and with the transaction markers, and folds every
-// valid report into per-station stats in offset order: what a correct
-// consumer that never lost or repeated a record must have stored. The
-// counts (Records, Skipped, Controls) are of the records below upTo[p].
-// opts are the client's connection options (seed brokers, dialer, TLS).
+// upTo[p] and folds every committed valid report into per-station stats in
+// offset order: what a correct consumer that never lost or repeated a record
+// must have stored. The counts (Records, Skipped, Controls, Aborted) are of
+// the records below upTo[p]. opts are the client's connection options (seed
+// brokers, dialer, TLS).
+//
+// Which records are committed it decides itself, from the log: it reads
+// uncommitted, holds each transactional record until its producer's next
+// marker, and counts it if that marker is a commit. The broker's read
+// committed path (its aborted-transactions index, the fetch limits) is not
+// trusted: an embedded broker once handed aborted records to read committed
+// readers (services/common/embeddedkafka), and a check that read the same
+// way would have agreed with them.
 //
 // For every map in also (offsets of the same kind as a file's: one past a
 // record a read-committed reader receives, e.g. what the dashboard shows),
@@ -71,7 +81,7 @@ func Report(key, value []byte) (*reportpb.Report, error) {
 func Count(ctx context.Context, opts []kgo.Opt, topic string, upTo map[int32]int64, seed uint64, also ...map[int32]int64) (*Recount, error) {
 	rc := &Recount{
 		Stations: map[int32]map[string]Station{},
-		Records:  map[int32]int64{}, Skipped: map[int32]int64{}, Controls: map[int32]int64{},
+		Records:  map[int32]int64{}, Skipped: map[int32]int64{}, Controls: map[int32]int64{}, Aborted: map[int32]int64{},
 		At: map[int32]map[int64]map[string]Station{},
 	}
 	gen := generator.New(seed)
@@ -130,7 +140,7 @@ func Count(ctx context.Context, opts []kgo.Opt, topic string, upTo map[int32]int
 	}
 	cl, err := kgo.NewClient(append(slices.Clip(opts),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: from}),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.FetchIsolationLevel(kgo.ReadUncommitted()),
 		kgo.KeepControlRecords(),
 		kgo.ConsumeResetOffset(kgo.NoResetOffset()),
 	)...)
@@ -139,14 +149,62 @@ func Count(ctx context.Context, opts []kgo.Opt, topic string, upTo map[int32]int
 	}
 	defer cl.Close()
 
+	// fold applies one decided record, in offset order.
+	fold := func(p int32, r *kgo.Record, committed bool) {
+		cut(p, r.Offset)
+		counted := r.Offset < upTo[p]
+		switch {
+		case r.Attrs.IsControl():
+			if counted {
+				rc.Controls[p]++
+			}
+		case !committed:
+			if counted {
+				rc.Aborted[p]++
+			}
+		default:
+			report, err := Report(r.Key, r.Value)
+			if err != nil {
+				if counted {
+					rc.Skipped[p]++
+				}
+				break
+			}
+			if counted {
+				rc.Records[p]++
+			}
+			m := current[p]
+			s, ok := m[report.StationId]
+			if !ok {
+				s.Start = report.Date
+			}
+			s.Count++
+			s.Sum += report.Degrees
+			s.End = report.Date
+			m[report.StationId] = s
+			checkStream(p, report, r.Offset, s.Count)
+		}
+		cut(p, r.Offset+1)
+	}
+	txns := map[int32]*transactions{}
+	for p := range from {
+		txns[p] = &transactions{open: map[int64][]int{}}
+	}
 	// A file's offset is one past a record its consumer received (a report
-	// or a marker), and read committed returns both, so reading is done for
-	// partition p once its highest cut's offset-1 has come by.
+	// or a marker), so reading is done for partition p once its highest
+	// cut is passed: every record below it read and decided.
 	pending := len(from)
 	for pending > 0 {
 		fetches := cl.PollFetches(ctx)
 		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("recount: %d partition(s) not read up to the files' offsets: %w", pending, err)
+			var stuck []string
+			for p, t := range txns {
+				if len(cuts[p]) > 0 {
+					stuck = append(stuck, t.why(p, cuts[p][len(cuts[p])-1]))
+				}
+			}
+			slices.Sort(stuck)
+			return nil, fmt.Errorf("recount: %d partition(s) not read up to the files' offsets (%s): %w", pending, strings.Join(stuck, "; "), err)
 		}
 		var ferr error
 		fetches.EachError(func(_ string, p int32, err error) { ferr = fmt.Errorf("partition %d: %w", p, err) })
@@ -158,35 +216,80 @@ func Count(ctx context.Context, opts []kgo.Opt, topic string, upTo map[int32]int
 			if len(cuts[p]) == 0 {
 				return // read far enough
 			}
-			cut(p, r.Offset)
-			counted := r.Offset < upTo[p]
-			if r.Attrs.IsControl() {
-				if counted {
-					rc.Controls[p]++
-				}
-			} else if report, err := Report(r.Key, r.Value); err != nil {
-				if counted {
-					rc.Skipped[p]++
-				}
-			} else {
-				if counted {
-					rc.Records[p]++
-				}
-				m := current[p]
-				s, ok := m[report.StationId]
-				if !ok {
-					s.Start = report.Date
-				}
-				s.Count++
-				s.Sum += report.Degrees
-				s.End = report.Date
-				m[report.StationId] = s
-				checkStream(p, report, r.Offset, s.Count)
+			t := txns[p]
+			t.add(r)
+			for _, d := range t.decided() {
+				fold(p, d.rec, d.committed)
 			}
-			if cut(p, r.Offset+1); len(cuts[p]) == 0 {
+			if len(cuts[p]) == 0 {
 				pending--
 			}
 		})
 	}
 	return rc, nil
+}
+
+// transactions are one partition's records read uncommitted, held in
+// offset order until it is known whether they are committed.
+type transactions struct {
+	queue []held
+	open  map[int64][]int // producer id -> its undecided records' indexes in queue
+	read  int64           // one past the last record read
+}
+
+type held struct {
+	rec                *kgo.Record
+	decided, committed bool
+}
+
+// add takes the next record of the partition. A transactional record waits
+// for its producer's marker; a marker decides them all (commit or abort);
+// anything else is committed as it comes.
+func (t *transactions) add(r *kgo.Record) {
+	t.read = r.Offset + 1
+	switch {
+	case r.Attrs.IsControl():
+		// The key is version (int16) and type (int16): 0 abort, 1 commit.
+		commit := len(r.Key) >= 4 && r.Key[3] == 1
+		for _, i := range t.open[r.ProducerID] {
+			t.queue[i].decided, t.queue[i].committed = true, commit
+		}
+		delete(t.open, r.ProducerID)
+		t.queue = append(t.queue, held{rec: r, decided: true})
+	case r.Attrs.IsTransactional():
+		t.open[r.ProducerID] = append(t.open[r.ProducerID], len(t.queue))
+		t.queue = append(t.queue, held{rec: r})
+	default:
+		t.queue = append(t.queue, held{rec: r, decided: true, committed: true})
+	}
+}
+
+// decided removes and returns the records at the head of the queue whose
+// fate is known, in offset order.
+func (t *transactions) decided() []held {
+	n := 0
+	for n < len(t.queue) && t.queue[n].decided {
+		n++
+	}
+	if n == 0 {
+		return nil
+	}
+	out := slices.Clone(t.queue[:n])
+	t.queue = slices.Delete(t.queue, 0, n)
+	for pid, idx := range t.open {
+		for i := range idx {
+			idx[i] -= n
+		}
+		t.open[pid] = idx
+	}
+	return out
+}
+
+// why says what partition p waits for to be read up to offset want.
+func (t *transactions) why(p int32, want int64) string {
+	if len(t.queue) > 0 {
+		r := t.queue[0].rec
+		return fmt.Sprintf("partition %d: the transaction of producer %d from offset %d has no marker up to offset %d", p, r.ProducerID, r.Offset, t.read)
+	}
+	return fmt.Sprintf("partition %d: read up to offset %d of %d", p, t.read, want)
 }

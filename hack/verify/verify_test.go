@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/weatherstream/weather/services/common/codec"
+	"github.com/weatherstream/weather/services/common/embeddedkafka"
 	"github.com/weatherstream/weather/services/common/generator"
 )
 
@@ -47,7 +48,7 @@ func TestParseFileAndCompare(t *testing.T) {
 // files', and checks the stream, on a broker of transactions with markers.
 func TestRecountCuts(t *testing.T) {
 	const topic = "temperatures"
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, topic))
+	c, err := embeddedkafka.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, topic))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,5 +135,99 @@ func TestRecountCuts(t *testing.T) {
 	}
 	if want := (map[int32]int64{0: 1, 1: 2}); !maps.Equal(rc.Controls, want) {
 		t.Errorf("transaction markers %v, want %v", rc.Controls, want)
+	}
+}
+
+// TestRecountDecidesTransactionsFromTheLog: the recount counts a
+// transaction's records only once its producer's marker says commit, folds
+// them in offset order whenever the marker comes, and takes no cut before
+// every record below it is decided — on plain kfake, read with one batch per
+// fetch, where the broker's own read committed path hands out aborted
+// records (embeddedkafka's package comment).
+func TestRecountDecidesTransactionsFromTheLog(t *testing.T) {
+	const topic = "temperatures"
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, topic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	producer := func(id string) *kgo.Client {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.TransactionalID(id),
+			kgo.DefaultProduceTopic(topic), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(cl.Close)
+		return cl
+	}
+	gen := generator.New(1)
+	write := func(cl *kgo.Client, i int64) {
+		t.Helper()
+		r := gen.Report(i)
+		v, err := codec.Encode(nil, r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cl.ProduceSync(ctx, &kgo.Record{Key: []byte(r.StationId), Value: v}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	end := func(cl *kgo.Client, commit kgo.TransactionEndTry) {
+		t.Helper()
+		if err := cl.EndTransaction(ctx, commit); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a, b := producer("a"), producer("b")
+	for _, cl := range []*kgo.Client{a, b} {
+		if err := cl.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(a, 0)           // 0: aborted below
+	write(b, 1)           // 1: committed at 3, before 0 is decided
+	write(a, 2)           // 2: aborted below
+	end(b, kgo.TryCommit) // 3
+	end(a, kgo.TryAbort)  // 4
+	if err := a.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	write(a, 0)           // 5
+	write(a, 2)           // 6
+	end(a, kgo.TryCommit) // 7
+	if err := a.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	write(a, 3) // 8: its producer vanishes; the next instance fences it (abort marker 9)
+	_ = producer("a").BeginTransaction()
+	if err := producer("a").Flush(ctx); err != nil { // InitProducerID fences the old instance
+		t.Fatal(err)
+	}
+
+	station := func(is ...int64) map[string]Station {
+		m := map[string]Station{}
+		for _, i := range is {
+			r := gen.Report(i)
+			m[r.StationId] = Station{Count: 1, Sum: r.Degrees, Start: r.Date, End: r.Date}
+		}
+		return m
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	opts := []kgo.Opt{kgo.SeedBrokers(c.ListenAddrs()...), kgo.FetchMaxBytes(1)}
+	rc, err := Count(ctx, opts, topic, map[int32]int64{0: 10}, 1, map[int32]int64{0: 2}, map[int32]int64{0: 4}, map[int32]int64{0: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for below, want := range map[int64]map[string]Station{
+		2: station(1), 4: station(1), 7: station(1, 0, 2), 10: station(1, 0, 2),
+	} {
+		if got := rc.At[0][below]; !maps.Equal(got, want) {
+			t.Errorf("below offset %d: %v, want %v", below, got, want)
+		}
+	}
+	if rc.Records[0] != 3 || rc.Aborted[0] != 3 || rc.Controls[0] != 4 {
+		t.Errorf("records %d, aborted %d, markers %d; want 3, 3, 4", rc.Records[0], rc.Aborted[0], rc.Controls[0])
 	}
 }

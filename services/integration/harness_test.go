@@ -19,6 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/weatherstream/weather/services/common/embeddedkafka"
 	"github.com/weatherstream/weather/services/common/testkit"
 )
 
@@ -56,7 +57,7 @@ func testMain(m *testing.M) int {
 		brokers = strings.Split(env, ",")
 		fmt.Fprintf(os.Stderr, "integration: broker %s (KAFKA_BROKERS)\n", env)
 	} else {
-		cluster, err := kfake.NewCluster(kfake.NumBrokers(1))
+		cluster, err := embeddedkafka.NewCluster(kfake.NumBrokers(1))
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1

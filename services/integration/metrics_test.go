@@ -22,6 +22,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/weatherstream/weather/services/common/embeddedkafka"
 	"github.com/weatherstream/weather/services/common/observe/observetest"
 )
 
@@ -371,7 +372,7 @@ func scrapeAllServiceMetrics(t *testing.T) map[string]bool {
 		p.terminate()
 		p.wait(30 * time.Second)
 	}
-	away, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(4, "away"))
+	away, err := embeddedkafka.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(4, "away"))
 	if err != nil {
 		t.Fatal(err)
 	}

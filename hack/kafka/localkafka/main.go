@@ -17,6 +17,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/weatherstream/weather/services/common/embeddedkafka"
 )
 
 func main() {
@@ -50,7 +52,7 @@ func main() {
 
 // start runs the broker on its data directory and repairs what a crash left.
 func start(ctx context.Context, log *slog.Logger, port int, dir string) (*kfake.Cluster, error) {
-	cluster, err := kfake.NewCluster(
+	cluster, err := embeddedkafka.NewCluster(
 		kfake.NumBrokers(1),
 		kfake.Ports(port),
 		kfake.DataDir(dir),

@@ -16,6 +16,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/weatherstream/weather/services/common/embeddedkafka"
 )
 
 // Buffer is a bytes.Buffer safe for concurrent use: slog handlers and
@@ -40,11 +42,12 @@ func (s *Buffer) String() string {
 	return s.b.String()
 }
 
-// Cluster starts a one-broker kfake cluster with opts (topics, a data
+// Cluster starts a one-broker kfake cluster (embeddedkafka's: read committed
+// kept as a real broker keeps it) with opts (topics, a data
 // directory…) and closes it when the test ends.
 func Cluster(t testing.TB, opts ...kfake.Opt) *kfake.Cluster {
 	t.Helper()
-	c, err := kfake.NewCluster(append([]kfake.Opt{kfake.NumBrokers(1)}, opts...)...)
+	c, err := embeddedkafka.NewCluster(append([]kfake.Opt{kfake.NumBrokers(1)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
