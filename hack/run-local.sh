@@ -38,10 +38,12 @@ for p in $(seq "$PORT" $((PORT + 4))); do
   fi
 done
 
-# The previous run's logs are kept one run back.
 mkdir -p "$DATA"
-if [ -d "$LOGS" ]; then rm -rf "$DATA/logs.previous" && mv "$LOGS" "$DATA/logs.previous"; fi
-mkdir -p "$LOGS"
+# This run's logs start aside and replace the previous run's (kept one run
+# back) only once the broker holds the data directory: a second make run on
+# the same RUN_DATA is refused before it touches anything of the first's.
+NEW_LOGS="$DATA/logs.starting.$$"
+rm -rf "$NEW_LOGS" && mkdir -p "$NEW_LOGS"
 
 declare -A name_of=() # pid -> what it is
 pids=()
@@ -87,14 +89,24 @@ shutdown() {
 trap 'shutdown; exit 0' INT TERM
 trap shutdown EXIT
 
-launch broker "$LOGS/broker.log" "$BIN/localkafka" -addr "$ADDR" -data "$DATA/kafka"
+launch broker "$NEW_LOGS/broker.log" "$BIN/localkafka" -addr "$ADDR" -data "$DATA/kafka"
 broker=${pids[0]}
 # Ready once it has repaired what a crash may have left (see localkafka).
 for _ in $(seq 300); do
-  grep -q "broker (kfake) ready" "$LOGS/broker.log" 2>/dev/null && break
-  kill -0 "$broker" 2>/dev/null || { say "the embedded broker did not start:"; cat "$LOGS/broker.log" >&2; exit 1; }
+  grep -q "broker (kfake) ready" "$NEW_LOGS/broker.log" 2>/dev/null && break
+  if ! kill -0 "$broker" 2>/dev/null; then
+    code=0
+    wait "$broker" || code=$?
+    trap - INT TERM EXIT
+    say "the embedded broker did not start: $(cat "$NEW_LOGS/broker.log")"
+    rm -rf "$NEW_LOGS"
+    [ "$code" = 2 ] && exit 2 # its data directory is another run's
+    exit 1
+  fi
   sleep 0.1
 done
+if [ -d "$LOGS" ]; then rm -rf "$DATA/logs.previous" && mv "$LOGS" "$DATA/logs.previous"; fi
+mv "$NEW_LOGS" "$LOGS" # the broker writes on into its log, now under logs/
 
 export KAFKA_BROKERS="$ADDR"
 HTTP_ADDR=127.0.0.1:$PORT DATA_DIR="$DATA" launch dashboard "$LOGS/dashboard.log" "$BIN/dashboard"

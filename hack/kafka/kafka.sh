@@ -161,6 +161,12 @@ cmd_start() {
   if [[ -d "$dir" && -n "$(ls -A "$dir")" && ! -f "$dir/server.properties" ]]; then
     die "KAFKA_DATA_DIR $dir is not empty and was not created by kafka.sh"
   fi
+  # One broker per log directory. Kafka's own .lock refuses a second one only
+  # after its KRaft controller has written to the shared metadata log: seen
+  # with 4.1.1, the first broker then never reaches its controller again.
+  if pid_alive "$(cat "$dir/kafka.pid" 2>/dev/null)"; then
+    die "KAFKA_DATA_DIR $dir is in use by the broker of pid $(cat "$dir/kafka.pid"): one broker per log directory; stop it first, or use another directory"
+  fi
   mkdir -p "$dir"
   dir="$(cd "$dir" && pwd)"
   local props="$dir/server.properties"

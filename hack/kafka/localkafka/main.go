@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -37,6 +38,16 @@ func main() {
 		fmt.Fprintf(os.Stderr, "localkafka: %v\n", err)
 		os.Exit(1)
 	}
+	lock, err := lockDir(*dir, *addr)
+	if errors.Is(err, errDirInUse) {
+		fmt.Fprintf(os.Stderr, "localkafka: %v\n", err)
+		os.Exit(2) // as a port in use: the run's settings clash with another's
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "localkafka: %v\n", err)
+		os.Exit(1)
+	}
+	defer lock.Close()
 	cluster, err := start(context.Background(), log, port, *dir)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "localkafka: %v\n", err)
@@ -47,6 +58,9 @@ func main() {
 	defer stop()
 	<-ctx.Done()
 	cluster.Close()
+	if n := removeTemps(*dir); n > 0 {
+		log.Warn("removed temporary files of writes that failed (a full disk?)", "files", n)
+	}
 	log.Info("stopped")
 }
 
@@ -57,6 +71,7 @@ func start(ctx context.Context, log *slog.Logger, port int, dir string) (*kfake.
 		kfake.Ports(port),
 		kfake.DataDir(dir),
 		kfake.SyncWrites(), // a kill -9 of the broker loses nothing acknowledged
+		kfake.WithLogger(kfakeLogger{log}),
 	)
 	if err != nil {
 		return nil, err
