@@ -165,7 +165,6 @@ func startMakeRunExpectingExit(t *testing.T, data string) *makeRun {
 	return r
 }
 
-
 // The embedded broker's disk full: the producer's error points at the
 // broker's log, and the log says it (no space left on device); stopped with
 // the disk still full, the broker leaves no temporary file of a failed write
