@@ -55,5 +55,11 @@ func TestLoadConfigErrors(t *testing.T) {
 		{Name: "pod index", Env: map[string]string{"POD_INDEX": "-2"}, Args: []string{"0"}, WantErr: "POD_INDEX is -2"},
 		{Name: "empty data dir", Env: map[string]string{"DATA_DIR": ""}, Args: []string{"0"}, WantErr: "DATA_DIR is set but empty"},
 		{Name: "empty topic", Env: map[string]string{"TOPIC": ""}, Args: []string{"0"}, WantErr: "TOPIC is set but empty"},
+		{Name: "empty partitions", Env: map[string]string{"PARTITIONS": ""}, Args: []string{"0"}, WantErr: "PARTITIONS is set but empty: unset it, or give it a value"},
+		{Name: "empty tls", Env: map[string]string{"KAFKA_TLS": ""}, Args: []string{"0"}, WantErr: "KAFKA_TLS is set but empty"},
+		{Name: "empty ca file", Env: map[string]string{"KAFKA_TLS_CA_FILE": ""}, Args: []string{"0"}, WantErr: "KAFKA_TLS_CA_FILE is set but empty"},
+		{Name: "http port not a number", Env: map[string]string{"HTTP_ADDR": ":notaport"}, Args: []string{"0"}, WantErr: `HTTP_ADDR ":notaport"`},
+		{Name: "http connections", Env: map[string]string{"HTTP_MAX_CONNECTIONS": "-1"}, Args: []string{"0"}, WantErr: "HTTP_MAX_CONNECTIONS is -1"},
+		{Name: "broker port", Env: map[string]string{"KAFKA_BROKERS": "kafka:notaport"}, Args: []string{"0"}, WantErr: `KAFKA_BROKERS "kafka:notaport"`},
 	}, func(args []string) error { _, _, err := loadConfig(args); return err })
 }

@@ -26,6 +26,7 @@ type dashboardView struct {
 		Start      string  `json:"start"`
 		End        string  `json:"end"`
 		Partitions []int32 `json:"partitions"`
+		Error      string  `json:"error"`
 	} `json:"stations"`
 	Partitions []struct {
 		Partition int32    `json:"partition"`

@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -13,6 +15,10 @@ import (
 // stderr naming the variable and what it allows, exit 2, before anything
 // touches the broker or the disk.
 func TestBadConfigIsOneClearError(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "ca.pem") // a FIFO no one writes: reading it would block for ever
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, tt := range []struct {
 		svc  string
 		env  []string
@@ -43,6 +49,19 @@ func TestBadConfigIsOneClearError(t *testing.T) {
 		{"debug", []string{"OUTPUT=xml"}, nil, "OUTPUT"},
 		{"debug", []string{"GROUP="}, nil, "GROUP is set but empty"},
 		{"debug", []string{"LOG_FORMAT=fancy"}, nil, "LOG_FORMAT"},
+		{"debug", []string{"HTTP_ADDR=:notaport"}, nil, `HTTP_ADDR ":notaport": want [host]:port, the port a number from 0 to 65535`},
+		{"dashboard", []string{"HTTP_ADDR=:99999"}, nil, `HTTP_ADDR ":99999": want [host]:port`},
+		{"consumer", []string{"HTTP_ADDR=:notaport"}, []string{"0"}, `HTTP_ADDR ":notaport"`},
+		{"producer", []string{"HTTP_MAX_CONNECTIONS=0"}, nil, "HTTP_MAX_CONNECTIONS is 0: want at least 1"},
+		{"dashboard", []string{"HTTP_IDLE_TIMEOUT=0s"}, nil, "HTTP_IDLE_TIMEOUT is 0s: want at least 100ms"},
+		{"producer", []string{"KAFKA_BROKERS=host:notaport"}, nil, `KAFKA_BROKERS "host:notaport": want [host]:port, the port a number from 1 to 65535`},
+		{"debug", []string{"KAFKA_BROKERS=a:9092,b:0"}, nil, `KAFKA_BROKERS "a:9092,b:0": entry "b:0"`},
+		{"consumer", []string{"KAFKA_TLS="}, []string{"0"}, "KAFKA_TLS is set but empty: unset it, or give it a value"},
+		{"debug", []string{"KAFKA_SASL_MECHANISM="}, nil, "KAFKA_SASL_MECHANISM is set but empty"},
+		{"dashboard", []string{"KAFKA_TLS_CA_FILE="}, nil, "KAFKA_TLS_CA_FILE is set but empty"},
+		{"producer", []string{"KAFKA_SASL_MECHANISM=PLAIN", "KAFKA_SASL_USERNAME=u", "KAFKA_SASL_PASSWORD_FILE=/dev/zero"}, nil,
+			"KAFKA_SASL_PASSWORD_FILE: open /dev/zero: not a regular file (a device)"},
+		{"debug", []string{"KAFKA_TLS_CA_FILE=" + fifo}, nil, "KAFKA_TLS_CA_FILE: open " + fifo + ": not a regular file (a FIFO)"},
 	} {
 		t.Run(tt.svc+" "+tt.want, func(t *testing.T) {
 			p := start(t, tt.svc, append([]string{"TOPIC=" + newTopic(t), "DATA_DIR=" + t.TempDir()}, tt.env...), tt.args...)

@@ -223,3 +223,33 @@ func TestFullDiskUnderTheEmbeddedBrokerIsSaidAndLosesNothing(t *testing.T) {
 		t.Errorf("%d records that are not the stream's", foreign)
 	}
 }
+
+// SIGTERM while the broker is down: the producer gives its last commit
+// stream.StopGrace (10 s), then stops cleanly (exit 0), saying which reports
+// are not committed; with the broker back, it resumes right after the last
+// committed report and the topic is exactly the stream.
+func TestProducerStopsPromptlyAndCleanlyWithTheBrokerDown(t *testing.T) {
+	addr, dir := freeAddr(t), t.TempDir()
+	broker := startEmbeddedBroker(t, addr, dir)
+	env := []string{"KAFKA_BROKERS=" + addr, "TOPIC=temperatures"}
+	p := start(t, "producer", append(env, "INTERVAL=1ms"))
+	p.waitForLog("producing", 30*time.Second)
+	time.Sleep(500 * time.Millisecond) // some committed, a transaction open
+	_ = broker.cmd.Process.Kill()
+	broker.wait(10 * time.Second)
+
+	stopped := time.Now()
+	p.terminate()
+	code := p.wait(30 * time.Second)
+	took := time.Since(stopped)
+	if code != 0 || took > 15*time.Second || !strings.Contains(p.stderr.String(), "stopped before the open transaction was committed") {
+		t.Fatalf("producer stopped with the broker down: exit %d after %s, want 0 within 15s saying what is not committed:\n%s", code, took.Round(time.Millisecond), tail(p.stderr.String(), 5))
+	}
+	t.Logf("stopped %s after SIGTERM", took.Round(time.Millisecond))
+
+	startEmbeddedBroker(t, addr, dir)
+	produce(t, "temperatures", 5000, env...)
+	if foreign := checkStream(t, []string{addr}, "temperatures", 5000, seedOne); foreign != 0 {
+		t.Errorf("%d records that are not the stream's", foreign)
+	}
+}

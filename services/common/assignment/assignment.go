@@ -41,8 +41,14 @@ func ParseByOrdinal(s string) (Assignment, error) {
 	return a.Trim(), nil
 }
 
-// String writes the form ParseByOrdinal reads: "0,2;1,3".
+// String writes the form ParseByOrdinal reads: "0,2;1,3". An assignment
+// in which nobody owns anything (a rebalance's step when no pod keeps any
+// of its partitions) is ";", not "": every pod idles as a spare, where an
+// empty PARTITIONS_BY_ORDINAL is a variable set but empty (exit 2).
 func (a Assignment) String() string {
+	if len(a.Trim()) == 0 {
+		return ";"
+	}
 	entries := make([]string, len(a))
 	for i, parts := range a {
 		s := make([]string, len(parts))

@@ -13,7 +13,9 @@ func TestParseByOrdinal(t *testing.T) {
 		{"0,2;1,3", "0,2;1,3", ""},
 		{"0 2;1 3", "0,2;1,3", ""}, // spaces, as a person may type it
 		{" 2 , 0 ; 3,1 ;;", "0,2;1,3", ""},
-		{"", "", ""},
+		{"", ";", ""},  // nobody owns anything: written so it is not a variable set empty
+		{";", ";", ""}, // … and read back
+		{";;", ";", ""},
 		{";1", ";1", ""},
 		{"0,1,2,3;;", "0,1,2,3", ""},
 		{"0,1;1", "", "partition 1 to ordinals 0 and 1"},

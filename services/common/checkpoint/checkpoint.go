@@ -18,11 +18,23 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/weatherstream/weather/services/common/regularfile"
 	"github.com/weatherstream/weather/services/common/stats"
 )
 
 // Store is a directory of partition files.
 type Store struct{ dir string }
+
+// MaxFileBytes bounds a partition file: ~300 bytes a station, so room for
+// over 200,000 stations in one partition. A larger file is refused, not read
+// (a 200 MB file once cost the dashboard 1.25 GB at every refresh).
+const MaxFileBytes = 64 << 20
+
+// FileMode is a partition file's mode: readable by all, as the original's
+// files are (Python's open() under the usual umask 022), so a dashboard or a
+// backup running as another user can read them; only the consumer writes.
+// (os.CreateTemp would leave 0600.)
+const FileMode = 0o644
 
 // Open returns the store in dir, creating the directory if needed.
 func Open(dir string) (*Store, error) {
@@ -59,7 +71,7 @@ func (s *Store) Partitions() ([]int32, error) {
 // never been checkpointed. A file that cannot be read or is not a checkpoint
 // is an error, and the file is left as it is for a person to look at.
 func (s *Store) Load(p int32) (*stats.Partition, error) {
-	data, err := os.ReadFile(s.Path(p))
+	data, err := regularfile.Read(s.Path(p), MaxFileBytes)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -149,7 +161,10 @@ func (s *Store) replace(p int32, data []byte) error {
 }
 
 func writeAndSync(f *os.File, data []byte) error {
-	_, err := f.Write(data)
+	err := f.Chmod(FileMode)
+	if err == nil {
+		_, err = f.Write(data)
+	}
 	if err == nil {
 		err = f.Sync()
 	}
@@ -188,7 +203,7 @@ func (l *Lock) Unlock() error { return l.f.Close() } // closing releases the flo
 // directory right now. A partition never consumed here has no lock file,
 // and none is made for it.
 func (s *Store) Held(p int32) bool {
-	f, err := os.Open(s.lockPath(p))
+	f, err := regularfile.Open(s.lockPath(p))
 	if err != nil {
 		return false
 	}
@@ -211,9 +226,7 @@ func (s *Store) lockPath(p int32) string {
 // removes temporary files that an owner killed mid-write left behind.
 func (s *Store) Lock(ctx context.Context, p int32, wait time.Duration) (*Lock, error) {
 	path := s.lockPath(p)
-	// Read-only: flock needs no write access, and a volume with no file open
-	// for writing can still be remounted read-only by its admin.
-	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o644)
+	f, err := openLock(path)
 	if err != nil {
 		return nil, fmt.Errorf("lock partition %d: %w", p, err)
 	}
@@ -228,7 +241,7 @@ func (s *Store) Lock(ctx context.Context, p int32, wait time.Duration) (*Lock, e
 			return nil, fmt.Errorf("lock partition %d: %w", p, err)
 		}
 		if time.Now().After(deadline) {
-			holder, _ := os.ReadFile(path)
+			holder, _ := regularfile.ReadFrom(f, 4096)
 			f.Close()
 			return nil, fmt.Errorf("partition %d is owned by another consumer (%s holds %s); waited %s",
 				p, strings.TrimSpace(string(holder)), path, wait)
@@ -240,13 +253,47 @@ func (s *Store) Lock(ctx context.Context, p int32, wait time.Duration) (*Lock, e
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	host, _ := os.Hostname()
-	_ = os.WriteFile(path, fmt.Appendf(nil, "pid %d on %s\n", os.Getpid(), host), 0o644) // for the error above; best effort
+	writeHolder(path)
 	stale, _ := filepath.Glob(filepath.Join(s.dir, fmt.Sprintf("partition-%d.json.tmp-*", p)))
 	for _, name := range stale {
 		os.Remove(name)
 	}
 	return &Lock{f: f}, nil
+}
+
+// openLock opens (creating it) partition lock file path read-only: flock
+// needs no write access, and a volume with no file open for writing can
+// still be remounted read-only by its admin. It never follows a symlink (one
+// in its place would have the consumer write its pid into whatever it points
+// at) and never waits on a FIFO: anything but a regular file there is an
+// error.
+func openLock(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, FileMode)
+	if errors.Is(err, syscall.ELOOP) {
+		return nil, fmt.Errorf("%s is a symlink: a lock file must be a regular file (remove it)", path)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if info, err := f.Stat(); err != nil || !info.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("%s is not a regular file (remove it)", path)
+	}
+	return f, nil
+}
+
+// writeHolder writes who holds the lock into its file, for another
+// consumer's error; best effort, never through a symlink.
+func writeHolder(path string) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return // a read-only volume: the error above says less, that is all
+	}
+	defer f.Close()
+	if info, err := f.Stat(); err == nil && info.Mode().IsRegular() {
+		host, _ := os.Hostname()
+		_, _ = fmt.Fprintf(f, "pid %d on %s\n", os.Getpid(), host)
+	}
 }
 
 // Print writes every partition file of dir to w, each checked as the
@@ -262,7 +309,7 @@ func Print(w io.Writer, dir string) error {
 	}
 	var bad []error
 	for _, name := range names {
-		data, err := os.ReadFile(name)
+		data, err := regularfile.Read(name, MaxFileBytes)
 		if err == nil {
 			_, err = stats.Parse(data)
 		}

@@ -229,3 +229,114 @@ func TestPartitionsAreTheFilesOfTheDirectory(t *testing.T) {
 		})
 	}
 }
+
+// within fails the test if f does not return within a few seconds: a FIFO
+// must never block a read.
+func within(t *testing.T, what string, f func()) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() { f(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatalf("%s blocks", what)
+	}
+}
+
+// What is not a partition file in its place — a FIFO, a directory, a file
+// over MaxFileBytes — is an error at once, from Load and from Print alike.
+func TestLoadAndPrintRefuseWhatIsNotARegularFileOfBoundedSize(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		make  func(path string) error
+		error string
+	}{
+		{"a FIFO", func(path string) error { return syscall.Mkfifo(path, 0o644) }, "a FIFO"},
+		{"a directory", func(path string) error { return os.Mkdir(path, 0o755) }, "a directory"},
+		{"too large", func(path string) error {
+			f, err := os.Create(path)
+			if err == nil {
+				err = f.Truncate(MaxFileBytes + 1) // sparse: costs no disk
+				f.Close()
+			}
+			return err
+		}, "larger than allowed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, _ := Open(t.TempDir())
+			if err := tc.make(s.Path(1)); err != nil {
+				t.Fatal(err)
+			}
+			var err error
+			within(t, "Load", func() { _, err = s.Load(1) })
+			if err == nil || !strings.Contains(err.Error(), tc.error) || !strings.Contains(err.Error(), s.Path(1)) {
+				t.Errorf("Load = %v, want an error naming the file: %s", err, tc.error)
+			}
+			var out bytes.Buffer
+			within(t, "Print", func() { err = Print(&out, s.dir) })
+			if err == nil || !strings.Contains(err.Error(), tc.error) {
+				t.Errorf("Print = %v, want an error: %s", err, tc.error)
+			}
+		})
+	}
+}
+
+// A lock file that is not a regular file is never followed or waited on:
+// a symlink in its place (its target keeps its contents), a FIFO.
+func TestLockRefusesASymlinkOrAFIFOInItsPlace(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		make  func(t *testing.T, path string)
+		error string
+	}{
+		{"a symlink", func(t *testing.T, path string) {
+			target := filepath.Join(t.TempDir(), "precious")
+			if err := os.WriteFile(target, []byte("precious\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink(target, path); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() {
+				if got, _ := os.ReadFile(target); string(got) != "precious\n" {
+					t.Errorf("the symlink's target was written: %q", got)
+				}
+			})
+		}, "is a symlink"},
+		{"a FIFO", func(t *testing.T, path string) {
+			if err := syscall.Mkfifo(path, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}, "not a regular file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, _ := Open(t.TempDir())
+			tc.make(t, s.lockPath(2))
+			var err error
+			within(t, "Lock", func() { _, err = s.Lock(context.Background(), 2, time.Second) })
+			if err == nil || !strings.Contains(err.Error(), tc.error) {
+				t.Errorf("Lock = %v, want %q", err, tc.error)
+			}
+			within(t, "Held", func() {
+				if s.Held(2) {
+					t.Error("Held on what is no lock file")
+				}
+			})
+		})
+	}
+}
+
+// Partition files are readable by all (FileMode), whatever the temporary
+// file they were written as: a dashboard running as another user reads them.
+func TestSavedFilesAreReadableByAll(t *testing.T) {
+	s, _ := Open(t.TempDir())
+	for range 2 { // the first write, and one replacing it
+		if err := s.Save(0, state(5, 2)); err != nil {
+			t.Fatal(err)
+		}
+		info, err := os.Stat(s.Path(0))
+		if err != nil || info.Mode().Perm() != FileMode {
+			t.Fatalf("mode %v, %v; want %v", info.Mode().Perm(), err, os.FileMode(FileMode))
+		}
+	}
+}

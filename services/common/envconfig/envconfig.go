@@ -15,6 +15,7 @@ import (
 	"os"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/caarlos0/env/v11"
@@ -47,10 +48,10 @@ func NoArgs(rest []string) error {
 	return nil
 }
 
-// Parse returns a T filled from the environment. A variable that is set but
-// empty is an error when its field has a default: the library would quietly
-// use the default (TOPIC= would read "temperatures"), which is never what the
-// person who set it meant.
+// Parse returns a T filled from the environment. A variable of T that is set
+// but empty is an error: the library would quietly read it as unset (TOPIC=
+// as its default "temperatures", KAFKA_TLS= as false), which is never what
+// the person who set it meant.
 func Parse[T any]() (T, error) {
 	cfg, err := env.ParseAs[T]()
 	var agg env.AggregateError
@@ -68,8 +69,12 @@ func Parse[T any]() (T, error) {
 		}
 		msgs = append(msgs, e.Error())
 	}
-	for _, key := range emptyWithDefault[T]() {
-		msgs = append(msgs, fmt.Sprintf("%s is set but empty: unset it for its default, or give it a value", key))
+	for _, f := range setButEmpty[T]() {
+		if f.HasDefaultValue {
+			msgs = append(msgs, fmt.Sprintf("%s is set but empty: unset it for its default, or give it a value", f.Key))
+		} else {
+			msgs = append(msgs, fmt.Sprintf("%s is set but empty: unset it, or give it a value", f.Key))
+		}
 	}
 	if len(msgs) > 0 {
 		return cfg, errors.New(strings.Join(msgs, "; "))
@@ -96,16 +101,16 @@ func envKey(t reflect.Type, name string) string {
 	return ""
 }
 
-// emptyWithDefault lists the variables of T, nested structs included, that
-// have a default and are set to the empty string.
-func emptyWithDefault[T any]() []string {
-	var keys []string
+// setButEmpty lists the variables of T, nested structs included, that are
+// set to the empty string.
+func setButEmpty[T any]() []env.FieldParams {
+	var empty []env.FieldParams
 	for _, f := range fieldParams[T]() {
-		if v, set := os.LookupEnv(f.Key); f.HasDefaultValue && set && v == "" {
-			keys = append(keys, f.Key)
+		if v, set := os.LookupEnv(f.Key); set && v == "" {
+			empty = append(empty, f)
 		}
 	}
-	return keys
+	return empty
 }
 
 // fieldParams are the env tags of T's fields, nested structs included, as
@@ -147,10 +152,26 @@ func NotEmpty(key, value string) error {
 }
 
 // Address is an error naming the variable key unless addr is a [host]:port
-// to listen on or dial.
+// to listen on: the port a number, 0 (any free port) to 65535. A bad port is
+// then a setting's error (exit 2), not a failure to listen (exit 1).
 func Address(key, addr string) error {
-	if _, port, err := net.SplitHostPort(addr); err != nil || port == "" {
-		return fmt.Errorf("%s %q: want [host]:port", key, addr)
+	if err := HostPort(addr, 0); err != nil {
+		return fmt.Errorf("%s %q: %w", key, addr, err)
+	}
+	return nil
+}
+
+// HostPort is an error saying what is wanted unless addr is [host]:port with
+// a numeric port from minPort to 65535: 0 to listen on (any free port), 1 to
+// dial (nothing answers on 0). The caller names the variable, and for a list
+// (KAFKA_BROKERS) the entry.
+func HostPort(addr string, minPort uint64) error {
+	_, port, err := net.SplitHostPort(addr)
+	// A number only: net.Listen would also take a service name ("http")
+	// from /etc/services, which a container may not have.
+	n, nerr := strconv.ParseUint(port, 10, 16)
+	if err != nil || nerr != nil || n < minPort {
+		return fmt.Errorf("want [host]:port, the port a number from %d to 65535", minPort)
 	}
 	return nil
 }

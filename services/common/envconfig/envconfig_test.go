@@ -14,7 +14,9 @@ type inner struct {
 
 type outer struct {
 	Inner inner
-	Count int `env:"COUNT" envDefault:"3"`
+	Count int    `env:"COUNT" envDefault:"3"`
+	TLS   bool   `env:"TLS"`  // no default
+	File  string `env:"FILE"` // no default
 }
 
 func TestParse(t *testing.T) {
@@ -24,13 +26,17 @@ func TestParse(t *testing.T) {
 		want    outer
 		wantErr []string
 	}{
-		{"defaults", nil, outer{inner{time.Second}, 3}, nil},
-		{"set", map[string]string{"LOCK_WAIT": "2m", "COUNT": "7"}, outer{inner{2 * time.Minute}, 7}, nil},
+		{"defaults", nil, outer{Inner: inner{time.Second}, Count: 3}, nil},
+		{"set", map[string]string{"LOCK_WAIT": "2m", "COUNT": "7", "TLS": "true", "FILE": "/ca.pem"}, outer{inner{2 * time.Minute}, 7, true, "/ca.pem"}, nil},
 		{"bad nested duration", map[string]string{"LOCK_WAIT": "soon"}, outer{}, []string{`LOCK_WAIT: `, `"soon"`}},
 		{"two bad", map[string]string{"LOCK_WAIT": "x", "COUNT": "many"}, outer{}, []string{"LOCK_WAIT: ", "COUNT: "}},
 		// Set but empty would silently be the default: an error instead.
 		{"empty with a default", map[string]string{"COUNT": ""}, outer{}, []string{"COUNT is set but empty"}},
 		{"empty nested", map[string]string{"LOCK_WAIT": ""}, outer{}, []string{"LOCK_WAIT is set but empty"}},
+		// Without a default it would silently be unset: KAFKA_TLS= as false.
+		{"empty bool without a default", map[string]string{"TLS": ""}, outer{}, []string{"TLS is set but empty: unset it, or give it a value"}},
+		{"empty string without a default", map[string]string{"FILE": ""}, outer{}, []string{"FILE is set but empty: unset it, or give it a value"}},
+		{"each empty one named", map[string]string{"FILE": "", "COUNT": ""}, outer{}, []string{"FILE is set but empty", "COUNT is set but empty: unset it for its default"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -68,6 +74,22 @@ func TestChecks(t *testing.T) {
 		{"none of", OneOf("MODE", "maybe", "fail", "restart"), `MODE is "maybe": want fail or restart`},
 		{"not empty", NotEmpty("ID", "x"), ""},
 		{"empty", NotEmpty("ID", ""), "ID is empty"},
+		{"listen address", Address("HTTP_ADDR", ":8080"), ""},
+		{"listen on any port", Address("HTTP_ADDR", "127.0.0.1:0"), ""},
+		{"listen on the highest port", Address("HTTP_ADDR", "[::1]:65535"), ""},
+		{"no port", Address("HTTP_ADDR", "8080"), `HTTP_ADDR "8080": want [host]:port, the port a number from 0 to 65535`},
+		{"empty port", Address("HTTP_ADDR", "localhost:"), `HTTP_ADDR "localhost:"`},
+		{"port not a number", Address("HTTP_ADDR", ":notaport"), `HTTP_ADDR ":notaport": want [host]:port, the port a number from 0 to 65535`},
+		{"a service name", Address("HTTP_ADDR", ":http"), `HTTP_ADDR ":http"`},
+		{"port too large", Address("HTTP_ADDR", ":99999"), `HTTP_ADDR ":99999"`},
+		{"port 65536", Address("HTTP_ADDR", ":65536"), `HTTP_ADDR ":65536"`},
+		{"negative port", Address("HTTP_ADDR", ":-1"), `HTTP_ADDR ":-1"`},
+		{"signed port", Address("HTTP_ADDR", ":+80"), `HTTP_ADDR ":+80"`},
+		{"dial", HostPort("kafka:9092", 1), ""},
+		{"dial the highest port", HostPort("kafka:65535", 1), ""},
+		{"dial port 0", HostPort("kafka:0", 1), "want [host]:port, the port a number from 1 to 65535"},
+		{"dial port too large", HostPort("kafka:65536", 1), "from 1 to 65535"},
+		{"dial port not a number", HostPort("kafka:notaport", 1), "from 1 to 65535"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

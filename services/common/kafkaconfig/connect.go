@@ -84,6 +84,11 @@ func (c Config) Explain(err error) error {
 	if refusal, ok := c.explain(err); ok {
 		return refusal
 	}
+	if errors.Is(err, kerr.UnknownServerError) {
+		// Kafka's answer when it fails in a way it does not name: the
+		// reason is in the broker's log (the embedded broker's full disk).
+		return fmt.Errorf("%w (the broker at %s failed to handle the request: its log says why, e.g. a full disk under its log directory)", err, c.brokers())
+	}
 	return err
 }
 

@@ -6,7 +6,6 @@ package kafkaconfig
 import (
 	"errors"
 	"fmt"
-	"net"
 	"strings"
 	"time"
 
@@ -34,8 +33,11 @@ type Config struct {
 // or malformed is a configuration error at start, not a refusal later.
 func (c Config) Validate() error {
 	for _, b := range c.Brokers {
-		if _, port, err := net.SplitHostPort(b); err != nil || port == "" {
-			return fmt.Errorf("KAFKA_BROKERS %q: want host:port[,host:port...]", strings.Join(c.Brokers, ","))
+		if err := envconfig.HostPort(b, 1); err != nil {
+			if len(c.Brokers) == 1 {
+				return fmt.Errorf("KAFKA_BROKERS %q: %w", b, err)
+			}
+			return fmt.Errorf("KAFKA_BROKERS %q: entry %q: %w", strings.Join(c.Brokers, ","), b, err)
 		}
 	}
 	if len(c.Brokers) == 0 {

@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -37,7 +38,12 @@ func TestValidate(t *testing.T) {
 		{"several brokers", func(c *Config) { c.Brokers = []string{"a:1", "b:2"} }, ""},
 		{"no brokers", func(c *Config) { c.Brokers = nil }, "KAFKA_BROKERS is empty"},
 		{"no port", func(c *Config) { c.Brokers = []string{"kafka"} }, `KAFKA_BROKERS "kafka"`},
-		{"an empty entry", func(c *Config) { c.Brokers = []string{"a:1", ""} }, "KAFKA_BROKERS"},
+		{"an empty entry", func(c *Config) { c.Brokers = []string{"a:1", ""} }, `KAFKA_BROKERS "a:1,": entry ""`},
+		{"port not a number", func(c *Config) { c.Brokers = []string{"host:notaport"} }, `KAFKA_BROKERS "host:notaport": want [host]:port, the port a number from 1 to 65535`},
+		{"port 0", func(c *Config) { c.Brokers = []string{"host:0"} }, `KAFKA_BROKERS "host:0": want [host]:port, the port a number from 1 to 65535`},
+		{"port too large", func(c *Config) { c.Brokers = []string{"host:65536"} }, `KAFKA_BROKERS "host:65536"`},
+		{"a bad entry of several", func(c *Config) { c.Brokers = []string{"a:1", "b:x", "c:3"} }, `KAFKA_BROKERS "a:1,b:x,c:3": entry "b:x": want [host]:port`},
+		{"highest port, IPv6", func(c *Config) { c.Brokers = []string{"[::1]:65535"} }, ""},
 		{"topic with a slash", func(c *Config) { c.Topic = "a/b" }, `TOPIC "a/b"`},
 		{"topic too long", func(c *Config) { c.Topic = strings.Repeat("t", 250) }, "TOPIC"},
 		{"topic dot", func(c *Config) { c.Topic = "." }, "TOPIC"},
@@ -70,6 +76,98 @@ func TestValidate(t *testing.T) {
 				t.Errorf("Validate = %v, want %q", err, tt.wantErr)
 			}
 		})
+	}
+}
+
+// A file setting that names something other than a small regular file is
+// a setting's error naming the variable, at once: /dev/zero would grow the
+// process until it is killed, a FIFO would block the start for ever.
+func TestValidateRefusesFilesThatAreNotSmallRegularFiles(t *testing.T) {
+	dir := t.TempDir()
+	cert, key := writeKeyPair(t, dir, "a")
+	password := writeFile(t, dir, "password", "secret\n")
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	oversized := func(limit int64) string {
+		path := filepath.Join(dir, fmt.Sprintf("oversized-%d", limit))
+		if err := os.WriteFile(path, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Truncate(path, limit+1); err != nil { // sparse: no disk used
+			t.Fatal(err)
+		}
+		return path
+	}
+	// Each file setting in a configuration that is otherwise good.
+	settings := []struct {
+		key   string
+		limit int64
+		set   func(c *Config, path string)
+	}{
+		{"KAFKA_SASL_PASSWORD_FILE", maxPasswordFile, func(c *Config, path string) {
+			c.SASLMechanism, c.SASLUser, c.SASLPasswordFile = "SCRAM-SHA-512", "u", path
+		}},
+		{"KAFKA_TLS_CA_FILE", maxPEMFile, func(c *Config, path string) { c.TLSCAFile = path }},
+		{"KAFKA_TLS_CERT_FILE", maxPEMFile, func(c *Config, path string) { c.TLSCertFile, c.TLSKeyFile = path, key }},
+		{"KAFKA_TLS_KEY_FILE", maxPEMFile, func(c *Config, path string) { c.TLSCertFile, c.TLSKeyFile = cert, path }},
+	}
+	files := []struct {
+		name string
+		path func(limit int64) string
+		says string
+	}{
+		{"endless device", func(int64) string { return "/dev/zero" }, "not a regular file (a device)"},
+		{"FIFO", func(int64) string { return fifo }, "not a regular file (a FIFO)"},
+		{"directory", func(int64) string { return dir }, "not a regular file (a directory)"},
+		{"oversized", oversized, "larger than allowed"},
+	}
+	for _, s := range settings {
+		for _, f := range files {
+			t.Run(s.key+"/"+f.name, func(t *testing.T) {
+				c := Config{Brokers: []string{"127.0.0.1:9092"}, Topic: "temperatures", ConnectTimeout: time.Second}
+				path := f.path(s.limit)
+				s.set(&c, path)
+				err := promptly(t, c.Validate)
+				if want := s.key + ": "; err == nil || !strings.HasPrefix(err.Error(), want) || !strings.Contains(err.Error(), f.says) || !strings.Contains(err.Error(), path) {
+					t.Errorf("Validate = %v, want %q…%q naming %s", err, want, f.says, path)
+				}
+			})
+		}
+	}
+	// The same files within their limits are read.
+	good := Config{Brokers: []string{"127.0.0.1:9092"}, Topic: "temperatures", ConnectTimeout: time.Second,
+		TLSCAFile: cert, TLSCertFile: cert, TLSKeyFile: key, SASLMechanism: "PLAIN", SASLUser: "u", SASLPasswordFile: password}
+	if err := good.Validate(); err != nil {
+		t.Errorf("Validate of good files = %v", err)
+	}
+	// Principal reads the certificate too, for messages: a FIFO there does
+	// not block it either.
+	if got := promptlyString(t, Config{TLSCertFile: fifo, TLSKeyFile: key}.Principal); got != "the client certificate of KAFKA_TLS_CERT_FILE" {
+		t.Errorf("Principal with a FIFO as the certificate = %q", got)
+	}
+}
+
+// promptly returns f's error, failing the test if f takes more than 10s (a
+// read that blocks).
+func promptly(t *testing.T, f func() error) error {
+	t.Helper()
+	var err error
+	promptlyString(t, func() string { err = f(); return "" })
+	return err
+}
+
+func promptlyString(t *testing.T, f func() string) string {
+	t.Helper()
+	done := make(chan string, 1)
+	go func() { done <- f() }()
+	select {
+	case s := <-done:
+		return s
+	case <-time.After(10 * time.Second):
+		t.Fatal("blocked for 10s")
+		return ""
 	}
 }
 
@@ -180,5 +278,19 @@ func TestOptsReadsTheCAFile(t *testing.T) {
 	c := Config{Brokers: []string{"a:1"}, Topic: "t", ConnectTimeout: time.Second, TLSCAFile: "/nonexistent/ca.pem"}
 	if _, err := c.Opts(); err == nil || !strings.Contains(err.Error(), "KAFKA_TLS_CA_FILE") {
 		t.Errorf("Opts = %v, want an error naming KAFKA_TLS_CA_FILE", err)
+	}
+}
+
+// UNKNOWN_SERVER_ERROR names nothing: Explain says where the reason is (the
+// broker's log), and it is not a refusal (a full disk can be freed).
+func TestExplainPointsAnUnknownServerErrorAtTheBrokersLog(t *testing.T) {
+	c := Config{Brokers: []string{"127.0.0.1:9092"}}
+	err := fmt.Errorf("produce reports 10000 to 19999 (transaction aborted): %w", kerr.UnknownServerError)
+	got := c.Explain(err)
+	if !errors.Is(got, kerr.UnknownServerError) || !strings.Contains(got.Error(), "the broker at 127.0.0.1:9092 failed to handle the request: its log says why, e.g. a full disk") {
+		t.Errorf("Explain = %v", got)
+	}
+	if Permanent(err) {
+		t.Error("UNKNOWN_SERVER_ERROR is taken as a refusal that retrying cannot change")
 	}
 }

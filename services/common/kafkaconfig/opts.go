@@ -5,13 +5,14 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
+
+	"github.com/weatherstream/weather/services/common/regularfile"
 )
 
 // Opts returns the client options for the connection settings.
@@ -46,9 +47,9 @@ func (c Config) TLSConfig() (*tls.Config, error) {
 	}
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: c.TLSServerName}
 	if c.TLSCAFile != "" {
-		pem, err := os.ReadFile(c.TLSCAFile)
+		pem, err := readFile("KAFKA_TLS_CA_FILE", c.TLSCAFile, maxPEMFile)
 		if err != nil {
-			return nil, fmt.Errorf("KAFKA_TLS_CA_FILE: %w", err)
+			return nil, err
 		}
 		cfg.RootCAs = x509.NewCertPool()
 		if !cfg.RootCAs.AppendCertsFromPEM(pem) {
@@ -62,7 +63,15 @@ func (c Config) TLSConfig() (*tls.Config, error) {
 	case c.TLSKeyFile == "":
 		return nil, fmt.Errorf("KAFKA_TLS_KEY_FILE is empty although KAFKA_TLS_CERT_FILE is %s: mutual TLS needs both", c.TLSCertFile)
 	default:
-		pair, err := tls.LoadX509KeyPair(c.TLSCertFile, c.TLSKeyFile)
+		cert, err := readFile("KAFKA_TLS_CERT_FILE", c.TLSCertFile, maxPEMFile)
+		if err != nil {
+			return nil, err
+		}
+		key, err := readFile("KAFKA_TLS_KEY_FILE", c.TLSKeyFile, maxPEMFile)
+		if err != nil {
+			return nil, err
+		}
+		pair, err := tls.X509KeyPair(cert, key)
 		if err != nil {
 			return nil, fmt.Errorf("KAFKA_TLS_CERT_FILE %s and KAFKA_TLS_KEY_FILE %s: %w", c.TLSCertFile, c.TLSKeyFile, err)
 		}
@@ -71,9 +80,28 @@ func (c Config) TLSConfig() (*tls.Config, error) {
 	return cfg, nil
 }
 
+// The largest files read: a password (or a token used as one), and a PEM
+// file: a CA bundle of a few hundred certificates (a system's whole bundle is
+// about 200 KiB), or a certificate chain and its key.
+const (
+	maxPasswordFile = 64 << 10
+	maxPEMFile      = 1 << 20
+)
+
+// readFile reads the file the variable key names: a regular file of at most
+// limit bytes. A FIFO, a device (/dev/zero) or a directory is an error at
+// once, never a read that blocks or grows the process until it is killed.
+func readFile(key, path string, limit int64) ([]byte, error) {
+	data, err := regularfile.Read(path, limit)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", key, err)
+	}
+	return data, nil
+}
+
 // certSubject is the subject of the first certificate in a PEM file.
 func certSubject(file string) (string, error) {
-	data, err := os.ReadFile(file)
+	data, err := readFile("KAFKA_TLS_CERT_FILE", file, maxPEMFile)
 	if err != nil {
 		return "", err
 	}
@@ -114,9 +142,9 @@ func (c Config) saslMechanism() (sasl.Mechanism, error) {
 	case c.SASLPasswordFile != "" && c.SASLPassword != "":
 		return nil, fmt.Errorf("KAFKA_SASL_PASSWORD and KAFKA_SASL_PASSWORD_FILE are both set: want one")
 	case c.SASLPasswordFile != "":
-		data, err := os.ReadFile(c.SASLPasswordFile)
+		data, err := readFile("KAFKA_SASL_PASSWORD_FILE", c.SASLPasswordFile, maxPasswordFile)
 		if err != nil {
-			return nil, fmt.Errorf("KAFKA_SASL_PASSWORD_FILE: %w", err)
+			return nil, err
 		}
 		// A file written by echo or a Secret made with a trailing newline.
 		password = strings.TrimRight(string(data), "\r\n")

@@ -1,6 +1,7 @@
 // Package observe gives every service the same logger and the same HTTP
 // endpoints: /healthz (the process is alive), /readyz (it does its job) and
-// /metrics (Prometheus).
+// /metrics (Prometheus), on the same HTTP server: its connections capped and
+// timed out, every answer with the security headers.
 package observe
 
 import (
@@ -21,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/collectors/version"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/net/netutil"
 
 	"github.com/weatherstream/weather/services/common/envconfig"
 )
@@ -32,10 +34,22 @@ type LogConfig struct {
 }
 
 // Config is the part of every service's configuration about being observed:
-// its logs and the address of its health and metrics endpoints.
+// its logs and its HTTP server (health, metrics, and the dashboard's page).
 type Config struct {
 	LogConfig
 	HTTPAddr string `env:"HTTP_ADDR" envDefault:":8080"`
+	// HTTPMaxConnections caps the connections served at once; more wait in
+	// the kernel's queue until one closes. Each is a descriptor: 512 leaves
+	// room for a dashboard's few hundred event streams (one connection each,
+	// for as long as a page is open) besides probes and scrapes, and keeps
+	// the process well under the usual soft limit of 1024 descriptors, with
+	// the rest for its Kafka connections and files.
+	HTTPMaxConnections int `env:"HTTP_MAX_CONNECTIONS" envDefault:"512"`
+	// HTTPIdleTimeout closes a kept-alive connection that sends no request
+	// for this long, freeing its place under the cap: long enough for a
+	// Prometheus scraping every 15s to keep its connection, short enough that
+	// a flood of idle connections is gone in half a minute.
+	HTTPIdleTimeout time.Duration `env:"HTTP_IDLE_TIMEOUT" envDefault:"30s"`
 }
 
 // Validate checks the log settings.
@@ -47,9 +61,15 @@ func (c LogConfig) Validate() error {
 	return envconfig.OneOf("LOG_FORMAT", strings.ToLower(c.LogFormat), "text", "json")
 }
 
-// Validate checks the log settings and the HTTP address.
+// Validate checks the log settings and the HTTP server's.
 func (c Config) Validate() error {
-	return cmp.Or(envconfig.Address("HTTP_ADDR", c.HTTPAddr), c.LogConfig.Validate())
+	return cmp.Or(
+		envconfig.Address("HTTP_ADDR", c.HTTPAddr),
+		envconfig.AtLeast("HTTP_MAX_CONNECTIONS", c.HTTPMaxConnections, 1),
+		// 0 would be Go's "no idle timeout": what the setting is there to end.
+		envconfig.AtLeast("HTTP_IDLE_TIMEOUT", c.HTTPIdleTimeout, 100*time.Millisecond),
+		c.LogConfig.Validate(),
+	)
 }
 
 // NewLogger returns a structured logger writing to stderr, so stdout stays
@@ -110,29 +130,51 @@ func Serve(ctx context.Context, c Config, reg *prometheus.Registry, health *Heal
 }
 
 // NewMux returns the endpoints every service has, for a service that serves
-// more (the dashboard) to add its own beside them.
+// more (the dashboard) to add its own beside them. They answer GET and HEAD
+// only (the mux answers other methods 405, with Allow: GET, HEAD).
 func NewMux(reg *prometheus.Registry, health *Health) *http.ServeMux {
 	mux := http.NewServeMux()
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
-	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if !health.ready.Load() {
 			http.Error(w, "not ready", http.StatusServiceUnavailable)
 			return
 		}
 		fmt.Fprintln(w, "ok")
 	})
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	return mux
 }
 
+// Bounds of a request, whatever it asks for: its headers arrive within
+// readHeaderTimeout, all of it within readTimeout (the endpoints take no
+// body), and its headers are at most maxHeaderBytes (Go's default is 1 MiB,
+// per connection). No write timeout: the dashboard's event stream is one
+// response for as long as its page is open.
+const (
+	readHeaderTimeout = 5 * time.Second
+	readTimeout       = 10 * time.Second
+	maxHeaderBytes    = 64 << 10
+)
+
 // ListenAndServe listens on c.HTTPAddr and serves h until ctx is done; like
-// Serve, it returns once listening, with the address it listens on.
+// Serve, it returns once listening, with the address it listens on. At most
+// c.HTTPMaxConnections connections are served at once, each closed once idle
+// for c.HTTPIdleTimeout, and every response carries the security headers.
 func ListenAndServe(ctx context.Context, c Config, h http.Handler, log *slog.Logger) (net.Addr, error) {
 	ln, err := net.Listen("tcp", c.HTTPAddr)
 	if err != nil {
 		return nil, fmt.Errorf("HTTP_ADDR: %w", err)
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	ln = netutil.LimitListener(ln, c.HTTPMaxConnections)
+	srv := &http.Server{
+		Handler:           withSecurityHeaders(h),
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		IdleTimeout:       c.HTTPIdleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("http server", "err", err)
@@ -144,6 +186,68 @@ func ListenAndServe(ctx context.Context, c Config, h http.Handler, log *slog.Log
 		defer cancel()
 		_ = srv.Shutdown(shutdown)
 	}()
-	log.Info("serving http", "addr", ln.Addr().String())
+	log.Info("serving http", "addr", ln.Addr().String(), "max_connections", c.HTTPMaxConnections, "idle_timeout", c.HTTPIdleTimeout)
 	return ln.Addr(), nil
 }
+
+// securityHeaders are on every response of every service: the dashboard's
+// page may load its own origin's scripts, styles and images only (no inline
+// ones, no other host, no frames, no forms), no content is sniffed into
+// another type, no referrer leaves, and nothing is reused without asking.
+var securityHeaders = [...]struct{ name, value string }{
+	{"Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
+		"base-uri 'none'; form-action 'none'; frame-ancestors 'none'"},
+	{"X-Content-Type-Options", "nosniff"},
+	{"Referrer-Policy", "no-referrer"},
+	{"Cache-Control", "no-cache"},
+}
+
+// withSecurityHeaders sets the security headers on every response of h: its
+// handlers', and the mux's own 404, 405 and redirects. They are set before
+// h runs and again as the response is sent, since some handlers drop them
+// (http.FileServer's errors delete Cache-Control).
+func withSecurityHeaders(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		setSecurityHeaders(w.Header())
+		h.ServeHTTP(&secureWriter{ResponseWriter: w}, r)
+	})
+}
+
+func setSecurityHeaders(h http.Header) {
+	for _, sh := range securityHeaders {
+		h.Set(sh.name, sh.value)
+	}
+}
+
+// secureWriter sets the security headers again when the response's header is
+// sent.
+type secureWriter struct {
+	http.ResponseWriter
+	sent bool
+}
+
+func (w *secureWriter) WriteHeader(code int) {
+	if !w.sent {
+		setSecurityHeaders(w.Header())
+		w.sent = code >= 200 // an informational (1xx) header comes before the response's own
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *secureWriter) Write(b []byte) (int, error) {
+	if !w.sent {
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Flush keeps the writer a Flusher, as the dashboard's event stream needs.
+func (w *secureWriter) Flush() {
+	if !w.sent {
+		w.WriteHeader(http.StatusOK)
+	}
+	_ = http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+// Unwrap gives http.ResponseController the writer underneath.
+func (w *secureWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

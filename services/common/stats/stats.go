@@ -9,10 +9,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"slices"
 	"strconv"
 	"time"
+
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // Station is what one partition has seen of one station.
@@ -187,6 +191,123 @@ func appendFloat(b []byte, f float64) []byte {
 	return strconv.AppendFloat(b, f, 'f', -1, 64)
 }
 
+// Parse reads a file written by MarshalJSON (or by the original consumer,
+// without "log") and checks that it is one: a file that is not exactly this
+// shape is an error, never a silently empty or merged state. A key twice
+// (two "offset"s, a station twice, a field of a station twice) is an error,
+// not the last one winning — encoding/json/v2 refuses duplicate names — and
+// the counts add up to at most the offset (each is of records below it), so
+// no sum of them overflows.
+func Parse(data []byte) (*Partition, error) {
+	dec := jsontext.NewDecoder(bytes.NewReader(data))
+	if tok, err := dec.ReadToken(); err != nil || tok.Kind() != '{' {
+		return nil, errors.New("not a JSON object")
+	}
+	p := New(0)
+	var (
+		hasOffset bool
+		counted   int64 // the stations' counts so far
+		bad       error // the first station that does not load
+	)
+	for dec.PeekKind() != '}' {
+		tok, err := dec.ReadToken()
+		if err != nil {
+			return nil, notAnObject(err)
+		}
+		key := tok.String()
+		raw, err := dec.ReadValue() // valid until the next read
+		if err != nil {
+			return nil, notAnObject(err)
+		}
+		switch key {
+		case offsetKey:
+			offset, err := strconv.ParseInt(string(raw), 10, 64)
+			if err != nil || offset < 0 {
+				return nil, fmt.Errorf(`"offset" is %s, want an integer >= 0`, raw)
+			}
+			p.Offset, hasOffset = offset, true
+		case logKey:
+			if p.Log, err = parseLog(raw); err != nil {
+				return nil, fmt.Errorf(`"log": %w`, err)
+			}
+		default:
+			if bad != nil {
+				continue
+			}
+			s, err := parseStation(raw)
+			switch {
+			case err != nil:
+				bad = fmt.Errorf("station %q: %w", key, err)
+			case s.Count > math.MaxInt64-counted:
+				bad = fmt.Errorf("station %q: the counts add up to more than an int64 holds", key)
+			default:
+				counted += s.Count
+				p.Stations[key] = s
+			}
+		}
+	}
+	if _, err := dec.ReadToken(); err != nil {
+		return nil, notAnObject(err)
+	}
+	if _, err := dec.ReadToken(); err != io.EOF {
+		return nil, errors.New("not a JSON object: more after its end")
+	}
+	if !hasOffset {
+		return nil, errors.New(`no "offset" key`) // not a checkpoint: say that first
+	}
+	if bad != nil {
+		return nil, bad
+	}
+	if counted > p.Offset {
+		return nil, fmt.Errorf("the stations count %d reports, more than the %d offsets below \"offset\"", counted, p.Offset)
+	}
+	return p, nil
+}
+
+// notAnObject names a syntax error, a key twice among them.
+func notAnObject(err error) error {
+	var se *jsontext.SyntacticError
+	if errors.As(err, &se) && errors.Is(se.Err, jsontext.ErrDuplicateName) {
+		if in := se.JSONPointer.Parent(); in != "" {
+			return fmt.Errorf("%q: field %q twice", in.LastToken(), se.JSONPointer.LastToken())
+		}
+		return fmt.Errorf("key %q is in the file twice", se.JSONPointer.LastToken())
+	}
+	return fmt.Errorf("not a JSON object: %w", err)
+}
+
+// unmarshalStrict decodes an object of the file into v (a struct), refusing
+// a field twice and a field v does not have, each named.
+func unmarshalStrict(raw []byte, v any) error {
+	err := jsonv2.Unmarshal(raw, v, jsonv2.RejectUnknownMembers(true), jsontext.AllowDuplicateNames(false))
+	var (
+		syntax   *jsontext.SyntacticError
+		semantic *jsonv2.SemanticError
+	)
+	switch {
+	case errors.As(err, &syntax) && errors.Is(syntax.Err, jsontext.ErrDuplicateName):
+		return fmt.Errorf("field %q twice", syntax.JSONPointer.LastToken())
+	case errors.As(err, &semantic) && errors.Is(semantic.Err, jsonv2.ErrUnknownName):
+		return fmt.Errorf("unknown field %q", semantic.JSONPointer.LastToken())
+	}
+	return err
+}
+
+func parseLog(raw []byte) (*Log, error) {
+	var l struct {
+		Topic     *string `json:"topic"`
+		TopicID   *string `json:"topic_id"`
+		Partition *int32  `json:"partition"`
+	}
+	if err := unmarshalStrict(raw, &l); err != nil {
+		return nil, err
+	}
+	if l.Topic == nil || *l.Topic == "" || l.TopicID == nil || l.Partition == nil || *l.Partition < 0 {
+		return nil, errors.New("want topic, topic_id and partition >= 0")
+	}
+	return &Log{Topic: *l.Topic, TopicID: *l.TopicID, Partition: *l.Partition}, nil
+}
+
 // stationJSON is one station's object as stored; pointers tell a missing
 // field from a zero one.
 type stationJSON struct {
@@ -197,63 +318,9 @@ type stationJSON struct {
 	End   *string  `json:"end"`
 }
 
-// Parse reads a file written by MarshalJSON (or by the original consumer,
-// without "log") and checks that it is one: a file that is not exactly this
-// shape is an error, never a silently empty state.
-func Parse(data []byte) (*Partition, error) {
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(data, &fields); err != nil {
-		return nil, fmt.Errorf("not a JSON object: %w", err)
-	}
-	raw, ok := fields[offsetKey]
-	if !ok {
-		return nil, errors.New(`no "offset" key`)
-	}
-	offset, err := strconv.ParseInt(string(raw), 10, 64)
-	if err != nil || offset < 0 {
-		return nil, fmt.Errorf(`"offset" is %s, want an integer >= 0`, raw)
-	}
-	p := New(offset)
-	if raw, ok := fields[logKey]; ok {
-		if p.Log, err = parseLog(raw); err != nil {
-			return nil, fmt.Errorf(`"log": %w`, err)
-		}
-	}
-	for name, raw := range fields {
-		if name == offsetKey || name == logKey {
-			continue
-		}
-		s, err := parseStation(raw)
-		if err != nil {
-			return nil, fmt.Errorf("station %q: %w", name, err)
-		}
-		p.Stations[name] = s
-	}
-	return p, nil
-}
-
-func parseLog(raw json.RawMessage) (*Log, error) {
-	var l struct {
-		Topic     *string `json:"topic"`
-		TopicID   *string `json:"topic_id"`
-		Partition *int32  `json:"partition"`
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&l); err != nil {
-		return nil, err
-	}
-	if l.Topic == nil || *l.Topic == "" || l.TopicID == nil || l.Partition == nil || *l.Partition < 0 {
-		return nil, errors.New("want topic, topic_id and partition >= 0")
-	}
-	return &Log{Topic: *l.Topic, TopicID: *l.TopicID, Partition: *l.Partition}, nil
-}
-
-func parseStation(raw json.RawMessage) (*Station, error) {
+func parseStation(raw []byte) (*Station, error) {
 	var j stationJSON
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&j); err != nil {
+	if err := unmarshalStrict(raw, &j); err != nil {
 		return nil, err
 	}
 	if j.Count == nil || j.Sum == nil || j.Avg == nil || j.Start == nil || j.End == nil {

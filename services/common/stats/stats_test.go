@@ -71,6 +71,7 @@ func TestAddRefusesWhatTheFileCouldNotHold(t *testing.T) {
 	if b := p.Stations["StationB"]; b.Start != date("2000-01-05") || b.End != date("2000-01-01") || b.Count != 2 {
 		t.Errorf("after a late report %+v, want start 2000-01-05 (first seen), end 2000-01-01 (last seen)", *b)
 	}
+	p.Offset = 6 // the consumer moves it once per record, counted or refused
 	if _, err := Parse(mustMarshal(t, p)); err != nil {
 		t.Errorf("the file of these stats does not load: %v", err)
 	}
@@ -179,7 +180,14 @@ func TestParseRejectsCorruptAndForeignFiles(t *testing.T) {
 		{"log negative partition", `{"offset": 1, "log": {"topic": "t", "topic_id": "", "partition": -1}}`, `partition >= 0`},
 		{"log unknown field", `{"offset": 1, "log": {"topic": "t", "topic_id": "", "partition": 0, "x": 1}}`, "unknown field"},
 		{"avg inconsistent", `{"offset": 1, "StationA": {"count": 2, "sum": 3, "avg": 7, "start": "2000-01-01", "end": "2000-01-02"}}`, "not sum/count"},
-		{"good station, bad neighbour", `{"offset": 1, "StationA": ` + station + `, "StationB": null}`, `station "StationB"`},
+		{"good station, bad neighbour", `{"offset": 2, "StationA": ` + station + `, "StationB": null}`, `station "StationB"`},
+		{"offset twice", `{"offset": 2, "StationA": ` + station + `, "offset": 900}`, `key "offset" is in the file twice`},
+		{"station twice", `{"offset": 4, "StationA": ` + station + `, "StationA": ` + station + `}`, `key "StationA" is in the file twice`},
+		{"log twice", `{"offset": 0, "log": {"topic": "t", "topic_id": "", "partition": 0}, "log": {"topic": "u", "topic_id": "", "partition": 0}}`, `key "log" is in the file twice`},
+		{"a station's field twice", `{"offset": 9, "StationA": {"count": 2, "count": 7, "sum": 3, "avg": 1.5, "start": "2000-01-01", "end": "2000-01-02"}}`, `field "count" twice`},
+		{"more counted than offsets", `{"offset": 1, "StationA": ` + station + `}`, "count 2 reports, more than the 1 offsets"},
+		{"counts that overflow when added", `{"offset": 9223372036854775807, "StationA": {"count": 9223372036854775807, "sum": 1, "avg": 1.0842021724855044e-19, "start": "2000-01-01", "end": "2000-01-01"}, "StationB": {"count": 2, "sum": 3, "avg": 1.5, "start": "2000-01-01", "end": "2000-01-02"}}`, "add up to more than an int64"},
+		{"more after the object", `{"offset": 0} {"offset": 1}`, "more after its end"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

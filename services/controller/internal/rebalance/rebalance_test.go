@@ -41,7 +41,7 @@ func TestNextTakesAtMostTwoSteps(t *testing.T) {
 		{"0;1;2;3", "0,1,2,3", []string{"0", "0,1,2,3"}},   // scale 4 -> 1
 		{"0,1,2,3", "0;1;2;3", []string{"0", "0;1;2;3"}},   // scale 1 -> 4
 		{"0,2;1,3", "0,1,2,3", []string{"0,2", "0,1,2,3"}}, // scale 2 -> 1
-		{"1,3;0,2", "0,2;1,3", []string{"", "0,2;1,3"}},    // everything moves
+		{"1,3;0,2", "0,2;1,3", []string{";", "0,2;1,3"}},   // everything moves: all spares first
 		{"0,2;1,3;;", "0,2;1,3", nil},                      // trailing spares are nothing
 	}
 	for _, tt := range tests {
@@ -78,6 +78,10 @@ func TestNextNeverGivesAPartitionToTwoOrdinals(t *testing.T) {
 					t.Fatalf("trial %d: %s -> %s takes more than two steps", trial, cur, desired)
 				}
 				next := Next(cur, desired)
+				// What the consumers read: never a variable set empty.
+				if again, err := assignment.ParseByOrdinal(next.String()); next.String() == "" || err != nil || !again.Equal(next) {
+					t.Fatalf("trial %d: step %s is written %q, which a consumer does not read back (%v)", trial, next, next.String(), err)
+				}
 				owner := map[int32]int{}
 				for _, a := range []assignment.Assignment{cur, next} {
 					for ord, parts := range a {

@@ -92,10 +92,14 @@ func (r *Reader) read(ctx context.Context, offsets map[int32]int64, log *view.Lo
 	if err != nil {
 		return err
 	}
+	log.StartOffsets = starts
 	log.NewestReport = map[int32]time.Time{}
 	for p, off := range offsets {
-		if _, ok := log.StableOffsets[p]; !ok {
-			continue // not a partition of this topic: the view says so
+		if end, ok := log.StableOffsets[p]; !ok || off > end || off < starts[p] {
+			// Not a partition of this topic, or an offset not in its log
+			// (a file of another log): the view says so on that row, and
+			// the other partitions keep their facts.
+			continue
 		}
 		n, err := r.newestBefore(ctx, p, max(starts[p], off-newestWindow), off)
 		if err != nil {

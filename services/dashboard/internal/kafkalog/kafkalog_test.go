@@ -107,3 +107,21 @@ func TestReadWithoutTailReadsNoLatest(t *testing.T) {
 		t.Fatalf("Read = %+v; want no error, no latest, two partitions", log)
 	}
 }
+
+// A file's offset that is not in the log (past its end: a file of another
+// log) costs only that partition its facts, never the others'.
+func TestReadOfAnOffsetOutsideTheLogKeepsTheOtherPartitionsFacts(t *testing.T) {
+	c := testkit.Cluster(t, kfake.SeedTopics(2, topic))
+	w := testkit.Client(t, c, kgo.DefaultProduceTopic(topic), kgo.TransactionalID("writer"), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	write(t, w, kgo.TryCommit, 0, "StationA 2000-01-01 1") // partition 0: 0, marker 1
+	log := New(testkit.Client(t, c), topic, 100, 2).Read(context.Background(), map[int32]int64{0: 2, 1: 999999})
+	if log.Err != nil {
+		t.Fatalf("Read = %v, want the facts of every partition", log.Err)
+	}
+	if log.StableOffsets[0] != 2 || log.StableOffsets[1] != 0 || log.StartOffsets[0] != 0 || !log.NewestReport[0].Equal(t0) {
+		t.Errorf("stable %v, start %v, newest %v; want partition 0's facts", log.StableOffsets, log.StartOffsets, log.NewestReport)
+	}
+	if _, ok := log.NewestReport[1]; ok {
+		t.Errorf("a newest report for an offset past the log's end: %v", log.NewestReport[1])
+	}
+}

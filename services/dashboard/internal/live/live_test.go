@@ -69,7 +69,7 @@ func TestRefreshShowsTheFilesAsTheyAreNow(t *testing.T) {
 	save(t, store, 0, 7, "StationA", 1.5)
 	l.Refresh(context.Background())
 	v := current(t, l)
-	if len(v.Stations) != 1 || v.Stations[0].Sum != 1.5 || *v.Partitions[0].Lag != 3 || v.Partitions[1].State != view.StateUnread {
+	if len(v.Stations) != 1 || *v.Stations[0].Sum != 1.5 || *v.Partitions[0].Lag != 3 || v.Partitions[1].State != view.StateUnread {
 		t.Fatalf("view = %+v", v)
 	}
 	if k.asked[0] != 7 || len(k.asked) != 1 {
@@ -83,7 +83,7 @@ func TestRefreshShowsTheFilesAsTheyAreNow(t *testing.T) {
 	}
 	l.Refresh(context.Background())
 	v = current(t, l)
-	if v.Stations[0].Sum != 2.5 || *v.Partitions[0].Offset != 9 || v.Partitions[1].State != view.StateError ||
+	if *v.Stations[0].Sum != 2.5 || *v.Partitions[0].Offset != 9 || v.Partitions[1].State != view.StateError ||
 		!strings.Contains(v.Partitions[1].Error, "partition-1.json") || v.Complete {
 		t.Fatalf("after the change: %+v", v)
 	}

@@ -8,6 +8,7 @@ import (
 	"cmp"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"strconv"
 	"time"
@@ -34,6 +35,8 @@ type Log struct {
 	// StableOffsets are the partitions' last stable offsets: where a read
 	// committed reader's log ends.
 	StableOffsets map[int32]int64
+	// StartOffsets are where the partitions' logs start (retention).
+	StartOffsets map[int32]int64
 	// NewestReport is, per partition, the Kafka timestamp of the newest
 	// record before the file's offset (the newest report the file counts).
 	NewestReport map[int32]time.Time
@@ -62,14 +65,19 @@ type View struct {
 }
 
 // Station is one station merged over the partitions whose files load.
+// Count, Sum and Avg are null, with Error saying why, when its partitions'
+// stats add up to more than an int64 or a float64 holds (two files, each
+// valid, of a station written to two partitions on purpose): a view always
+// encodes, and never shows a wrapped count or an infinite sum as a number.
 type Station struct {
-	Station    string  `json:"station"`
-	Count      int64   `json:"count"`
-	Sum        float64 `json:"sum"`
-	Avg        float64 `json:"avg"`
-	Start      string  `json:"start"`
-	End        string  `json:"end"`
-	Partitions []int32 `json:"partitions"`
+	Station    string   `json:"station"`
+	Count      *int64   `json:"count"`
+	Sum        *float64 `json:"sum"`
+	Avg        *float64 `json:"avg"`
+	Start      string   `json:"start"`
+	End        string   `json:"end"`
+	Partitions []int32  `json:"partitions"`
+	Error      string   `json:"error,omitempty"`
 }
 
 // The states of a partition row.
@@ -116,7 +124,7 @@ func Build(now time.Time, topic string, files []File, log Log) View {
 			byPartition[p] = File{Partition: p, Name: fileName(p)}
 		}
 	}
-	merged := map[string]*Station{}
+	merged := map[string]*merging{}
 	for _, p := range slices.Sorted(maps.Keys(byPartition)) {
 		f := byPartition[p]
 		row := partitionRow(now, f, log)
@@ -131,9 +139,11 @@ func Build(now time.Time, topic string, files []File, log Log) View {
 	}
 	v.Stations = make([]Station, 0, len(merged))
 	for _, name := range slices.Sorted(maps.Keys(merged)) {
-		s := merged[name]
-		s.Avg = s.Sum / float64(s.Count)
-		v.Stations = append(v.Stations, *s)
+		s := merged[name].station()
+		if s.Error != "" {
+			v.Complete = false
+		}
+		v.Stations = append(v.Stations, s)
 	}
 	return v
 }
@@ -146,7 +156,8 @@ func partitionRow(now time.Time, f File, log Log) Partition {
 	if !f.ModTime.IsZero() {
 		row.CheckpointAgeSeconds = ptr(now.Sub(f.ModTime).Seconds())
 	}
-	if end, ok := log.StableOffsets[f.Partition]; ok && log.Err == nil {
+	end, known := log.StableOffsets[f.Partition]
+	if known && log.Err == nil {
 		row.LogEnd = ptr(end)
 	}
 	switch {
@@ -159,6 +170,10 @@ func partitionRow(now time.Time, f File, log Log) Partition {
 	}
 	row.Log = f.State.Log
 	if err := belongs(f, log); err != nil {
+		row.State, row.Error = StateError, err.Error()
+		return row
+	}
+	if err := inLog(f, log); err != nil {
 		row.State, row.Error = StateError, err.Error()
 		return row
 	}
@@ -195,21 +210,58 @@ func belongs(f File, log Log) error {
 	return nil
 }
 
+// inLog tells why file f's offset cannot be one of the log's: past its end
+// (the broker lost records, or the file is of another log), or below its
+// start (retention deleted records the file has not counted). Where Kafka
+// did not say, nothing is told.
+func inLog(f File, log Log) error {
+	if log.Err != nil {
+		return nil
+	}
+	if end, ok := log.StableOffsets[f.Partition]; ok && f.State.Offset > end {
+		return fmt.Errorf("the file's offset %d is past the log's end %d: the broker lost records, or the file is of another log", f.State.Offset, end)
+	}
+	if start, ok := log.StartOffsets[f.Partition]; ok && f.State.Offset < start {
+		return fmt.Errorf("the file's offset %d is below the log's start %d: records it has not counted are deleted (retention)", f.State.Offset, start)
+	}
+	return nil
+}
+
+// merging is a station being merged over partitions.
+type merging struct {
+	Station
+	count    int64
+	sum      float64
+	overflow bool
+}
+
 // merge adds partition p's stats of station name. A station is normally in
 // one partition (the records are keyed by station); after the topic gained
 // partitions it can be in two, and then its counts add up, its start is the
 // earliest and its end the latest of its partitions'.
-func merge(merged map[string]*Station, name string, p int32, s *stats.Station) {
+func merge(merged map[string]*merging, name string, p int32, s *stats.Station) {
 	m, ok := merged[name]
 	if !ok {
-		merged[name] = &Station{Station: name, Count: s.Count, Sum: s.Sum, Start: s.Start.String(), End: s.End.String(), Partitions: []int32{p}}
+		merged[name] = &merging{Station: Station{Station: name, Start: s.Start.String(), End: s.End.String(), Partitions: []int32{p}}, count: s.Count, sum: s.Sum}
 		return
 	}
-	m.Count += s.Count
-	m.Sum += s.Sum
+	m.overflow = m.overflow || s.Count > math.MaxInt64-m.count
+	m.count += s.Count
+	m.sum += s.Sum
 	m.Start = min(m.Start, s.Start.String())
 	m.End = max(m.End, s.End.String())
 	m.Partitions = append(m.Partitions, p)
+}
+
+// station is the merged station, its numbers only where they hold.
+func (m *merging) station() Station {
+	s := m.Station
+	if m.overflow || math.IsInf(m.sum, 0) || math.IsNaN(m.sum) {
+		s.Error = fmt.Sprintf("its partitions' stats %v add up to more than a number holds: count, sum and avg are not shown", m.Partitions)
+		return s
+	}
+	s.Count, s.Sum, s.Avg = ptr(m.count), ptr(m.sum), ptr(m.sum/float64(m.count))
+	return s
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -3,6 +3,7 @@ package view
 import (
 	"encoding/json"
 	"errors"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -162,8 +163,8 @@ func TestBuild(t *testing.T) {
 			var got []string
 			for _, s := range v.Stations {
 				got = append(got, strings.Join([]string{s.Station, jsonOf(t, s.Count), jsonOf(t, s.Sum), s.Start, s.End, jsonOf(t, s.Partitions)}, ":"))
-				if s.Avg != s.Sum/float64(s.Count) {
-					t.Errorf("%s: avg %v, want sum/count", s.Station, s.Avg)
+				if s.Count == nil || s.Sum == nil || s.Avg == nil || *s.Avg != *s.Sum/float64(*s.Count) {
+					t.Errorf("%s: count %v sum %v avg %v, want avg = sum/count", s.Station, deref(s.Count), deref(s.Sum), deref(s.Avg))
 				}
 			}
 			if g := strings.ReplaceAll(strings.Join(got, " "), ",", " "); g != tc.wantStations {
@@ -242,4 +243,76 @@ func deref[T any](p *T) any {
 		return nil
 	}
 	return *p
+}
+
+// A file's offset outside its log is that row's error, with the log's facts
+// still shown beside it; the other rows keep theirs.
+func TestBuildRowOfAnOffsetOutsideTheLog(t *testing.T) {
+	log := healthyLog()
+	log.StartOffsets = map[int32]int64{0: 0, 1: 20}
+	for _, tc := range []struct {
+		name   string
+		offset int64
+		err    string
+	}{
+		{"past the end", 999999, "the file's offset 999999 is past the log's end 50"},
+		{"below the start", 10, "the file's offset 10 is below the log's start 20"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v := Build(now, "temperatures", []File{
+				{Partition: 0, State: state(t, logOf(0), 90, map[string][]string{"StationA": {"2000-01-01=1"}})},
+				{Partition: 1, State: state(t, logOf(1), tc.offset, map[string][]string{"StationB": {"2000-01-01=2"}})},
+			}, log)
+			p0, p1 := v.Partitions[0], v.Partitions[1]
+			if p0.State != StateOK || p0.Lag == nil || *p0.Lag != 10 {
+				t.Errorf("partition 0: %+v, want ok with its lag 10", p0)
+			}
+			if p1.State != StateError || !strings.Contains(p1.Error, tc.err) || p1.LogEnd == nil || *p1.LogEnd != 50 {
+				t.Errorf("partition 1: %+v, want an error %q beside the log end 50", p1, tc.err)
+			}
+			if v.Complete || len(v.Stations) != 1 || v.Stations[0].Station != "StationA" {
+				t.Errorf("complete %v, stations %+v; want incomplete, StationB not counted", v.Complete, v.Stations)
+			}
+		})
+	}
+}
+
+// Two valid files whose station adds up past what a number holds: the
+// station says so with null numbers, the view is incomplete, and it always
+// encodes (an infinite sum once made every refresh fail).
+func TestBuildStationWhoseStatsAddUpPastANumber(t *testing.T) {
+	big := func(p int32, offset, count int64, sum float64) File {
+		st := stats.New(offset)
+		st.Log = logOf(p)
+		st.Stations["StationA"] = &stats.Station{Count: count, Sum: sum, Start: date(t, "2000-01-01"), End: date(t, "2000-01-02")}
+		return File{Partition: p, State: st}
+	}
+	for _, tc := range []struct {
+		name  string
+		files []File
+	}{
+		{"sums to +Inf", []File{big(0, 10, 1, 1.7e308), big(1, 10, 1, 1.7e308)}},
+		{"sums to -Inf", []File{big(0, 10, 1, -1.7e308), big(1, 10, 1, -1.7e308)}},
+		{"counts past int64", []File{big(0, math.MaxInt64, math.MaxInt64, 1), big(1, math.MaxInt64, 2, 1)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v := Build(now, "temperatures", tc.files, Log{Topic: "temperatures", Err: errors.New("away")})
+			s := v.Stations[0]
+			if s.Count != nil || s.Sum != nil || s.Avg != nil || !strings.Contains(s.Error, "add up to more than a number holds") || v.Complete {
+				t.Errorf("station %+v, complete %v; want null numbers with the reason, incomplete", s, v.Complete)
+			}
+			if _, err := json.Marshal(v); err != nil {
+				t.Errorf("the view does not encode: %v", err)
+			}
+		})
+	}
+}
+
+func date(t *testing.T, s string) stats.Date {
+	t.Helper()
+	d, err := stats.DateOf(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }

@@ -1,6 +1,8 @@
 // Package web serves the dashboard: the page and its assets (embedded, so it
 // works offline and air-gapped), the versioned JSON API and the event
 // stream. Read-only by construction: GET and HEAD only, no endpoint writes.
+// The security headers of its answers (the page's Content-Security-Policy
+// among them) are every service's: observe.ListenAndServe sets them.
 package web
 
 import (
@@ -16,11 +18,6 @@ import (
 //go:embed assets
 var assets embed.FS
 
-// csp allows the page its own origin only: no inline script or style, no
-// other host, no frames, no forms.
-const csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
-	"base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-
 // Source is what the handlers serve: live.Live.
 type Source interface {
 	Current() *live.Encoded
@@ -33,43 +30,31 @@ type Source interface {
 func Register(mux *http.ServeMux, src Source, done <-chan struct{}) {
 	static, _ := fs.Sub(assets, "assets") // the directory is embedded: cannot fail
 	files := http.FileServerFS(static)
-	mux.Handle("GET /{$}", secure(files))
-	mux.Handle("GET /assets/", secure(http.StripPrefix("/assets/", files)))
+	mux.Handle("GET /{$}", files)
+	mux.Handle("GET /assets/", http.StripPrefix("/assets/", files))
 	serve := func(part func(*live.Encoded) []byte) http.Handler {
-		return secure(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 			enc := src.Current()
 			if enc == nil {
 				http.Error(w, "no view yet: the first refresh has not finished", http.StatusServiceUnavailable)
 				return
 			}
 			writeJSON(w, part(enc))
-		}))
+		})
 	}
 	mux.Handle("GET /api/v1/view", serve(func(e *live.Encoded) []byte { return e.View }))
 	mux.Handle("GET /api/v1/stations", serve(func(e *live.Encoded) []byte { return e.Stations }))
 	mux.Handle("GET /api/v1/partitions", serve(func(e *live.Encoded) []byte { return e.Partitions }))
-	mux.Handle("GET /api/v1/lag", secure(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	mux.HandleFunc("GET /api/v1/lag", func(w http.ResponseWriter, _ *http.Request) {
 		b, err := src.History()
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
 		writeJSON(w, b)
-	})))
-	mux.Handle("GET /api/v1/events", secure(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	})
+	mux.HandleFunc("GET /api/v1/events", func(w http.ResponseWriter, r *http.Request) {
 		events(w, r, src, done)
-	})))
-}
-
-// secure sets the headers of every response.
-func secure(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hd := w.Header()
-		hd.Set("Content-Security-Policy", csp)
-		hd.Set("X-Content-Type-Options", "nosniff")
-		hd.Set("Referrer-Policy", "no-referrer")
-		hd.Set("Cache-Control", "no-cache")
-		h.ServeHTTP(w, r)
 	})
 }
 

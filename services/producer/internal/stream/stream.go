@@ -79,6 +79,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
+// StopGrace is how long the last commit may take once ctx is done (SIGTERM):
+// well inside Kubernetes' default 30 s between SIGTERM and SIGKILL.
+const StopGrace = 10 * time.Second
+
 // Run produces from index next until cfg.Count or until ctx is done. The
 // client must be transactional with a default produce topic. On return every
 // report before the returned index is committed, and none after it.
@@ -133,14 +137,19 @@ func Run(ctx context.Context, log *slog.Logger, client *kgo.Client, cfg Config, 
 	m.next.Set(float64(next))
 	m.lastCommitted.Set(float64(next - 1)) // the topic holds the stream up to here
 
-	// commit ends the open transaction. It does not use ctx: a SIGTERM
-	// still commits what was produced.
+	// commit ends the open transaction. A SIGTERM (ctx done) still commits
+	// what was produced, but for StopGrace at most: with the broker gone a
+	// commit would wait its whole minute, and a stop must not.
+	grace, cancelGrace := context.WithCancel(context.Background())
+	defer cancelGrace()
+	stopGrace := context.AfterFunc(ctx, func() { time.AfterFunc(StopGrace, cancelGrace) })
+	defer stopGrace()
 	commit := func() error {
 		if !inTxn {
 			return nil
 		}
 		inTxn = false
-		end, cancel := context.WithTimeout(context.Background(), time.Minute)
+		end, cancel := context.WithTimeout(grace, time.Minute)
 		defer cancel()
 		began := time.Now()
 		flushErr := client.Flush(end)
@@ -171,6 +180,17 @@ func Run(ctx context.Context, log *slog.Logger, client *kgo.Client, cfg Config, 
 		return nil
 	}
 
+	// failed is a failed commit's error, unless the producer is stopping:
+	// then what is not committed is not in the topic, the next start resumes
+	// after the last report that is, nothing is lost, and the stop is clean.
+	failed := func(err error) error {
+		if ctx.Err() == nil {
+			return err
+		}
+		log.Warn("stopped before the open transaction was committed: its reports are not in the topic; the next start resumes after the last committed one",
+			"not_committed", fmt.Sprintf("%d-%d", txnFirst, next-1), "err", err)
+		return ctx.Err()
+	}
 	for cfg.Count == 0 || next < cfg.Count {
 		if ctx.Err() != nil {
 			break
@@ -205,12 +225,12 @@ func Run(ctx context.Context, log *slog.Logger, client *kgo.Client, cfg Config, 
 		if next%gen.Stations() == 0 &&
 			(next-txnFirst >= int64(cfg.TxnRecords) || time.Since(txnStart)+day > cfg.TxnInterval) {
 			if err := commit(); err != nil {
-				return txnFirst, err
+				return txnFirst, failed(err)
 			}
 		}
 	}
 	if err := commit(); err != nil {
-		return txnFirst, err
+		return txnFirst, failed(err)
 	}
 	if cfg.Count > 0 && next >= cfg.Count {
 		m.done.Set(1)

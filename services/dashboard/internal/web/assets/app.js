@@ -210,10 +210,17 @@
       seen.add(n);
       items.push(['partition ' + fmtText(n), 'no file, nobody checkpoints it']);
     }
+    const partitions = items.length;
+    // Stations whose partitions' stats cannot be added up (null numbers).
+    for (const s of arr(v.stations)) {
+      if (obj(s) && typeof s.error === 'string' && s.error) items.push(['station ' + fmtText(s.station), s.error]);
+    }
     const box = $('incomplete-text');
-    const lead = items.length
-      ? 'the stations do not count ' + (items.length === 1 ? 'this partition' : 'these partitions') + ':'
-      : 'some partitions of the topic are not counted in the stations.';
+    const lead = partitions
+      ? 'the stations do not count ' + (partitions === 1 ? 'this partition' : 'these partitions') + ':'
+      : items.length
+        ? 'not every station can be shown:'
+        : 'some partitions of the topic are not counted in the stations.';
     const parts = [html('span', 'banner-lead', lead)];
     if (items.length) {
       const ul = html('ul', 'banner-list');
