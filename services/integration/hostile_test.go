@@ -12,10 +12,11 @@ import (
 
 // Files a careless or hostile user leaves in the data directory: one with an
 // offset past the log's end, two valid ones whose station adds up to more
-// than a float64 holds, a FIFO named like a partition file. The dashboard
-// shows each as what it is — the first an error row while every other row
-// keeps its log end and lag, the station with null numbers and the reason,
-// the FIFO an error row — and keeps refreshing; a consumer and `consumer
+// than a float64 holds, a FIFO named like a partition file, a 200 MB one.
+// The dashboard shows each as what it is — the first an error row while
+// every other row keeps its log end and lag, the station with null numbers
+// and the reason, the FIFO and the huge file error rows, never read — and
+// keeps refreshing; a consumer and `consumer
 // print` meeting the FIFO fail at once with its name instead of blocking.
 func TestDashboardShowsHostileFilesAndKeepsRefreshing(t *testing.T) {
 	topic, dir := newTopic(t), t.TempDir()
@@ -47,11 +48,17 @@ func TestDashboardShowsHostileFilesAndKeepsRefreshing(t *testing.T) {
 	if err := syscall.Mkfifo(partitionFile(dir, 5), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.WriteFile(partitionFile(dir, 6), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(partitionFile(dir, 6), 200<<20); err != nil { // sparse: 200 MB that cost no disk
+		t.Fatal(err)
+	}
 
 	d := start(t, "dashboard", []string{"TOPIC=" + topic, "DATA_DIR=" + dir, "REFRESH_INTERVAL=200ms"})
 	d.waitForLog("msg=dashboard", 20*time.Second)
 	p := &dashboardPipeline{url: "http://" + d.httpAddr + "/"}
-	first := p.view(t, "the hostile files", func(v dashboardView) bool { return len(v.Partitions) == 5 })
+	first := p.view(t, "the hostile files", func(v dashboardView) bool { return len(v.Partitions) == 6 })
 	for _, row := range first.Partitions {
 		switch row.Partition {
 		case 1:
@@ -62,12 +69,16 @@ func TestDashboardShowsHostileFilesAndKeepsRefreshing(t *testing.T) {
 			if row.State != "error" || !strings.Contains(row.Error, "a FIFO") {
 				t.Errorf("partition 5: %+v, want an error row: a FIFO", row)
 			}
+		case 6:
+			if row.State != "error" || !strings.Contains(row.Error, "larger than allowed: 209715200 bytes") {
+				t.Errorf("partition 6: %+v, want an error row: larger than allowed", row)
+			}
 		default:
 			if row.State != "ok" || row.LogEnd == nil || row.Lag == nil || *row.Lag != 0 {
 				t.Errorf("partition %d: %+v, want ok with its log end and lag 0", row.Partition, row)
 			}
 		}
-		if row.Partition != 5 && row.LogEnd == nil {
+		if row.Partition < 5 && row.LogEnd == nil {
 			t.Errorf("partition %d lost Kafka's facts: %+v", row.Partition, row)
 		}
 	}
