@@ -13,7 +13,7 @@ UNIT_MODULES := proto services/common services/producer services/consumer servic
 # Modules outside go.work, each with its own dependency set (GOWORK=off).
 OWN_MODULES := hack/bench hack/cluster/e2e hack/images/pause hack/k8s/coredns hack/k8s/etcd
 # Every module: code or only pinned dependencies (tools, Kubernetes, helm).
-ALL_MODULES := $(UNIT_MODULES) services/integration $(OWN_MODULES) hack/tools hack/k8s/bins hack/k8s/helm hack/k8s/localpath hack/tools/kubescore hack/tools/charttesting hack/tools/promtool
+ALL_MODULES := $(UNIT_MODULES) services/integration $(OWN_MODULES) hack/tools hack/k8s/bins hack/k8s/helm hack/k8s/localpath hack/tools/kubescore hack/tools/charttesting hack/tools/promtool hack/images/frontend
 SERVICES := producer consumer debug dashboard
 
 .PHONY: help

@@ -25,7 +25,8 @@ var images = map[string][]string{
 // each Dockerfile copies the go.mod/go.sum of every module its services need
 // (the service and, transitively, the modules its go.mod replaces with local
 // directories) before `go mod download`, then their sources, and builds
-// static binaries with GOWORK=off onto distroless as uid 65532.
+// static binaries with GOWORK=off onto distroless (the image of
+// hack/images/upstream/distroless-static.json) as uid 65532.
 func TestDockerfiles(t *testing.T) {
 	for image, services := range images {
 		file := "Dockerfile." + image
@@ -72,9 +73,10 @@ func TestDockerfiles(t *testing.T) {
 					t.Errorf("no %s in the build stage", want)
 				}
 			}
-			final := slices.IndexFunc(lines, func(l string) bool { return l == "FROM gcr.io/distroless/static-debian12:nonroot" })
+			base := "FROM " + readImageFacts(t, filepath.Join(upstreamDir, "distroless-static.json")).Image
+			final := slices.IndexFunc(lines, func(l string) bool { return l == base })
 			if final < build {
-				t.Fatalf("the final stage is not FROM gcr.io/distroless/static-debian12:nonroot after the build")
+				t.Fatalf("the final stage is not %s after the build (upstream/distroless-static.json)", base)
 			}
 			if !has(final, len(lines), "USER 65532:65532") {
 				t.Errorf("the final stage does not run as USER 65532:65532 (numeric, for runAsNonRoot)")

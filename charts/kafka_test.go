@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -585,6 +586,52 @@ func TestKafkaNodes(t *testing.T) {
 	}
 }
 
+// TestKafkaLogDirNotWritable: a log directory the broker cannot write (the
+// claim's data/ that the container runtime made, as root, while an earlier
+// chart let the image's VOLUME cover it) stops the start script before
+// Kafka runs, saying what happened and what to do.
+func TestKafkaLogDirNotWritable(t *testing.T) {
+	m := renderObjects(t, scenario{name: "kafka-log-dir"})
+	c := container(t, &m.statefulSet(t, "weather-kafka").Spec.Template.Spec, "kafka")
+	config := m.configMap(t, "weather-kafka").Data["server.properties"]
+	env := map[string]string{"POD_INDEX": "0", "POD_NAME": "weather-kafka-0", "POD_NAMESPACE": namespace, "KAFKA_CLUSTER_ID": "c"}
+	for _, tc := range []struct {
+		name   string
+		logDir func(t *testing.T) func(string)
+		cred   *syscall.Credential // the pod's user, 1000 (root may write anywhere)
+	}{
+		{"missing", func(*testing.T) func(string) { return func(string) {} }, nil},
+		{"root's, the broker uid 1000", func(t *testing.T) func(string) {
+			if os.Geteuid() != 0 {
+				t.Skip("needs root, to run the script as uid 1000 on a directory of root's")
+			}
+			return func(dir string) {
+				if err := os.Mkdir(dir, 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}, &syscall.Credential{Uid: 1000, Gid: 1000}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			node := startNodeAs(t, c, config, env, tc.logDir(t), tc.cred)
+			if node.err == nil || node.formatted != nil || node.started != nil ||
+				!strings.Contains(node.output, "/data, the log directory (the claim's data/), is not writable by uid") ||
+				!strings.Contains(node.output, "Delete this pod's PersistentVolumeClaim and the pod") {
+				t.Errorf("err %v, formatted %v, started %v, output %q; want it to stop before Kafka, saying why", node.err, node.formatted, node.started, node.output)
+			}
+		})
+	}
+	// The same as the pod's user on a directory it may write (the kubelet
+	// makes a missing subPath with the mode of the volume's root: 0777 on
+	// local-path) starts the broker.
+	if os.Geteuid() == 0 {
+		node := startNodeAs(t, c, config, env, nil, &syscall.Credential{Uid: 1000, Gid: 1000})
+		if node.err != nil || node.started == nil {
+			t.Errorf("uid 1000 on a writable log directory: err %v, output %q; want the broker started", node.err, node.output)
+		}
+	}
+}
+
 // startedNode is what one run of the broker's start script did.
 type startedNode struct {
 	err       error
@@ -595,16 +642,44 @@ type startedNode struct {
 }
 
 // startNode runs the container's command with env, the ConfigMap's
-// server.properties at its mount and stand-ins for Kafka's scripts.
+// server.properties at its mount, an empty log directory and stand-ins for
+// Kafka's scripts.
 func startNode(t *testing.T, c *corev1.Container, serverProperties string, env map[string]string) startedNode {
 	t.Helper()
+	return startNodeAs(t, c, serverProperties, env, nil, nil)
+}
+
+// startNodeAs is startNode with the log directory as logDir makes it (nil:
+// an empty one), run as cred (nil: this process's user).
+func startNodeAs(t *testing.T, c *corev1.Container, serverProperties string, env map[string]string,
+	logDir func(dir string), cred *syscall.Credential) startedNode {
+	t.Helper()
 	dir := t.TempDir()
-	bin, cfg, tmp := filepath.Join(dir, "bin"), filepath.Join(dir, "config"), filepath.Join(dir, "tmp")
+	bin, cfg, tmp, data := filepath.Join(dir, "bin"), filepath.Join(dir, "config"), filepath.Join(dir, "tmp"), filepath.Join(dir, "data")
 	for _, d := range []string{bin, cfg, tmp} {
-		if err := os.Mkdir(d, 0o755); err != nil {
+		if err := os.Mkdir(d, 0o777); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(d, 0o777); err != nil { // whoever runs it may write
 			t.Fatal(err)
 		}
 	}
+	for _, d := range []string{filepath.Dir(dir), dir} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if logDir == nil {
+		logDir = func(dir string) {
+			if err := os.Mkdir(dir, 0o777); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(dir, 0o777); err != nil { // as local-path makes a volume
+				t.Fatal(err)
+			}
+		}
+	}
+	logDir(data)
 	if err := os.WriteFile(filepath.Join(cfg, "server.properties"), []byte(serverProperties), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -621,8 +696,12 @@ func startNode(t *testing.T, c *corev1.Container, serverProperties string, env m
 	if len(c.Command) != 3 || c.Command[0] != "/bin/sh" || c.Command[1] != "-ec" || len(c.Args) != 0 {
 		t.Fatalf("kafka command %q args %q, want /bin/sh -ec SCRIPT", c.Command, c.Args)
 	}
-	script := strings.NewReplacer("/opt/kafka/bin/", bin+"/", volumeDir+"/", cfg+"/", "/tmp/", tmp+"/").Replace(c.Command[2])
+	logMount := volumeMount(t, c, "data").MountPath
+	script := strings.NewReplacer("/opt/kafka/bin/", bin+"/", volumeDir+"/", cfg+"/", "/tmp/", tmp+"/", logMount, data).Replace(c.Command[2])
 	cmd := exec.Command(c.Command[0], c.Command[1], script)
+	if cred != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	}
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)

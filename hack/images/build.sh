@@ -18,9 +18,11 @@
 #
 # Inputs:
 #   the services       what Dockerfile.{producer,consumer,controller} put on distroless:
-#                      static binaries (CGO_ENABLED=0, each module with GOWORK=off),
-#                      run as uid 65532; the consumer image holds consumer, debug
-#                      and dashboard
+#                      static binaries (CGO_ENABLED=0, each module with GOWORK=off)
+#                      on the distroless stand-in (standin/distroless-static.json:
+#                      the official image's users, directories and config), with
+#                      the Dockerfile's USER, ENTRYPOINT and EXPOSE; the consumer
+#                      image holds consumer, debug and dashboard
 #   the add-ons        coredns, local-path-provisioner from hack/k8s/bins.sh (K8S_BIN)
 #   pause              hack/images/pause (its own module, GOWORK=off)
 #   busybox            Debian's busybox-static (static binary; installed if missing)
@@ -28,7 +30,11 @@
 #                      a JRE jlink'd from the host's JDK 17 plus the shared libraries it
 #                      needs (ldd), busybox as /bin/sh, and small kafka-*.sh shims
 #                      (hack/kafka/image/) that start the same main classes with the
-#                      same arguments as Kafka's own scripts.
+#                      same arguments as Kafka's own scripts; and what the official
+#                      apache/kafka image declares (standin/kafka.json, kept equal to
+#                      upstream/apache-kafka.json by charts/images_test.go): its
+#                      VOLUMEs and their directories' owners, user appuser, no
+#                      working directory, its entrypoint and command, its ENV.
 # An image is rebuilt only when its inputs change (a stamp of their checksums).
 set -euo pipefail
 
@@ -38,6 +44,8 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 # shellcheck source=hack/images/images.sh
 source "$HERE/images.sh"
+# shellcheck source=hack/images/standin.sh
+source "$HERE/standin.sh"
 
 OUT=${IMAGES_OUT:-$REPO/.cache/images}
 K8S_BIN=${K8S_BIN:-$REPO/.cache/k8s/v1.34.4/bin}
@@ -56,6 +64,7 @@ die() {
 # (User, Entrypoint, Env, ...), into $OUT/NAME.tar.
 mkimage() {
 	local name=$1 ref=$2 rootfs=$3 config=$4
+	check_rootfs "$name" "$rootfs" "$config"
 	local dir=$WORK/$name.archive
 	rm -rf "$dir"
 	mkdir -p "$dir"
@@ -122,7 +131,7 @@ up_to_date() {
 	STAMP=$(
 		{
 			echo "$name ${IMAGE_TAG}"
-			sha256sum "$HERE/build.sh" "$HERE/images.sh" "$@" | cut -d' ' -f1
+			sha256sum "$HERE/build.sh" "$HERE/images.sh" "$HERE/standin.sh" "$@" | cut -d' ' -f1
 		} | sha256sum | cut -d' ' -f1
 	)
 	[[ -f $OUT/$name.tar && -f $OUT/$name.stamp && $(cat "$OUT/$name.stamp") == "$STAMP" ]]
@@ -205,21 +214,29 @@ build_addon() {
 }
 
 # build_service IMAGE REF BINARY...: an image of our static Go binaries, as
-# the Dockerfiles build it: the binaries at /, the first one the entrypoint,
-# uid 65532. The consumer image also carries /debug and /dashboard (the chart
-# runs them with command: ["/debug"] and ["/dashboard"]).
+# Dockerfile.IMAGE builds it: the binaries at /, on the distroless stand-in's
+# root file system and config (standin/distroless-static.json, the official
+# image's facts: its user, working directory and environment), with the
+# USER, ENTRYPOINT and EXPOSE of the Dockerfile's final stage. The consumer
+# image also carries /debug and /dashboard (the chart runs them with
+# command: ["/debug"] and ["/dashboard"]).
 build_service() {
 	local image=$1 ref=$2
 	shift 2
-	local bins=$WORK/bin/$image root bin
+	local bins=$WORK/bin/$image root bin config
+	local dockerfile=$REPO/Dockerfile.$image standin=$HERE/standin/distroless-static.json
 	gobuild "$bins" "$@"
-	up_to_date "$image" "${@/#/$bins/}" && return
-	root=$(new_rootfs "$image")
+	up_to_date "$image" "${@/#/$bins/}" "$dockerfile" "$standin" && return
+	root=$WORK/$image.rootfs
+	rm -rf "$root"
+	mkdir -p "$root"
+	distroless_tree "$root"
 	for bin in "$@"; do
 		install -m 0755 "$bins/$bin" "$root/$bin"
 	done
-	mkimage "$image" "$ref" "$root" \
-		"$(jq -cn --arg e "/$1" '{User: "65532:65532", Entrypoint: [$e], WorkingDir: "/"}')"
+	config=$(dockerfile_config "$dockerfile" "$(jq -c .config "$standin")")
+	[[ $(jq -r '.Entrypoint[0]' <<<"$config") == "/$1" ]] || die "$dockerfile: ENTRYPOINT is not /$1"
+	mkimage "$image" "$ref" "$root" "$config"
 	stamp "$image"
 }
 
@@ -238,7 +255,7 @@ build_kafka() {
 	jdk_id=$WORK/kafka.jdk-version
 	"$JDK_HOME/bin/java" -version 2>"$jdk_id"
 	up_to_date kafka "$libs/.installed" "$jdk_id" /bin/busybox \
-		"$REPO"/hack/kafka/image/* "$REPO/hack/kafka/log4j2.properties" && return
+		"$REPO"/hack/kafka/image/* "$REPO/hack/kafka/log4j2.properties" "$HERE"/standin/kafka* && return
 
 	local root
 	root=$(new_rootfs kafka)
@@ -274,18 +291,29 @@ build_kafka() {
 	mkdir -p "$root/home/appuser" "$root/opt/kafka/logs"
 	chmod 0777 "$root/opt/kafka/logs"
 	chown 1000:1000 "$root/home/appuser"
+	chown -R 1000:1000 "$root/opt/kafka"
+
+	# What the official image declares and holds where the chart meets it
+	# (standin/kafka.json, compared with upstream/apache-kafka.json by
+	# charts/images_test.go): its VOLUMEs' directories with their owners
+	# and modes, its entrypoint and command (small scripts of our own:
+	# standin/kafka-*.sh), and its image config.
+	local standin=$HERE/standin/kafka.json
+	standin_tree kafka "$root" "$standin"
+	install -m 0755 "$HERE/standin/kafka-entrypoint.sh" "$root/__cacert_entrypoint.sh"
+	mkdir -p "$root/etc/kafka/docker"
+	install -m 0755 -o 1000 -g 1000 "$HERE/standin/kafka-run.sh" "$root/etc/kafka/docker/run"
+	local java_version config
+	java_version=jdk-$("$root/opt/java/openjdk/bin/java" -XshowSettings:properties -version 2>&1 |
+		sed -n 's/^ *java.runtime.version = //p')
+	[[ $java_version != jdk- ]] || die "kafka: cannot tell the JRE's version"
+	config=$(jq -c --arg v "$java_version" '.config | .Env |= map(sub("@JAVA_VERSION@"; $v))' "$standin")
 
 	# Smoke test on the host before packing: the JRE runs and finds Kafka.
 	"$root/opt/java/openjdk/bin/java" -cp "$root/opt/kafka/libs/*" kafka.tools.StorageTool random-uuid >/dev/null ||
 		die "the jlink'd JRE cannot run Kafka's StorageTool"
 
-	mkimage kafka "$IMG_KAFKA_REPO:$IMG_KAFKA_TAG" "$root" '{
-		"User": "1000:1000",
-		"Env": ["PATH=/opt/kafka/bin:/opt/java/openjdk/bin:/bin", "JAVA_HOME=/opt/java/openjdk", "HOME=/home/appuser"],
-		"WorkingDir": "/opt/kafka",
-		"Entrypoint": ["/opt/kafka/bin/kafka-server-start.sh"],
-		"Cmd": ["/opt/kafka/config/server.properties"]
-	}'
+	mkimage kafka "$IMG_KAFKA_REPO:$IMG_KAFKA_TAG" "$root" "$config"
 	stamp kafka
 }
 

@@ -912,6 +912,63 @@ func evenAssignment(replicas, partitions int) string {
 
 // ----------------------------------------------------------------- broker ---
 
+// brokerLog is what says which log a broker runs on: its log directory's
+// meta.properties (cluster.id, node.id and directory.id, a random UUID
+// written when the directory is formatted), read both in the pod (log.dirs)
+// and in the claim's data/ directory on this host, and the topic's ID.
+type brokerLog struct {
+	meta, onClaim, topicID string
+}
+
+// kafkaLogDir is the chart's log.dirs, the official image's VOLUME of the
+// log (hack/images/upstream/apache-kafka.json).
+const kafkaLogDir = "/var/lib/kafka/data"
+
+func (s *suite) brokerLog(pod string) (brokerLog, error) {
+	var l brokerLog
+	var err error
+	meta, err := s.kubectl("exec", pod, "-c", "kafka", "--", "cat", kafkaLogDir+"/meta.properties")
+	if err != nil {
+		return l, err
+	}
+	l.meta = properties(meta)
+	claim, err := s.kubectl("get", "pod", pod, "-o", `jsonpath={.spec.volumes[?(@.name=="data")].persistentVolumeClaim.claimName}`)
+	if err != nil {
+		return l, err
+	}
+	pv, err := s.kubectl("get", "pvc", claim, "-o", "jsonpath={.spec.volumeName}")
+	if err != nil {
+		return l, err
+	}
+	dir, err := s.kubectl("get", "pv", pv, "-o", "jsonpath={.spec.hostPath.path}{.spec.local.path}")
+	if err != nil {
+		return l, err
+	}
+	if dir == "" {
+		return l, fmt.Errorf("PV %s of PVC %s is neither hostPath nor local", pv, claim)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "data", "meta.properties"))
+	if err != nil {
+		return l, fmt.Errorf("the log is not on the claim %s: %w", claim, err)
+	}
+	l.onClaim = properties(string(data))
+	l.topicID, err = s.kafka.TopicID(s.ctx)
+	return l, err
+}
+
+// properties is a Java properties file's entries, sorted, one per line,
+// without its comments (Properties.store writes the time in one).
+func properties(file string) string {
+	var entries []string
+	for _, line := range strings.Split(file, "\n") {
+		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+			entries = append(entries, line)
+		}
+	}
+	slices.Sort(entries)
+	return strings.Join(entries, "\n")
+}
+
 func (s *suite) deleteBroker() error {
 	pods, err := s.podNames("kafka")
 	if err != nil {
@@ -924,11 +981,24 @@ func (s *suite) deleteBroker() error {
 	if err != nil {
 		return err
 	}
+	// The broker's log directory is the claim's data/: the same
+	// meta.properties in the pod and on the volume. (With the claim at
+	// /var/lib/kafka, the image's VOLUME /var/lib/kafka/data would have
+	// put the log in a directory of the container's own, and the claim's
+	// data/ would be empty.)
+	log0, err := s.brokerLog(pods[0])
+	if err != nil {
+		return err
+	}
+	if log0.meta != log0.onClaim || !strings.Contains(log0.meta, "directory.id=") {
+		return fmt.Errorf("the broker's %s/meta.properties is not the claim's data/meta.properties:\npod:\n%s\nclaim:\n%s", kafkaLogDir, log0.meta, log0.onClaim)
+	}
 	start0, end0, err := s.kafka.Offsets(s.ctx)
 	if err != nil {
 		return err
 	}
-	s.t.Logf("topic before: start %v, end %v", start0, end0)
+	s.t.Logf("topic before: ID %s, start %v, end %v; log directory on the claim: %s", log0.topicID, start0, end0,
+		strings.ReplaceAll(log0.meta, "\n", " "))
 
 	if _, err := s.kubectl("delete", "pod", pods[0], "--wait=true", "--timeout=3m"); err != nil {
 		return err
@@ -956,6 +1026,23 @@ func (s *suite) deleteBroker() error {
 				p, start0[p], e, start1[p], end1[p])
 		}
 	}
+	// The same log, not one formatted afresh: the same directory.id (and
+	// cluster and node id) in the new pod and on the claim, the same topic.
+	newPods, err := s.podNames("kafka")
+	if err != nil {
+		return err
+	}
+	if len(newPods) != 1 {
+		return fmt.Errorf("kafka pods %v after the delete, want one", newPods)
+	}
+	log1, err := s.brokerLog(newPods[0])
+	if err != nil {
+		return err
+	}
+	if log1 != log0 {
+		return fmt.Errorf("the broker came back on another log: before %+v, after %+v", log0, log1)
+	}
+	s.t.Logf("the same log: topic ID %s, %s", log1.topicID, strings.ReplaceAll(log1.meta, "\n", " "))
 
 	// The pipeline recovers: new reports are produced and consumed past
 	// everything that existed before the restart.

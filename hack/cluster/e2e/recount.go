@@ -117,6 +117,28 @@ func (k Kafka) Offsets(ctx context.Context) (start, end map[int32]int64, err err
 	return start, end, err
 }
 
+// TopicID is the topic's ID (KIP-516): a topic created again, on a log
+// formatted afresh, gets a new one.
+func (k Kafka) TopicID(ctx context.Context) (string, error) {
+	adm, err := k.Admin()
+	if err != nil {
+		return "", err
+	}
+	defer adm.Close()
+	topics, err := adm.ListTopics(ctx, k.Topic)
+	if err != nil {
+		return "", err
+	}
+	d, ok := topics[k.Topic]
+	switch {
+	case !ok:
+		return "", fmt.Errorf("topic %q not found", k.Topic)
+	case d.Err != nil:
+		return "", fmt.Errorf("topic %q: %w", k.Topic, d.Err)
+	}
+	return d.ID.String(), nil
+}
+
 // Recount is verify.Count on this broker: see there.
 func (k Kafka) Recount(ctx context.Context, upTo map[int32]int64, seed uint64, also ...map[int32]int64) (*Recount, error) {
 	return verify.Count(ctx, k.opts(), k.Topic, upTo, seed, also...)

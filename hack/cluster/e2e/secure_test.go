@@ -62,8 +62,8 @@ func TestSecuredExternalKafka(t *testing.T) {
 // certificate holds) on fixed ports.
 const (
 	securedName     = "kafka"
-	securedFilesAt  = "/etc/kafka/secure" // the broker's Secret, in its pod
-	securedDataDir  = "/var/lib/kafka"
+	securedFilesAt  = "/etc/kafka/secure"       // the broker's Secret, in its pod
+	securedDataDir  = "/var/lib/kafka/data"     // log.dirs: exactly the image's VOLUME, as the chart mounts it
 	brokerSecret    = "kafka-broker"            // broker.pem, ca.crt, server.properties
 	caSecret        = "weather-kafka-ca"        // the release's: ca.crt
 	passwordSecret  = "weather-kafka-passwords" // the release's: a key per service
@@ -165,7 +165,7 @@ func brokerProperties(props string) string {
 		"process.roles=broker,controller",
 		"node.id=1",
 		fmt.Sprintf("controller.quorum.voters=1@localhost:%d", securedPorts.Controller),
-		"log.dirs=" + securedDataDir + "/data",
+		"log.dirs=" + securedDataDir,
 		"num.partitions=1",
 		"auto.create.topics.enable=false",
 		"offsets.topic.replication.factor=1",
@@ -578,7 +578,7 @@ func TestSecuredBrokerConfig(t *testing.T) {
 		"advertised.listeners":           fmt.Sprintf("TLS://%[1]s:%[2]d,MTLS://%[1]s:%[3]d,SASL://%[1]s:%[4]d", advertise, securedPorts.TLS, securedPorts.MTLS, securedPorts.SASL),
 		"ssl.keystore.location":          securedFilesAt + "/broker.pem",
 		"ssl.truststore.location":        securedFilesAt + "/ca.crt",
-		"log.dirs":                       securedDataDir + "/data",
+		"log.dirs":                       securedDataDir,
 		"allow.everyone.if.no.acl.found": "false",
 	} {
 		if config[k] != want {
