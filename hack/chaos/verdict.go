@@ -13,6 +13,7 @@ import (
 
 	"github.com/weatherstream/weather/hack/verify"
 	"github.com/weatherstream/weather/services/common/generator"
+	"github.com/weatherstream/weather/services/common/snapshot"
 )
 
 // check is one line of the verdict.
@@ -69,16 +70,20 @@ func judge(ctx context.Context, w world) ([]check, facts, error) {
 	if err != nil {
 		return []check{{Name: "every partition file loads", Detail: err.Error()}}, f, nil
 	}
-	rc, err := verify.Count(ctx, w.opts, w.topic, end, w.seed, verify.Offsets(files))
+	// The file format writes a topic ID as Kafka does: URL-safe base64,
+	// no padding.
+	id := base64.RawURLEncoding.EncodeToString(td.ID[:])
+	snaps, err := verify.Snapshots(ctx, w.opts, snapshot.Topic(w.topic), id, w.partitions)
+	if err != nil {
+		return nil, f, fmt.Errorf("snapshots: %w", err)
+	}
+	rc, err := verify.Count(ctx, w.opts, w.topic, end, w.seed, verify.Offsets(files), verify.Offsets(snaps))
 	if err != nil {
 		return nil, f, fmt.Errorf("recount: %w", err)
 	}
 	var checks []check
 
 	// 1. Every file is there, of this log, read to the log's end.
-	// The file format writes a topic ID as Kafka does: URL-safe base64,
-	// no padding.
-	id := base64.RawURLEncoding.EncodeToString(td.ID[:])
 	var problems []string
 	for p := range w.partitions {
 		file, ok := files[p]
@@ -99,7 +104,8 @@ func judge(ctx context.Context, w world) ([]check, facts, error) {
 	for p, file := range files {
 		atFiles.Stations[p] = rc.At[p][file.Offset]
 	}
-	checks = append(checks, verdictOf("every partition file = a recount of the topic (read committed, exact sums in offset order)", verify.Compare(files, atFiles)))
+	checks = append(checks, verdictOf("every partition file = a recount of the topic (committed records, exact sums in offset order), and read the original's way each station's count is its days",
+		append(verify.Compare(files, atFiles), verify.DaysMismatch(files)...)))
 
 	// 3. The topic holds the generated stream, each report exactly once.
 	problems = slices.Clone(rc.StreamErrors)
@@ -143,6 +149,20 @@ func judge(ctx context.Context, w world) ([]check, facts, error) {
 		problems = append(problems, fmt.Sprintf("the files count %d reports, the topic has %d committed", inFiles, f.Committed))
 	}
 	checks = append(checks, verdictOf(fmt.Sprintf("nothing aborted is counted (%d aborted records in the log, %d counted)", f.Aborted, inFiles), problems))
+
+	// 5. The newest snapshot of every partition = the recount at its offset.
+	problems = nil
+	atSnaps := &verify.Recount{Stations: map[int32]map[string]verify.Station{}}
+	for p := range w.partitions {
+		s, ok := snaps[p]
+		if !ok {
+			problems = append(problems, fmt.Sprintf("partition %d has no snapshot in %s", p, snapshot.Topic(w.topic)))
+			continue
+		}
+		atSnaps.Stations[p] = rc.At[p][s.Offset]
+	}
+	problems = append(problems, verify.Compare(snaps, atSnaps)...)
+	checks = append(checks, verdictOf(fmt.Sprintf("the newest snapshot of every partition (%s) = a recount at its offset", snapshot.Topic(w.topic)), problems))
 	return checks, f, nil
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -17,6 +18,7 @@ import (
 	"github.com/weatherstream/weather/services/common/codec"
 	"github.com/weatherstream/weather/services/common/embeddedkafka"
 	"github.com/weatherstream/weather/services/common/generator"
+	"github.com/weatherstream/weather/services/common/snapshot"
 )
 
 // TestJudgeFailsOnEveryKindOfWrong: the verdict passes a topic and files
@@ -30,7 +32,10 @@ func TestJudgeFailsOnEveryKindOfWrong(t *testing.T) {
 		dup     bool  // a report committed twice
 		abort   bool  // a transaction of reports aborted
 		tamper  func(files map[int32]map[string]any)
-		failing []int // the checks that must fail (indexes into judge's checks)
+		// snapTamper changes the snapshots, which start as the files
+		// before tamper.
+		snapTamper func(snaps map[int32]map[string]any)
+		failing    []int // the checks that must fail (indexes into judge's checks)
 	}{
 		{name: "right", reports: days * 10},
 		{name: "right, with an aborted transaction in the log", reports: days * 10, abort: true},
@@ -48,17 +53,49 @@ func TestJudgeFailsOnEveryKindOfWrong(t *testing.T) {
 			tamper: func(f map[int32]map[string]any) { f[0]["log"].(map[string]any)["topic_id"] = "AAAAAAAAAAAAAAAAAAAAAA" }},
 		{name: "a file missing", reports: days * 10, failing: []int{0, 3},
 			tamper: func(f map[int32]map[string]any) { delete(f, 1) }},
-		{name: "a report twice in the topic", reports: days * 10, dup: true, failing: []int{1, 2, 3}},
+		{name: "a report twice in the topic", reports: days * 10, dup: true, failing: []int{1, 2, 3, 4}},
 		{name: "fewer reports than the producer's count", reports: days*10 + 7, failing: []int{2}},
+		{name: "a snapshot off", reports: days * 10, failing: []int{4},
+			snapTamper: func(f map[int32]map[string]any) {
+				s := f[1]["StationB"].(map[string]any)
+				s["count"] = s["count"].(int64) - 1
+				s["avg"] = s["sum"].(float64) / float64(s["count"].(int64))
+			}},
+		{name: "a snapshot missing", reports: days * 10, failing: []int{4},
+			snapTamper: func(f map[int32]map[string]any) { delete(f, 0) }},
+		{name: "a station's count that is not its days", reports: days * 10, failing: []int{1},
+			tamper: func(f map[int32]map[string]any) {
+				s := f[0]["StationA"].(map[string]any)
+				s["end"] = "2000-01-04" // its count is still 5 days'
+			}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			w, files := pipeline(t, days, c.dup, c.abort)
+			snaps := map[int32]map[string]any{}
+			for p, f := range files {
+				data, _ := json.Marshal(f)
+				var copied map[string]any
+				dec := json.NewDecoder(bytes.NewReader(data))
+				dec.UseNumber()
+				_ = dec.Decode(&copied)
+				snaps[p] = numbers(copied)
+			}
 			if c.tamper != nil {
 				c.tamper(files)
 			}
+			if c.snapTamper != nil {
+				c.snapTamper(snaps)
+			}
+			publish(t, w, snaps)
 			for p, f := range files {
+				// The file in the original's format, its log beside it.
+				log, _ := json.Marshal(f["log"])
+				delete(f, "log")
 				data, _ := json.Marshal(f)
 				if err := os.WriteFile(filepath.Join(w.dir, fmt.Sprintf("partition-%d.json", p)), data, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(w.dir, fmt.Sprintf("partition-%d.log", p)), log, 0o644); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -72,7 +109,7 @@ func TestJudgeFailsOnEveryKindOfWrong(t *testing.T) {
 			if len(c.failing) == 1 && c.failing[0] == 0 && len(checks) == 1 && !checks[0].OK {
 				return // the files do not load: that alone is the verdict
 			}
-			if len(checks) != 4 {
+			if len(checks) != 5 {
 				t.Fatalf("%d checks: %+v", len(checks), checks)
 			}
 			for i, ch := range checks {
@@ -98,7 +135,7 @@ func TestJudgeFailsOnEveryKindOfWrong(t *testing.T) {
 // returns the world and the files a correct consumer writes at the end.
 func pipeline(t *testing.T, days int64, dup, abort bool) (world, map[int32]map[string]any) {
 	t.Helper()
-	c, err := embeddedkafka.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, topic))
+	c, err := embeddedkafka.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, topic, snapshot.Topic(topic)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,4 +207,42 @@ func pipeline(t *testing.T, days int64, dup, abort bool) (world, map[int32]map[s
 		s["end"] = r.Date
 	}
 	return world{opts: []kgo.Opt{kgo.SeedBrokers(c.ListenAddrs()...)}, topic: topic, partitions: 2, dir: t.TempDir(), seed: 1}, files
+}
+
+// numbers turns a decoded file's json.Numbers back into the int64 and
+// float64 the tampering functions expect.
+func numbers(f map[string]any) map[string]any {
+	for k, v := range f {
+		switch v := v.(type) {
+		case json.Number:
+			if i, err := v.Int64(); err == nil && k != "sum" && k != "avg" {
+				f[k] = i
+			} else {
+				f[k], _ = v.Float64()
+			}
+		case map[string]any:
+			f[k] = numbers(v)
+		}
+	}
+	return f
+}
+
+// publish writes each partition's snapshot as the consumers do: the state
+// (the file without its log) in the documented record.
+func publish(t *testing.T, w world, snaps map[int32]map[string]any) {
+	t.Helper()
+	cl, err := kgo.NewClient(append(w.opts, kgo.RecordPartitioner(kgo.ManualPartitioner()))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	for p, s := range snaps {
+		log := s["log"]
+		delete(s, "log")
+		l := log.(map[string]any)
+		value, _ := json.Marshal(map[string]any{"topic": l["topic"], "topic_id": l["topic_id"], "partition": p, "state": s})
+		if err := cl.ProduceSync(context.Background(), &kgo.Record{Topic: snapshot.Topic(w.topic), Partition: p, Key: []byte{byte('0' + p)}, Value: value}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
 }

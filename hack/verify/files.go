@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"time"
 )
 
 // Station is one station's stats as partition-N.json stores them.
@@ -40,8 +41,9 @@ type Log struct {
 	Partition int32  `json:"partition"`
 }
 
-// ReadFiles reads partition-0.json … partition-(n-1).json in dir. A missing
-// file is absent from the map, not an error.
+// ReadFiles reads partition-0.json … partition-(n-1).json in dir, each with
+// the log named beside it (partition-N.log). A missing file is absent from
+// the map, not an error.
 func ReadFiles(dir string, n int32) (map[int32]File, error) {
 	files := make(map[int32]File, n)
 	for p := range n {
@@ -56,13 +58,22 @@ func ReadFiles(dir string, n int32) (map[int32]File, error) {
 		if err != nil {
 			return nil, fmt.Errorf("partition-%d.json: %w", p, err)
 		}
+		if data, err = os.ReadFile(filepath.Join(dir, fmt.Sprintf("partition-%d.log", p))); err == nil {
+			err = json.Unmarshal(data, &f.Log)
+		}
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("partition-%d.log: %w", p, err)
+		}
 		files[p] = f
 	}
 	return files, nil
 }
 
-// ParseFile reads the documented format with plain encoding/json (not the
-// consumer's own parser: this is the independent side of the comparison).
+// ParseFile reads a partition file the original assignment's way, with
+// plain encoding/json (not the consumer's own parser: this is the
+// independent side of the comparison): every key but "offset" is a station
+// with count, sum, avg, start and end, and nothing else. A file with any
+// other key (the "log" of the previous release among them) is not one.
 func ParseFile(data []byte) (File, error) {
 	var raw map[string]json.RawMessage
 	dec := json.NewDecoder(bytes.NewReader(data))
@@ -79,13 +90,8 @@ func ParseFile(data []byte) (File, error) {
 	if f.Offset, err = strconv.ParseInt(string(off), 10, 64); err != nil {
 		return File{}, fmt.Errorf("offset: %w", err)
 	}
-	if l, ok := raw["log"]; ok {
-		if err := json.Unmarshal(l, &f.Log); err != nil {
-			return File{}, fmt.Errorf("log: %w", err)
-		}
-	}
 	for name, v := range raw {
-		if name == "offset" || name == "log" {
+		if name == "offset" {
 			continue
 		}
 		var s struct {
@@ -95,8 +101,13 @@ func ParseFile(data []byte) (File, error) {
 			Start string  `json:"start"`
 			End   string  `json:"end"`
 		}
-		if err := json.Unmarshal(v, &s); err != nil {
-			return File{}, fmt.Errorf("%s: %w", name, err)
+		dec := json.NewDecoder(bytes.NewReader(v))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&s); err != nil {
+			return File{}, fmt.Errorf("%s is not a station: %w", name, err)
+		}
+		if s.Count < 1 || len(s.Start) != len("2000-01-01") || len(s.End) != len("2000-01-01") {
+			return File{}, fmt.Errorf("%s is not a station: count %d, start %q, end %q", name, s.Count, s.Start, s.End)
 		}
 		if s.Count > 0 && math.Abs(s.Avg-s.Sum/float64(s.Count)) > 1e-9*math.Max(1, math.Abs(s.Avg)) {
 			return File{}, fmt.Errorf("%s: avg %v is not sum/count %v", name, s.Avg, s.Sum/float64(s.Count))
@@ -157,4 +168,28 @@ func UnionKeys[V any](a, b map[string]V) map[string]struct{} {
 		u[k] = struct{}{}
 	}
 	return u
+}
+
+// DaysMismatch returns each station of the files whose count is not the
+// number of days from its start to its end: in the generated stream every
+// station reports every day, once, in date order, so a station's count in
+// its partition's file is end - start + 1 days. (A check of the kind the
+// original assignment's own tests make.)
+func DaysMismatch(files map[int32]File) []string {
+	var bad []string
+	for _, p := range SortedKeys(files) {
+		for _, name := range SortedKeys(files[p].Stations) {
+			s := files[p].Stations[name]
+			start, err1 := time.Parse(time.DateOnly, s.Start)
+			end, err2 := time.Parse(time.DateOnly, s.End)
+			if err1 != nil || err2 != nil {
+				bad = append(bad, fmt.Sprintf("partition %d %s: start %q, end %q are not dates", p, name, s.Start, s.End))
+				continue
+			}
+			if days := int64(end.Sub(start).Hours()/24) + 1; days != s.Count {
+				bad = append(bad, fmt.Sprintf("partition %d %s: count %d, but %s to %s is %d days", p, name, s.Count, s.Start, s.End, days))
+			}
+		}
+	}
+	return bad
 }

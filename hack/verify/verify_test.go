@@ -3,6 +3,7 @@ package verify
 import (
 	"context"
 	"maps"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,7 +18,6 @@ import (
 func TestParseFileAndCompare(t *testing.T) {
 	f, err := ParseFile([]byte(`{
   "offset": 6816,
-  "log": {"topic": "temperatures", "topic_id": "3cTCaKIJSUe4hC7pAuO_bA", "partition": 0},
   "StationB": {"count": 2, "sum": 66.25, "avg": 33.125, "start": "2000-01-01", "end": "2000-01-02"}
 }
 `))
@@ -25,8 +25,19 @@ func TestParseFileAndCompare(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Station{Count: 2, Sum: 66.25, Start: "2000-01-01", End: "2000-01-02"}
-	if f.Offset != 6816 || f.Stations["StationB"] != want || len(f.Stations) != 1 || f.Log.TopicID != "3cTCaKIJSUe4hC7pAuO_bA" {
+	if f.Offset != 6816 || f.Stations["StationB"] != want || len(f.Stations) != 1 {
 		t.Fatalf("got %+v", f)
+	}
+	// The original's readers take every key but "offset" for a station:
+	// the previous release's "log" is not one.
+	if _, err := ParseFile([]byte(`{"offset": 1, "log": {"topic": "t", "topic_id": "", "partition": 0}}`)); err == nil || !strings.Contains(err.Error(), "log is not a station") {
+		t.Errorf(`a file with "log" = %v, want it refused`, err)
+	}
+	if d := DaysMismatch(map[int32]File{0: f}); len(d) != 0 {
+		t.Errorf("2 reports from 2000-01-01 to 2000-01-02: %v", d)
+	}
+	if d := DaysMismatch(map[int32]File{0: {Stations: map[string]Station{"StationB": {Count: 3, Start: "2000-01-01", End: "2000-01-02"}}}}); len(d) != 1 {
+		t.Errorf("3 reports in 2 days: %v, want one mismatch", d)
 	}
 	files := map[int32]File{0: f}
 	rc := &Recount{Stations: map[int32]map[string]Station{0: {"StationB": want}}}

@@ -31,7 +31,13 @@ type config struct {
 	CheckpointRetryBackoff time.Duration `env:"CHECKPOINT_RETRY_BACKOFF" envDefault:"1s"`
 	CheckpointInterval     time.Duration `env:"CHECKPOINT_INTERVAL" envDefault:"100ms"`
 	TopicCheckInterval     time.Duration `env:"TOPIC_CHECK_INTERVAL" envDefault:"10s"`
-	FetchMaxPartitionBytes int32         `env:"FETCH_MAX_PARTITION_BYTES" envDefault:"1048576"`
+	// A partition's state goes to the snapshot topic at most this often
+	// (and at every stop): the dashboard's freshness, the traffic's bound.
+	SnapshotInterval time.Duration `env:"SNAPSHOT_INTERVAL" envDefault:"1s"`
+	// The consumer group the checkpointed offsets are committed to, for
+	// monitoring only (kafka-consumer-groups.sh, KEDA): never read back.
+	MonitoringGroup        string `env:"MONITORING_GROUP" envDefault:"weather-stats"`
+	FetchMaxPartitionBytes int32  `env:"FETCH_MAX_PARTITION_BYTES" envDefault:"1048576"`
 	// A fetch's records live in memory until the batch is checkpointed,
 	// 160 B of kgo.Record each on top of their ~40 B: 256 KiB of these small
 	// records is ~13k of them, and keeps the process under 40 MiB.
@@ -81,6 +87,7 @@ func (c config) validate() error {
 		envconfig.AtLeast("CHECKPOINT_RETRY_BACKOFF", c.CheckpointRetryBackoff, 0),
 		envconfig.AtLeast("CHECKPOINT_INTERVAL", c.CheckpointInterval, 0),
 		envconfig.AtLeast("TOPIC_CHECK_INTERVAL", c.TopicCheckInterval, 100*time.Millisecond),
+		envconfig.AtLeast("SNAPSHOT_INTERVAL", c.SnapshotInterval, 100*time.Millisecond),
 		envconfig.AtLeast("FETCH_MAX_PARTITION_BYTES", c.FetchMaxPartitionBytes, 1),
 		envconfig.AtLeast("FETCH_MAX_BYTES", c.FetchMaxBytes, 1),
 	)

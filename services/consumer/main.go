@@ -1,7 +1,9 @@
 // Command consumer is the stats consumer: it reads the partitions it is given
 // (not a consumer group), keeps per-station stats per partition, and after
 // every batch checkpoints each partition's stats together with its next
-// offset and its log to DATA_DIR/partition-N.json.
+// offset to DATA_DIR/partition-N.json (its log beside it, partition-N.log);
+// it publishes them to the snapshot topic and the offsets to the monitoring
+// group, and restores from the newest of its file and its snapshot.
 //
 //	consumer 0 2          # partitions 0 and 2
 //	PARTITIONS=0,2 consumer
@@ -21,7 +23,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/plugin/kprom"
 
@@ -29,6 +30,7 @@ import (
 	"github.com/weatherstream/weather/services/common/envconfig"
 	"github.com/weatherstream/weather/services/common/kafkaconfig"
 	"github.com/weatherstream/weather/services/common/observe"
+	"github.com/weatherstream/weather/services/common/snapshot"
 	"github.com/weatherstream/weather/services/consumer/internal/consume"
 )
 
@@ -85,16 +87,18 @@ func run(cfg config, parts partitions) error {
 	if err != nil {
 		return err
 	}
-	// Fresh metadata while waiting for the producer to create the topic.
-	admClient, err := kafkaconfig.Connect(ctx, cfg.Kafka, kgo.MetadataMinAge(250*time.Millisecond))
+	// Fresh metadata while waiting for the producer to create the topic;
+	// the same client publishes the snapshots.
+	admClient, err := kafkaconfig.Connect(ctx, cfg.Kafka, append(snapshot.ClientOpts(), kgo.MetadataMinAge(250*time.Millisecond))...)
 	if err != nil {
 		return err
 	}
 	defer admClient.Close()
-	consumer, err := consume.Start(ctx, log, kadm.NewClient(admClient), store, consume.Config{
+	consumer, err := consume.Start(ctx, log, admClient, store, consume.Config{
 		Topic: cfg.Kafka.Topic, Partitions: parts.mine, Assigned: parts.assigned, OnOutOfRange: cfg.OnOffsetOutOfRange,
 		StartAtLogStart: cfg.StartAtLogStart, LockWait: cfg.LockWait, SaveRetries: cfg.CheckpointRetries, SaveBackoff: cfg.CheckpointRetryBackoff,
 		CheckpointInterval: cfg.CheckpointInterval, TopicCheckInterval: cfg.TopicCheckInterval,
+		SnapshotInterval: cfg.SnapshotInterval, MonitoringGroup: cfg.MonitoringGroup,
 	}, metrics)
 	if err != nil {
 		return err

@@ -16,6 +16,7 @@ import (
 	"github.com/weatherstream/weather/services/common/generator"
 	"github.com/weatherstream/weather/services/common/kafkaadmin"
 	"github.com/weatherstream/weather/services/common/observe/observetest"
+	"github.com/weatherstream/weather/services/common/snapshot"
 	"github.com/weatherstream/weather/services/common/testkit"
 	"github.com/weatherstream/weather/services/consumer/internal/consume"
 )
@@ -42,12 +43,14 @@ func TestMetricsPassPrometheusLint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	adm := kadm.NewClient(testkit.Client(t, cluster))
+	admin := testkit.Client(t, cluster, snapshot.ClientOpts()...)
+	adm := kadm.NewClient(admin)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	c, err := consume.Start(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)), adm, store, consume.Config{
+	c, err := consume.Start(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)), admin, store, consume.Config{
 		Topic: topic, Partitions: []int32{0, 1}, OnOutOfRange: consume.OutOfRangeFail, LockWait: time.Second,
 		SaveRetries: 1, SaveBackoff: time.Millisecond, TopicCheckInterval: time.Second,
+		SnapshotInterval: time.Second, MonitoringGroup: "weather-stats",
 	}, metrics)
 	if err != nil {
 		t.Fatal(err)
@@ -86,6 +89,7 @@ func TestMetricsPassPrometheusLint(t *testing.T) {
 		"weather_consumer_offset",
 		"weather_consumer_records_skipped_total",
 		"weather_consumer_records_total",
+		"weather_consumer_snapshots_total",
 		"weather_consumer_unread_partitions",
 	}
 	observetest.CheckServed(t, reg, "consumer", want, "weather_consumer_kafka_fetch_bytes_total")

@@ -105,7 +105,7 @@ func killProducerMidTransaction(t *testing.T, at []string, topic string, env []s
 			}
 		}
 		if !p.running() {
-			if code := p.wait(0); code != 0 {
+			if code := p.wait(10 * time.Second); code != 0 {
 				t.Fatalf("producer exited %d:\n%s", code, tail(p.stderr.String(), 10))
 			}
 			count += 300_000 // it finished first: make the stream longer

@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -314,6 +315,9 @@ type fileLog struct {
 	Partition int32  `json:"partition"`
 }
 
+// readFile reads a partition file the original assignment's way — every
+// key but "offset" is a station with the five fields, nothing else — and
+// the log named beside it (partition-N.log), if any.
 func readFile(t testing.TB, path string) (file, error) {
 	t.Helper()
 	data, err := os.ReadFile(path)
@@ -326,23 +330,24 @@ func readFile(t testing.TB, path string) (file, error) {
 	}
 	f := file{Stations: map[string]fileStation{}}
 	for k, v := range raw {
-		switch k {
-		case "offset":
+		if k == "offset" {
 			if err := json.Unmarshal(v, &f.Offset); err != nil {
-				return file{}, err
-			}
-			continue
-		case "log":
-			if err := json.Unmarshal(v, &f.Log); err != nil {
 				return file{}, err
 			}
 			continue
 		}
 		var s fileStation
-		if err := json.Unmarshal(v, &s); err != nil {
-			return file{}, err
+		dec := json.NewDecoder(bytes.NewReader(v))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&s); err != nil {
+			return file{}, fmt.Errorf("%s: key %q is not a station: %w", path, k, err)
 		}
 		f.Stations[k] = s
+	}
+	if data, err := os.ReadFile(strings.TrimSuffix(path, ".json") + ".log"); err == nil {
+		if err := json.Unmarshal(data, &f.Log); err != nil {
+			return file{}, fmt.Errorf("%s's log: %w", path, err)
+		}
 	}
 	return f, nil
 }

@@ -105,7 +105,7 @@ func TestConsumerWithoutACheckpointRefusesALogThatNoLongerStartsAtZero(t *testin
 	if code := c.wait(time.Minute); code != 1 {
 		t.Fatalf("consumer exited %d, want 1", code)
 	}
-	want := fmt.Sprintf("consumer: partition %d has no checkpoint, and its log starts at offset %d, not 0: records 0-%d are deleted (retention or DeleteRecords), "+
+	want := fmt.Sprintf("consumer: partition %d has no checkpoint and no snapshot, and its log starts at offset %d, not 0: records 0-%d are deleted (retention or DeleteRecords), "+
 		"so stats counted from here would miss them. Restore %s, or set START_AT_LOG_START=true to count from offset %d on",
 		p, logStart, logStart-1, partitionFile(dir, p), logStart)
 	if lines := strings.Split(strings.TrimSpace(c.stderr.String()), "\n"); lines[len(lines)-1] != want {

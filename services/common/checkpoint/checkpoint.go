@@ -1,10 +1,13 @@
 // Package checkpoint stores each partition's state in partition-N.json in one
 // directory, so that the stats and the offset they are complete up to always
 // change together: a reader or a restarted consumer sees the old file or the
-// new one, never a mix and never a torn write.
+// new one, never a mix and never a torn write. The file is the original
+// assignment's format exactly; the log its stats come from (topic, topic ID,
+// partition) is kept beside it, in partition-N.log.
 package checkpoint
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -67,9 +70,17 @@ func (s *Store) Partitions() ([]int32, error) {
 	return parts, nil
 }
 
-// Load reads partition p's file. No file is (nil, nil): the partition has
-// never been checkpointed. A file that cannot be read or is not a checkpoint
-// is an error, and the file is left as it is for a person to look at.
+// LogPath is the file that names the log of partition p's stats.
+func (s *Store) LogPath(p int32) string {
+	return filepath.Join(s.dir, fmt.Sprintf("partition-%d.log", p))
+}
+
+// Load reads partition p's file, its Log from the file beside it (or from
+// the file itself, as the previous release wrote it; nil for a file of the
+// original, which does not say). No file is (nil, nil): the partition has
+// never been checkpointed here. A file that cannot be read or is not a
+// checkpoint is an error, and the file is left as it is for a person to
+// look at.
 func (s *Store) Load(p int32) (*stats.Partition, error) {
 	data, err := regularfile.Read(s.Path(p), MaxFileBytes)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -82,7 +93,61 @@ func (s *Store) Load(p int32) (*stats.Partition, error) {
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint %s is corrupt or not a checkpoint (left untouched): %w", s.Path(p), err)
 	}
+	log, err := s.loadLog(p)
+	switch {
+	case err != nil:
+		return nil, err
+	case log == nil:
+	case part.Log != nil && !part.Log.Is(*log):
+		return nil, fmt.Errorf("checkpoint %s says it is of %s, %s says %s (left untouched)", s.Path(p), part.Log, s.LogPath(p), log)
+	default:
+		part.Log = log
+	}
 	return part, nil
+}
+
+// Exact reports whether partition p's file holds part exactly as Save
+// writes it (a file of the previous release, or of the original, does not).
+func (s *Store) Exact(p int32, part *stats.Partition) bool {
+	want, err := part.MarshalJSON()
+	if err != nil {
+		return false
+	}
+	got, err := regularfile.Read(s.Path(p), MaxFileBytes)
+	return err == nil && bytes.Equal(got, want)
+}
+
+// loadLog reads partition-N.log; nil if there is none.
+func (s *Store) loadLog(p int32) (*stats.Log, error) {
+	data, err := regularfile.Read(s.LogPath(p), 4096)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint log %s: %w", s.LogPath(p), err)
+	}
+	log, err := stats.ParseLog(data)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint log %s is corrupt (left untouched): %w", s.LogPath(p), err)
+	}
+	return log, nil
+}
+
+// SaveLog makes partition-N.log name log, replacing it as Save replaces a
+// partition file, unless it already does. A consumer calls it once it has
+// checked that the partition's state is log's, before it writes the state.
+func (s *Store) SaveLog(p int32, log stats.Log) error {
+	if old, err := s.loadLog(p); err == nil && old != nil && *old == log {
+		return nil
+	}
+	data, _ := log.MarshalJSON() // cannot fail
+	if err := s.replaceFile(s.LogPath(p), fmt.Sprintf("partition-%d.log.tmp-*", p), data); err != nil {
+		return fmt.Errorf("checkpoint log of partition %d: %w", p, err)
+	}
+	if err := syncDir(s.dir); err != nil {
+		return fmt.Errorf("checkpoint: fsync directory: %w", err)
+	}
+	return nil
 }
 
 // Save replaces partition p's file with part: a uniquely named temporary file
@@ -145,17 +210,27 @@ func (s *Store) Write(snap Snapshot) error {
 
 // replace writes partition p's new file and renames it into place.
 func (s *Store) replace(p int32, data []byte) error {
-	tmp, err := os.CreateTemp(s.dir, fmt.Sprintf("partition-%d.json.tmp-*", p))
-	if err != nil {
+	if err := s.replaceFile(s.Path(p), fmt.Sprintf("partition-%d.json.tmp-*", p), data); err != nil {
 		return fmt.Errorf("checkpoint partition %d: %w", p, err)
+	}
+	return nil
+}
+
+// replaceFile writes data to a temporary file named by pattern, fsyncs it
+// and renames it over path; on any error path is untouched and the
+// temporary file removed.
+func (s *Store) replaceFile(path, pattern string, data []byte) error {
+	tmp, err := os.CreateTemp(s.dir, pattern)
+	if err != nil {
+		return err
 	}
 	if err := writeAndSync(tmp, data); err != nil {
 		os.Remove(tmp.Name())
-		return fmt.Errorf("checkpoint partition %d: %w", p, err)
+		return err
 	}
-	if err := os.Rename(tmp.Name(), s.Path(p)); err != nil {
+	if err := os.Rename(tmp.Name(), path); err != nil {
 		os.Remove(tmp.Name())
-		return fmt.Errorf("checkpoint partition %d: %w", p, err)
+		return err
 	}
 	return nil
 }
@@ -183,11 +258,17 @@ func syncDir(dir string) error {
 	return d.Sync()
 }
 
-// Backup moves partition p's file aside to partition-N.json.bak-<time> and
-// returns the new name, so that a fresh start never destroys the old stats.
+// Backup moves partition p's file aside to partition-N.json.bak-<time> (and
+// partition-N.log to partition-N.log.bak-<time>) and returns the new name,
+// so that a fresh start never destroys the old stats.
 func (s *Store) Backup(p int32, now time.Time) (string, error) {
-	to := fmt.Sprintf("%s.bak-%s", s.Path(p), now.UTC().Format("20060102T150405Z"))
+	stamp := now.UTC().Format("20060102T150405Z")
+	to := fmt.Sprintf("%s.bak-%s", s.Path(p), stamp)
 	if err := os.Rename(s.Path(p), to); err != nil {
+		return "", fmt.Errorf("checkpoint backup: %w", err)
+	}
+	// The log it names goes with it (a file of the original has none).
+	if err := os.Rename(s.LogPath(p), fmt.Sprintf("%s.bak-%s", s.LogPath(p), stamp)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return "", fmt.Errorf("checkpoint backup: %w", err)
 	}
 	return to, syncDir(s.dir)
@@ -254,9 +335,11 @@ func (s *Store) Lock(ctx context.Context, p int32, wait time.Duration) (*Lock, e
 		}
 	}
 	writeHolder(path)
-	stale, _ := filepath.Glob(filepath.Join(s.dir, fmt.Sprintf("partition-%d.json.tmp-*", p)))
-	for _, name := range stale {
-		os.Remove(name)
+	for _, pattern := range []string{"partition-%d.json.tmp-*", "partition-%d.log.tmp-*"} {
+		stale, _ := filepath.Glob(filepath.Join(s.dir, fmt.Sprintf(pattern, p)))
+		for _, name := range stale {
+			os.Remove(name)
+		}
 	}
 	return &Lock{f: f}, nil
 }

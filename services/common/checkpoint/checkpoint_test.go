@@ -340,3 +340,88 @@ func TestSavedFilesAreReadableByAll(t *testing.T) {
 		}
 	}
 }
+
+// The file is the original's format exactly; its log is kept beside it,
+// and comes back with Load. A file of the previous release (its log inside)
+// loads with its log, and is rewritten in the exact format.
+func TestTheLogIsKeptBesideTheFile(t *testing.T) {
+	log := stats.Log{Topic: "temperatures", TopicID: "3cTCaKIJSUe4hC7pAuO_bA", Partition: 1}
+	other := stats.Log{Topic: "temperatures", TopicID: "Yq0wRq0wRq0wRq0wRq0wRg", Partition: 1}
+	previous := `{"offset": 2, "log": {"topic": "temperatures", "topic_id": "3cTCaKIJSUe4hC7pAuO_bA", "partition": 1},
+"StationJ": {"count": 1, "sum": 2.5, "avg": 2.5, "start": "2000-01-01", "end": "2000-01-01"}}`
+	for _, tc := range []struct {
+		name    string
+		file    string     // written as is first; "" none
+		sidecar *stats.Log // SaveLog'd first
+		wantLog *stats.Log
+		wantErr string
+	}{
+		{name: "the original's file, no log", file: `{"offset": 0}`},
+		{name: "with its log beside it", file: `{"offset": 0}`, sidecar: &log, wantLog: &log},
+		{name: "the previous release's", file: previous, wantLog: &log},
+		{name: "the previous release's, beside the same log", file: previous, sidecar: &log, wantLog: &log},
+		{name: "the previous release's, beside another log", file: previous, sidecar: &other, wantErr: "partition-1.log says topic temperatures (ID Yq0wRq0wRq0wRq0wRq0wRg)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, _ := Open(t.TempDir())
+			if err := os.WriteFile(s.Path(1), []byte(tc.file), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if tc.sidecar != nil {
+				if err := s.SaveLog(1, *tc.sidecar); err != nil {
+					t.Fatal(err)
+				}
+			}
+			part, err := s.Load(1)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("Load = %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || !equalLog(part.Log, tc.wantLog) {
+				t.Fatalf("Load = %+v, %v; want log %v", part, err, tc.wantLog)
+			}
+			// Rewritten by a consumer: the log beside, the file exact.
+			if err := s.SaveLog(1, log); err != nil {
+				t.Fatal(err)
+			}
+			part.Log = &log
+			if err := s.Save(1, part); err != nil {
+				t.Fatal(err)
+			}
+			data, _ := os.ReadFile(s.Path(1))
+			if strings.Contains(string(data), `"log"`) || strings.Contains(string(data), "topic") {
+				t.Errorf("the file holds more than the original's format:\n%s", data)
+			}
+			again, err := s.Load(1)
+			if err != nil || !equalLog(again.Log, &log) || again.Offset != part.Offset {
+				t.Errorf("Load after the rewrite = %+v, %v", again, err)
+			}
+		})
+	}
+}
+
+func equalLog(a, b *stats.Log) bool { return (a == nil) == (b == nil) && (a == nil || *a == *b) }
+
+// A backup takes the log beside the file with it.
+func TestBackupTakesTheLogAlong(t *testing.T) {
+	s, _ := Open(t.TempDir())
+	log := stats.Log{Topic: "t", TopicID: "x", Partition: 0}
+	if err := s.SaveLog(0, log); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Save(0, state(1, 0)); err != nil {
+		t.Fatal(err)
+	}
+	to, err := s.Backup(0, time.Date(2026, 12, 7, 1, 2, 3, 0, time.UTC))
+	if err != nil || to != s.Path(0)+".bak-20261207T010203Z" {
+		t.Fatalf("Backup = %q, %v", to, err)
+	}
+	if _, err := os.Stat(s.LogPath(0) + ".bak-20261207T010203Z"); err != nil {
+		t.Errorf("the log did not go with the file: %v", err)
+	}
+	if p, err := s.Load(0); p != nil || err != nil {
+		t.Errorf("Load after the backup = %v, %v; want nothing", p, err)
+	}
+}

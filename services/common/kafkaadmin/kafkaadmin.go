@@ -50,6 +50,8 @@ type Topic struct {
 	// the broker has no IDs.
 	RawID      kadm.TopicID
 	Partitions int
+	// ReplicationFactor is partition 0's number of replicas.
+	ReplicationFactor int
 	// Leaders are the partitions' leader brokers (-1: none right now).
 	Leaders map[int32]int32
 }
@@ -94,6 +96,7 @@ func lookup(ctx context.Context, adm *kadm.Client, topic string) (Topic, error) 
 	for p, pd := range d.Partitions {
 		t.Leaders[p] = pd.Leader
 	}
+	t.ReplicationFactor = len(d.Partitions[0].Replicas)
 	return t, nil
 }
 

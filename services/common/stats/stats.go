@@ -1,7 +1,7 @@
 // Package stats keeps the per-station statistics of one partition together
 // with the offset they are complete up to and the log they come from, and
 // reads and writes them in the partition-N.json format of the original
-// assignment (plus that log's identity).
+// assignment, exactly.
 package stats
 
 import (
@@ -97,6 +97,12 @@ var (
 	ErrNotFinite       = errors.New("the station's sum would no longer be a finite number")
 )
 
+// Reserved reports whether station is a name the file keeps for itself:
+// such a report is never counted.
+func Reserved(station []byte) bool {
+	return string(station) == offsetKey || string(station) == logKey
+}
+
 // Add counts one measurement of finite degrees on date, a valid YYYY-MM-DD
 // (as codec checks it). A measurement that would make a stat infinite (two
 // of 1e308) is refused and changes nothing: a file must always be one the
@@ -109,7 +115,7 @@ func (p *Partition) Add(station, date []byte, degrees float64) error {
 	}
 	s, ok := p.Stations[string(station)]
 	if !ok {
-		if string(station) == offsetKey || string(station) == logKey {
+		if Reserved(station) {
 			return ErrReservedStation
 		}
 		s = &Station{}
@@ -128,16 +134,19 @@ func (p *Partition) Add(station, date []byte, degrees float64) error {
 	return nil
 }
 
-// MarshalJSON writes the original's format, plus the log it comes from, one
-// station per line in name order, so that files diff well:
+// MarshalJSON writes the original's format exactly — "offset" and one
+// object per station, nothing else — one station per line in name order, so
+// that files diff well:
 //
 //	{
 //	  "offset": 6816,
-//	  "log": {"topic": "temperatures", "topic_id": "3cTCaKIJSUe4hC7pAuO_bA", "partition": 0},
 //	  "StationB": {"count": 2170, "sum": 66248.3, "avg": 30.53, "start": "2000-04-12", "end": "2006-03-21"}
 //	}
 //
-// Floats are written in their shortest form that reads back exactly.
+// The log the stats come from is not in it (readers written for the
+// original take every key but "offset" for a station): the checkpoint store
+// keeps it beside the file, a snapshot around it. Floats are written in
+// their shortest form that reads back exactly.
 func (p *Partition) MarshalJSON() ([]byte, error) {
 	names := make([]string, 0, len(p.Stations))
 	for name := range p.Stations {
@@ -145,18 +154,9 @@ func (p *Partition) MarshalJSON() ([]byte, error) {
 	}
 	slices.Sort(names)
 
-	b := make([]byte, 0, 160+100*len(names))
+	b := make([]byte, 0, 32+100*len(names))
 	b = append(b, "{\n  \"offset\": "...)
 	b = strconv.AppendInt(b, p.Offset, 10)
-	if l := p.Log; l != nil {
-		b = append(b, ",\n  \"log\": {\"topic\": "...)
-		b = appendString(b, l.Topic)
-		b = append(b, `, "topic_id": `...)
-		b = appendString(b, l.TopicID)
-		b = append(b, `, "partition": `...)
-		b = strconv.AppendInt(b, int64(l.Partition), 10)
-		b = append(b, '}')
-	}
 	for _, name := range names {
 		s := p.Stations[name]
 		b = append(b, ",\n  "...)
@@ -191,8 +191,9 @@ func appendFloat(b []byte, f float64) []byte {
 	return strconv.AppendFloat(b, f, 'f', -1, 64)
 }
 
-// Parse reads a file written by MarshalJSON (or by the original consumer,
-// without "log") and checks that it is one: a file that is not exactly this
+// Parse reads a file written by MarshalJSON or by the original consumer (or
+// by this consumer's previous release, with a "log" key: its Log) and checks
+// that it is one: a file that is not exactly this
 // shape is an error, never a silently empty or merged state. A key twice
 // (two "offset"s, a station twice, a field of a station twice) is an error,
 // not the last one winning — encoding/json/v2 refuses duplicate names — and
@@ -292,6 +293,21 @@ func unmarshalStrict(raw []byte, v any) error {
 	}
 	return err
 }
+
+// MarshalJSON writes the log as the checkpoint store keeps it beside a
+// partition file: {"topic": "temperatures", "topic_id": "…", "partition": 0}.
+func (l Log) MarshalJSON() ([]byte, error) {
+	b := append([]byte(`{"topic": `), appendString(nil, l.Topic)...)
+	b = append(b, `, "topic_id": `...)
+	b = appendString(b, l.TopicID)
+	b = append(b, `, "partition": `...)
+	b = strconv.AppendInt(b, int64(l.Partition), 10)
+	return append(b, "}\n"...), nil
+}
+
+// ParseLog reads what Log.MarshalJSON writes, as strictly as Parse reads a
+// partition file.
+func ParseLog(data []byte) (*Log, error) { return parseLog(data) }
 
 func parseLog(raw []byte) (*Log, error) {
 	var l struct {

@@ -18,6 +18,7 @@ import (
 	"github.com/weatherstream/weather/services/common/checkpoint"
 	"github.com/weatherstream/weather/services/common/codec"
 	"github.com/weatherstream/weather/services/common/kafkaconfig"
+	"github.com/weatherstream/weather/services/common/snapshot"
 	"github.com/weatherstream/weather/services/common/stats"
 )
 
@@ -33,6 +34,8 @@ type Consumer struct {
 	parser  codec.Parser
 	// inflight is the checkpoint write going on in the background.
 	inflight *write
+	// pub publishes written states (snapshots) and offsets (the group).
+	pub *publisher
 
 	saveRetries        int
 	saveBackoff        time.Duration
@@ -60,13 +63,24 @@ func (c *Consumer) Close() {
 // exactly c.Offsets(), read committed, keep control records and not reset
 // offsets (see ClientOpts). A batch in hand when ctx ends is still folded in
 // and checkpointed: SIGTERM loses nothing.
+//
+// On return the last written states are published (snapshots, the group's
+// offsets), waited for up to PublishWait: the next owner of a partition,
+// on any node, continues from there.
 func (c *Consumer) Run(ctx context.Context, client *kgo.Client) error {
 	err := c.run(ctx, client)
 	if ferr := c.flush(ctx); err == nil {
 		err = ferr
 	}
+	if perr := c.pub.close(PublishWait); err == nil {
+		err = perr
+	}
 	return err
 }
+
+// PublishWait bounds the last publication at shutdown: well inside
+// Kubernetes' 30 s between SIGTERM and SIGKILL, with the checkpoint's own.
+const PublishWait = 5 * time.Second
 
 func (c *Consumer) run(ctx context.Context, client *kgo.Client) error {
 	var (
@@ -115,6 +129,9 @@ func (c *Consumer) run(ctx context.Context, client *kgo.Client) error {
 		})
 		if fatal == nil && c.watch.due() {
 			fatal = c.watch.check(ctx)
+		}
+		if err := c.pub.failed(); fatal == nil && err != nil {
+			fatal = fmt.Errorf("publish a snapshot to %s: %w", snapshot.Topic(c.watch.topic.Name), err)
 		}
 		behind := false
 		fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
@@ -217,7 +234,7 @@ func (c *Consumer) save(ctx context.Context, touched []int32) error {
 	for _, p := range touched {
 		c.pm[p].lag.checkpointing(c.parts[p].Offset)
 	}
-	w := &write{parts: slices.Clone(touched), finished: make(chan struct{})}
+	w := &write{parts: slices.Clone(touched), snap: snap, offsets: offsetsOf(pending), finished: make(chan struct{})}
 	c.inflight = w
 	go func() {
 		start := time.Now()
@@ -232,19 +249,32 @@ func (c *Consumer) save(ctx context.Context, touched []int32) error {
 	return nil
 }
 
-// written records a finished background write in the lag metrics.
+// written records a finished background write in the lag metrics, and
+// hands it to the publisher.
 func (c *Consumer) written(w *write) {
 	for _, p := range w.parts {
 		c.pm[p].lag.written(w.at)
 	}
+	c.pub.written(w.snap, w.offsets, w.at)
+}
+
+// offsetsOf are the states' offsets.
+func offsetsOf(parts map[int32]*stats.Partition) map[int32]int64 {
+	m := make(map[int32]int64, len(parts))
+	for p, part := range parts {
+		m[p] = part.Offset
+	}
+	return m
 }
 
 // write is a checkpoint write in the background.
 type write struct {
 	parts    []int32
-	err      error         // its result, set before finished is closed
-	at       time.Time     // when it ended, likewise
-	finished chan struct{} // closed when it is over
+	snap     checkpoint.Snapshot // what it writes
+	offsets  map[int32]int64     // their offsets
+	err      error               // its result, set before finished is closed
+	at       time.Time           // when it ended, likewise
+	finished chan struct{}       // closed when it is over
 }
 
 // wait waits for the write to end and returns its result.
@@ -298,12 +328,17 @@ func (c *Consumer) retry(ctx context.Context, parts map[int32]*stats.Partition, 
 		}
 		backoff = min(2*backoff, 30*time.Second)
 		start := time.Now()
-		if err = c.store.SaveAll(parts); err == nil {
+		snap, terr := checkpoint.Take(parts)
+		if terr != nil {
+			return terr
+		}
+		if err = c.store.Write(snap); err == nil {
 			now := time.Now()
 			c.metrics.writeSeconds.Observe(now.Sub(start).Seconds())
 			for p, part := range parts {
 				c.pm[p].lag.writtenAll(part.Offset, now)
 			}
+			c.pub.written(snap, offsetsOf(parts), now)
 			return nil
 		}
 		c.metrics.writeFailures.Inc()

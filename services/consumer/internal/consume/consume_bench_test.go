@@ -20,6 +20,7 @@ import (
 	"github.com/weatherstream/weather/services/common/checkpoint"
 	"github.com/weatherstream/weather/services/common/codec"
 	"github.com/weatherstream/weather/services/common/generator"
+	"github.com/weatherstream/weather/services/common/snapshot"
 	"github.com/weatherstream/weather/services/common/stats"
 )
 
@@ -81,7 +82,7 @@ func BenchmarkRunCatchUp(b *testing.B) {
 		b.Skip("KAFKA_BROKERS is not set")
 	}
 	seed := []kgo.Opt{kgo.SeedBrokers(strings.Split(brokers, ",")...)}
-	admClient, err := kgo.NewClient(seed...)
+	admClient, err := kgo.NewClient(append(seed, snapshot.ClientOpts()...)...)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -120,9 +121,9 @@ func BenchmarkRunCatchUp(b *testing.B) {
 			defer os.RemoveAll(dir)
 		}
 		metrics := NewMetrics(prometheus.NewRegistry())
-		c, err := Start(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)), adm, mustOpen(b, dir),
+		c, err := Start(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)), admClient, mustOpen(b, dir),
 			Config{Topic: topic, Partitions: parts, OnOutOfRange: OutOfRangeFail, LockWait: time.Second, SaveRetries: 1, TopicCheckInterval: 10 * time.Second,
-				CheckpointInterval: 100 * time.Millisecond}, // the binary's default
+				CheckpointInterval: 100 * time.Millisecond, SnapshotInterval: time.Second, MonitoringGroup: "weather-stats"}, // the binary's defaults
 			metrics)
 		if err != nil {
 			b.Fatal(err)
@@ -181,7 +182,7 @@ func BenchmarkRawCatchUp(b *testing.B) {
 		b.Skip("KAFKA_BROKERS and BENCH_TOPIC are not set")
 	}
 	seed := []kgo.Opt{kgo.SeedBrokers(strings.Split(brokers, ",")...)}
-	admClient, err := kgo.NewClient(seed...)
+	admClient, err := kgo.NewClient(append(seed, snapshot.ClientOpts()...)...)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/weatherstream/weather/services/common/codec"
 	"github.com/weatherstream/weather/services/common/generator"
 	"github.com/weatherstream/weather/services/common/kafkaadmin"
+	"github.com/weatherstream/weather/services/common/snapshot"
 	"github.com/weatherstream/weather/services/common/stats"
 	"github.com/weatherstream/weather/services/common/testkit"
 )
@@ -32,6 +33,7 @@ const topic = "temperatures"
 type env struct {
 	t       *testing.T
 	cluster *kfake.Cluster
+	admin   *kgo.Client // also publishes snapshots, as main.go's
 	adm     *kadm.Client
 	dir     string
 	logs    *testkit.Buffer
@@ -42,7 +44,8 @@ func newEnv(t *testing.T, partitions int32) *env {
 	t.Helper()
 	c := testkit.Cluster(t, kfake.SeedTopics(partitions, topic))
 	e := &env{t: t, cluster: c, dir: t.TempDir(), logs: new(testkit.Buffer)}
-	e.adm = kadm.NewClient(testkit.Client(t, c))
+	e.admin = testkit.Client(t, c, snapshot.ClientOpts()...)
+	e.adm = kadm.NewClient(e.admin)
 	return e
 }
 
@@ -92,7 +95,8 @@ func (e *env) write(p int32, recs ...*kgo.Record) {
 
 func (e *env) config(parts ...int32) Config {
 	return Config{Topic: topic, Partitions: parts, OnOutOfRange: OutOfRangeFail, LockWait: time.Second,
-		SaveRetries: 1, SaveBackoff: 10 * time.Millisecond, TopicCheckInterval: 200 * time.Millisecond}
+		SaveRetries: 1, SaveBackoff: 10 * time.Millisecond, TopicCheckInterval: 200 * time.Millisecond,
+		SnapshotInterval: 100 * time.Millisecond, MonitoringGroup: "weather-stats"}
 }
 
 func (e *env) start(cfg Config) (*Consumer, *Metrics, error) {
@@ -103,7 +107,7 @@ func (e *env) start(cfg Config) (*Consumer, *Metrics, error) {
 	}
 	e.reg = prometheus.NewRegistry()
 	m := NewMetrics(e.reg)
-	c, err := Start(context.Background(), slog.New(slog.NewTextHandler(e.logs, nil)), e.adm, store, cfg, m)
+	c, err := Start(context.Background(), slog.New(slog.NewTextHandler(e.logs, nil)), e.admin, store, cfg, m)
 	if c != nil {
 		e.t.Cleanup(c.Close)
 	}
@@ -276,6 +280,8 @@ func TestStartChecksTheCheckpointsLog(t *testing.T) {
 		return t.ID()
 	}
 	station := `"StationJ": {"count": 1, "sum": 0, "avg": 0, "start": "2000-01-01", "end": "2000-01-01"}`
+	// Partition 1 holds StationJ only: offsets 0-2 are its days 0-2.
+	stationToDay2 := `"StationJ": {"count": 1, "sum": 0, "avg": 0, "start": "2000-01-01", "end": "2000-01-03"}`
 	tests := []struct {
 		name    string
 		file    func(e *env) string
@@ -294,7 +300,12 @@ func TestStartChecksTheCheckpointsLog(t *testing.T) {
 		{"a recreated topic's, restart", func(*env) string {
 			return `{"offset": 3, "log": {"topic": "temperatures", "topic_id": "AAAAAAAAAAAAAAAAAAAAAg", "partition": 1}, ` + station + `}`
 		}, true, nil},
-		{"the original's format", func(*env) string { return `{"offset": 3, ` + station + `}` }, false, nil},
+		{"the original's format", func(*env) string { return `{"offset": 3, ` + stationToDay2 + `}` }, false, nil},
+		{"another partition's, copied over this one's", func(*env) string {
+			return `{"offset": 3, "StationB": {"count": 1, "sum": 0, "avg": 0, "start": "2000-01-01", "end": "2000-01-01"}}`
+		}, false, []string{"is not this partition's stats: the log's last report before offset 3 (offset 2) is of StationJ, which the file does not have", "a file copied from another partition?"}},
+		{"this partition's, but not at its offset", func(*env) string { return `{"offset": 3, ` + station + `}` }, false,
+			[]string{"the log's last report before offset 3 (offset 2) is StationJ on 2000-01-03, the file's StationJ ends on 2000-01-01"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

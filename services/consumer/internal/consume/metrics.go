@@ -21,6 +21,7 @@ type Metrics struct {
 	writeSeconds  prometheus.Histogram
 	writeFailures prometheus.Counter
 	unread        prometheus.Gauge
+	snapshots     *prometheus.CounterVec
 	lag           *lagCollector
 }
 
@@ -49,9 +50,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		unread: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "weather_consumer_unread_partitions", Help: "Partitions of the topic that no consumer reads, as this consumer sees it.",
 		}),
+		snapshots: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "weather_consumer_snapshots_total", Help: "Partition states sent to the snapshot topic: published, or failed.",
+		}, []string{"result"}),
 		lag: newLagCollector(time.Now),
 	}
-	reg.MustRegister(m.records, m.skipped, m.offset, m.writeSeconds, m.writeFailures, m.unread, m.lag)
+	for _, result := range []string{"published", "failed"} {
+		m.snapshots.WithLabelValues(result) // both at 0 from the start
+	}
+	reg.MustRegister(m.records, m.skipped, m.offset, m.writeSeconds, m.writeFailures, m.unread, m.snapshots, m.lag)
 	return m
 }
 

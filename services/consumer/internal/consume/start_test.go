@@ -26,15 +26,15 @@ func TestStartWithoutACheckpoint(t *testing.T) {
 		wantErr         []string // Start fails with all of these
 		wantLog         string   // else the start logs this, and counts from deleteTo
 	}{
-		{name: "log from 0", wantLog: `level=INFO msg="no checkpoint, starting at the log start" partition=0 offset=0`},
+		{name: "log from 0", wantLog: `level=INFO msg="no checkpoint and no snapshot, starting at the log start" partition=0 offset=0`},
 		{name: "log from 0, told to start at the log start", startAtLogStart: true,
-			wantLog: `level=INFO msg="no checkpoint, starting at the log start" partition=0 offset=0`},
+			wantLog: `level=INFO msg="no checkpoint and no snapshot, starting at the log start" partition=0 offset=0`},
 		{name: "log from 123", deleteTo: 123, wantErr: []string{
-			"partition 0 has no checkpoint, and its log starts at offset 123, not 0: records 0-122 are deleted (retention or DeleteRecords), so stats counted from here would miss them.",
+			"partition 0 has no checkpoint and no snapshot, and its log starts at offset 123, not 0: records 0-122 are deleted (retention or DeleteRecords), so stats counted from here would miss them.",
 			"Restore DIR/partition-0.json, or set START_AT_LOG_START=true to count from offset 123 on",
 		}},
 		{name: "log from 123, told to start at the log start", deleteTo: 123, startAtLogStart: true,
-			wantLog: `level=WARN msg="no checkpoint, starting at the log start (START_AT_LOG_START): offsets 0-122 are deleted and not counted in the stats" partition=0 offset=123`},
+			wantLog: `level=WARN msg="no checkpoint and no snapshot, starting at the log start (START_AT_LOG_START): offsets 0-122 are deleted and not counted in the stats" partition=0 offset=123`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
