@@ -18,6 +18,7 @@ import (
 	"github.com/weatherstream/weather/services/common/envconfig"
 	"github.com/weatherstream/weather/services/common/kafkaadmin"
 	"github.com/weatherstream/weather/services/common/kafkaconfig"
+	"github.com/weatherstream/weather/services/common/snapshot"
 )
 
 // secureBroker is the secured broker of hack/kafka/kafka.sh start-secure,
@@ -58,7 +59,7 @@ func newSecureRun(t *testing.T, via secure.Via) *secureRun {
 	l, adm := secureBroker(t)
 	topic := topicName(t, "sec")
 	r := &secureRun{t: t, l: l, adm: adm, via: via,
-		res: secure.Resources{Topic: topic, TransactionalID: topic + "-producer", Group: topic + "-debug"}}
+		res: secure.Resources{Topic: topic, TransactionalID: topic + "-producer", Group: topic + "-debug", MonitoringGroup: topic + "-stats"}}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -113,7 +114,7 @@ func (r *secureRun) start(svc string, env []string, args ...string) *proc {
 
 func (r *secureRun) startAs(svc, user string, env []string, args ...string) *proc {
 	r.t.Helper()
-	base := append(r.l.Env(user, r.via), "TOPIC="+r.res.Topic, "TRANSACTIONAL_ID="+r.res.TransactionalID, "GROUP="+r.res.Group)
+	base := append(r.l.Env(user, r.via), "TOPIC="+r.res.Topic, "TRANSACTIONAL_ID="+r.res.TransactionalID, "GROUP="+r.res.Group, "MONITORING_GROUP="+r.res.MonitoringGroup)
 	return start(r.t, svc, append(base, env...), args...)
 }
 
@@ -192,11 +193,18 @@ func TestEachServiceNeedsEveryACLItIsGiven(t *testing.T) {
 					r.grant(nil, "producer") // Read is for resuming: a stream of its own first
 					r.produce(count / 2)
 					r.revoke("producer", missing)
+				case svc == "consumer" && missing.Name == snapshot.Topic(r.res.Topic) && missing.Operation == kadm.OpRead:
+					// Read is for restoring: snapshots of its own first (a
+					// consumer on another disk), then its disk lost.
+					r.produceAs(secure.Admin, count)
+					r.grant(nil, svc)
+					r.countAs(svc, t.TempDir(), count)
+					r.revoke(svc, missing)
 				case svc == "producer": // from an empty cluster
-					r.grant(func(a secure.ACL) bool { return a.Resource == missing.Resource && a.Operation == missing.Operation }, svc)
+					r.grant(func(a secure.ACL) bool { return a == missing }, svc)
 				default:
 					r.produceAs(secure.Admin, count)
-					r.grant(func(a secure.ACL) bool { return a.Resource == missing.Resource && a.Operation == missing.Operation }, svc)
+					r.grant(func(a secure.ACL) bool { return a == missing }, svc)
 				}
 				var args []string
 				if svc == "consumer" {
@@ -222,7 +230,7 @@ func TestEachServiceNeedsEveryACLItIsGiven(t *testing.T) {
 				}
 				// Granted it, the producer and the consumer go on from where
 				// they stopped, and the files are the generator's stats.
-				r.grant(func(a secure.ACL) bool { return a.Resource != missing.Resource || a.Operation != missing.Operation }, svc)
+				r.grant(func(a secure.ACL) bool { return a != missing }, svc)
 				switch svc {
 				case "producer":
 					r.produce(count)
@@ -344,7 +352,7 @@ func TestRefusedConnectionsAreOneClearLineAtOnce(t *testing.T) {
 			svc := cmp.Or(tt.svc, "producer")
 			r := newSecureRun(t, tt.via)
 			r.grant(nil, svc)
-			env := without(append(l.Env(svc, tt.via), "TOPIC="+r.res.Topic, "TRANSACTIONAL_ID="+r.res.TransactionalID, "GROUP="+r.res.Group), tt.drop...)
+			env := without(append(l.Env(svc, tt.via), "TOPIC="+r.res.Topic, "TRANSACTIONAL_ID="+r.res.TransactionalID, "GROUP="+r.res.Group, "MONITORING_GROUP="+r.res.MonitoringGroup), tt.drop...)
 			var args []string
 			if svc == "consumer" {
 				args = []string{"0"}
@@ -426,7 +434,14 @@ func TestAnACLRevokedMidStreamStopsTheServiceAndLosesNothing(t *testing.T) {
 func TestREADMEsACLCommandsAreAllThePipelineNeeds(t *testing.T) {
 	const count = 5000
 	r, dir := newSecureRun(t, secure.ViaSCRAM), t.TempDir()
-	names := map[string]string{"--topic": r.res.Topic, "--transactional-id": r.res.TransactionalID, "--group": r.res.Group}
+	// The defaults in the README's lines, as this run names them.
+	names := map[string]string{}
+	for _, pair := range [][2]string{
+		{secure.Defaults.Topic, r.res.Topic}, {snapshot.Topic(secure.Defaults.Topic), snapshot.Topic(r.res.Topic)},
+		{secure.Defaults.TransactionalID, r.res.TransactionalID}, {secure.Defaults.Group, r.res.Group}, {secure.Defaults.MonitoringGroup, r.res.MonitoringGroup},
+	} {
+		names[pair[0]] = pair[1]
+	}
 	for _, line := range strings.Split(strings.TrimSpace(secure.Commands(secure.Defaults)), "\n") {
 		if strings.HasPrefix(line, "#") {
 			continue
@@ -438,8 +453,8 @@ func TestREADMEsACLCommandsAreAllThePipelineNeeds(t *testing.T) {
 				args[i] = r.l.MTLS
 			case a == "admin.properties":
 				args[i] = r.l.AdminProperties
-			case i > 0 && names[args[i-1]] != "":
-				args[i] = names[args[i-1]]
+			case i > 0 && strings.HasPrefix(args[i-1], "--") && names[a] != "":
+				args[i] = names[a]
 			}
 		}
 		tool := exec.Command(filepath.Join(repoRoot(t), "hack/kafka/kafka.sh"), append([]string{"tool", "org.apache.kafka.tools.AclCommand"}, args...)...)

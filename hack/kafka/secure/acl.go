@@ -8,17 +8,20 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+
+	"github.com/weatherstream/weather/services/common/snapshot"
 )
 
 // Resources are the names a deployment gives the things a service touches.
 type Resources struct {
-	Topic           string // TOPIC
+	Topic           string // TOPIC (its snapshot topic's name follows: snapshot.Topic)
 	TransactionalID string // the producer's TRANSACTIONAL_ID
 	Group           string // the debug consumer's GROUP
+	MonitoringGroup string // the stats consumers' MONITORING_GROUP
 }
 
 // Defaults are the services' own defaults.
-var Defaults = Resources{Topic: "temperatures", TransactionalID: "weather-producer", Group: "debug"}
+var Defaults = Resources{Topic: "temperatures", TransactionalID: "weather-producer", Group: "debug", MonitoringGroup: "weather-stats"}
 
 // The kinds of resource an ACL is on, as kafka-acls.sh names them.
 const (
@@ -54,6 +57,7 @@ var Services = []string{Producer, Consumer, Debug, Controller, Dashboard}
 // pipeline's files equal the generator's stats.
 func ServiceACLs(service string, r Resources) []ACL {
 	topic := func(op kadm.ACLOperation, why string) ACL { return ACL{onTopic, r.Topic, op, why} }
+	snapshots := func(op kadm.ACLOperation, why string) ACL { return ACL{onTopic, snapshot.Topic(r.Topic), op, why} }
 	switch service {
 	case Producer:
 		return []ACL{
@@ -65,7 +69,13 @@ func ServiceACLs(service string, r Resources) []ACL {
 			{onTransactionalID, r.TransactionalID, kadm.OpWrite, "its transactions, and fencing an older instance"},
 		}
 	case Consumer:
-		return []ACL{topic(kadm.OpRead, "reads its partitions; it commits no offsets to Kafka (they are in its files), so no group")}
+		return []ACL{
+			topic(kadm.OpRead, "reads its partitions"),
+			snapshots(kadm.OpCreate, "creates the snapshot topic when it is missing"),
+			snapshots(kadm.OpWrite, "publishes its partitions' states"),
+			snapshots(kadm.OpRead, "restores a partition from its newest snapshot"),
+			{onGroup, r.MonitoringGroup, kadm.OpRead, "commits its checkpointed offsets there, for every Kafka tool to show the lag (never reads them back)"},
+		}
 	case Debug:
 		return []ACL{
 			topic(kadm.OpRead, "reads every record"),
@@ -74,7 +84,10 @@ func ServiceACLs(service string, r Resources) []ACL {
 	case Controller:
 		return []ACL{topic(kadm.OpDescribe, "counts the topic's partitions")}
 	case Dashboard:
-		return []ACL{topic(kadm.OpRead, "reads the newest reports (the latest maxima) and the offsets beside the files")}
+		return []ACL{
+			topic(kadm.OpRead, "reads the newest reports (the latest maxima) and the log's offsets"),
+			snapshots(kadm.OpRead, "follows the partitions' states"),
+		}
 	}
 	return nil
 }

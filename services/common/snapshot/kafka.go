@@ -60,11 +60,19 @@ func Ensure(ctx context.Context, log *slog.Logger, adm *kadm.Client, reports kaf
 		log.Info("created the snapshot topic", "topic", name, "partitions", reports.Partitions, "replication_factor", rf)
 		return nil
 	case errors.Is(err, kerr.TopicAlreadyExists), errors.Is(err, kerr.TopicAuthorizationFailed):
-		// Made before (by another consumer, or by an operator).
+		// Made before (by another consumer, or by an operator); without the
+		// right to create it, it must be.
 	default:
 		return fmt.Errorf("create snapshot topic %s: %w", name, err)
 	}
-	t, err := kafkaadmin.Describe(ctx, adm, name)
+	look := kafkaadmin.Describe // it exists: a moment's doubt is retried
+	if denied := err; errors.Is(denied, kerr.TopicAuthorizationFailed) {
+		look = kafkaadmin.Lookup
+		if _, err := look(ctx, adm, name); errors.Is(err, kafkaadmin.ErrNoTopic) {
+			return fmt.Errorf("create snapshot topic %s: %w", name, denied)
+		}
+	}
+	t, err := look(ctx, adm, name)
 	if err != nil {
 		return fmt.Errorf("snapshot topic %s: %w", name, err)
 	}

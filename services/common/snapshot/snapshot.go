@@ -113,4 +113,3 @@ func FromRecord(r *kgo.Record) (*Snapshot, error) {
 	s.Offset, s.Time = r.Offset, r.Timestamp
 	return s, nil
 }
-

@@ -18,7 +18,6 @@ import (
 	"github.com/weatherstream/weather/services/common/checkpoint"
 	"github.com/weatherstream/weather/services/common/codec"
 	"github.com/weatherstream/weather/services/common/kafkaconfig"
-	"github.com/weatherstream/weather/services/common/snapshot"
 	"github.com/weatherstream/weather/services/common/stats"
 )
 
@@ -131,7 +130,7 @@ func (c *Consumer) run(ctx context.Context, client *kgo.Client) error {
 			fatal = c.watch.check(ctx)
 		}
 		if err := c.pub.failed(); fatal == nil && err != nil {
-			fatal = fmt.Errorf("publish a snapshot to %s: %w", snapshot.Topic(c.watch.topic.Name), err)
+			fatal = err
 		}
 		behind := false
 		fetches.EachPartition(func(fp kgo.FetchTopicPartition) {

@@ -2,6 +2,7 @@ package consume
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"maps"
 	"slices"
@@ -93,7 +94,7 @@ func (p *publisher) publish(part int32, now time.Time) {
 		p.metrics.snapshots.WithLabelValues("failed").Inc()
 		if kafkaconfig.Permanent(err) {
 			p.mu.Lock()
-			p.err = err
+			p.err = fmt.Errorf("publish a snapshot to %s: %w", r.Topic, err)
 			p.mu.Unlock()
 			return
 		}
@@ -101,7 +102,8 @@ func (p *publisher) publish(part int32, now time.Time) {
 	})
 }
 
-// failed is a refusal of a snapshot, if any: retrying cannot change it.
+// failed is a refusal of a snapshot or of a group commit (an ACL), if any:
+// retrying cannot change it.
 func (p *publisher) failed() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -124,7 +126,13 @@ func (p *publisher) commit(ctx context.Context, offsets kadm.Offsets) {
 	if err == nil {
 		err = resp.Error()
 	}
-	if err != nil && ctx.Err() == nil {
+	switch {
+	case err == nil, ctx.Err() != nil:
+	case kafkaconfig.Permanent(err): // no right on the group: stop, saying so
+		p.mu.Lock()
+		p.err = fmt.Errorf("commit offsets to the monitoring group %s: %w", p.group, err)
+		p.mu.Unlock()
+	default:
 		p.log.Warn("offsets not committed to the monitoring group", "group", p.group, "err", err)
 	}
 }

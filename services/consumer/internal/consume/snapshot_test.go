@@ -162,4 +162,3 @@ func snapshotReader(t *testing.T, e *env) *logread.Reader {
 	}
 	return r
 }
-
