@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/weatherstream/weather/hack/verify"
+	"github.com/weatherstream/weather/services/common/kafkaadmin"
 	"github.com/weatherstream/weather/services/common/snapshot"
 )
 
@@ -41,7 +42,7 @@ func filesAt(t *testing.T, dirs map[int32]string) map[int32]verify.File {
 // restoredAt is the offset a consumer's log says partition p was restored
 // from the snapshot topic at; -1 if it was not.
 func restoredAt(log string, p int32) int64 {
-	m := regexp.MustCompile(fmt.Sprintf(`msg="restored from the snapshot topic" partition=%d offset=(\d+)`, p)).FindStringSubmatch(log)
+	m := regexp.MustCompile(fmt.Sprintf(`msg="restored from the snapshot topic" service=consumer partition=%d offset=(\d+)`, p)).FindStringSubmatch(log)
 	if m == nil {
 		return -1
 	}
@@ -124,7 +125,7 @@ func TestPartitionStateFollowsItToAnotherNode(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	id, _ := kadm.NewClient(newClient(t)).ListTopics(ctx, topic)
-	snaps, err := verify.Snapshots(ctx, []kgo.Opt{kgo.SeedBrokers(brokers...)}, snapshot.Topic(topic), id[topic].ID.String(), 4)
+	snaps, err := verify.Snapshots(ctx, []kgo.Opt{kgo.SeedBrokers(brokers...)}, snapshot.Topic(topic), kafkaadmin.TopicID(id[topic].ID), 4)
 	if err != nil {
 		t.Fatal(err)
 	}
