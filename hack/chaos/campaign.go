@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -104,8 +105,19 @@ func run(ctx context.Context, o options) (bool, error) {
 		})
 	}
 
+	spares := 0
+	spare := func(ctx context.Context, p int32) (*Service, error) {
+		spares++
+		dir, err := os.MkdirTemp(o.dir, fmt.Sprintf("spare-%d-", spares))
+		if err != nil {
+			return nil, err
+		}
+		s := svc(fmt.Sprintf("consumer-spare-%d", spares), false, []string{"DATA_DIR=" + dir}, strconv.Itoa(int(p)))
+		s.Start(ctx, log)
+		return s, nil
+	}
 	n := &nemesis{log: log, kafka: kafka, adm: adm, topic: topic, partitions: partitions, txnID: txnID,
-		producer: producer, consumers: consumers, debug: debug, disk: disk}
+		producer: producer, consumers: consumers, debug: debug, disk: disk, spare: spare}
 	plan := Plan(o.seed, o.duration, n.possible)
 	say("the schedule: %d faults planned over %s; faults begin once the producer runs", len(plan), o.duration)
 

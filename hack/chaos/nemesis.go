@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -12,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 
 	"github.com/weatherstream/weather/hack/kafka/cluster"
+	"github.com/weatherstream/weather/services/common/snapshot"
 )
 
 // nemesis does the schedule's faults to the world, one at a time, and
@@ -27,6 +30,9 @@ type nemesis struct {
 	consumers  []*Service
 	debug      *Service
 	disk       *checkpointDisk
+	// spare runs a consumer of a moved partition, on an empty disk of
+	// its own (MovePartition).
+	spare func(ctx context.Context, p int32) (*Service, error)
 }
 
 // possible reports whether kind can be done in this world.
@@ -117,11 +123,20 @@ func (n *nemesis) begin(ctx context.Context, f Fault) (undo, string, error) {
 	case CheckpointsLost:
 		// The volume is gone: the consumers, which held it, die with it
 		// and restart (a second later) on an empty one, every file
-		// deleted, and must rebuild their stats from the log.
+		// deleted, and must restore their stats from their snapshots.
 		for _, c := range n.consumers {
 			kill(c)
 		}
 		return nothing, n.disk.Dir + " (and the consumers killed)", n.disk.Wipe()
+	case MovePartition:
+		return n.move(ctx, f)
+	case KillSnapshotLeader:
+		p := int32(f.Pick % uint64(n.partitions))
+		id, err := n.leaderOf(ctx, snapshot.Topic(n.topic), p)
+		if err != nil {
+			return nil, fmt.Sprintf("leader of snapshot partition %d", p), err
+		}
+		return n.broker(f, n.kafka.Node(id), fmt.Sprintf("leader of snapshot partition %d: ", p))
 	}
 	return nil, "", fmt.Errorf("unknown fault kind %q", f.Kind)
 }
@@ -235,17 +250,64 @@ func names(proxies []*toxiproxy.Proxy) string {
 	return s
 }
 
-// leader is the broker leading partition p now.
+// move gives a partition to a consumer on an empty disk of its own for
+// the fault's time, then back: its owner restarted without it (it publishes
+// the partition's state as it gives it up), the spare started (it restores
+// from that snapshot), and at the end the spare stopped (it publishes its
+// own) and the owner restarted with it (it restores from the newer of its
+// file and the snapshot).
+func (n *nemesis) move(ctx context.Context, f Fault) (undo, string, error) {
+	p := int32(f.Pick % uint64(n.partitions))
+	var owner *Service
+	var rest []string
+	for _, c := range n.consumers {
+		args := c.Args()
+		if slices.Contains(args, strconv.Itoa(int(p))) {
+			owner = c
+			for _, a := range args {
+				if a != strconv.Itoa(int(p)) {
+					rest = append(rest, a)
+				}
+			}
+		}
+	}
+	if owner == nil || len(rest) == 0 {
+		return nothing, fmt.Sprintf("partition %d (its owner has no other: not moved)", p), nil
+	}
+	all := owner.Args()
+	owner.Restart(rest...)
+	spareCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	spare, err := n.spare(spareCtx, p)
+	target := fmt.Sprintf("partition %d from %s to %s", p, owner.Name, spare.Name)
+	if err != nil {
+		stop()
+		owner.Restart(all...)
+		return nil, target, err
+	}
+	return func(context.Context) error {
+		stop()
+		spare.Wait()
+		owner.Restart(all...)
+		return nil
+	}, target, nil
+}
+
+// leader is the broker leading partition p of the reports topic now.
 func (n *nemesis) leader(ctx context.Context, p int32) (int32, error) {
+	return n.leaderOf(ctx, n.topic, p)
+}
+
+// leaderOf is the broker leading partition p of topic now.
+func (n *nemesis) leaderOf(ctx context.Context, topic string, p int32) (int32, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	md, err := n.adm.Metadata(ctx, n.topic)
+	md, err := n.adm.Metadata(ctx, topic)
 	if err != nil {
 		return 0, err
 	}
-	t, ok := md.Topics[n.topic]
+	t, ok := md.Topics[topic]
 	if !ok || t.Err != nil {
-		return 0, fmt.Errorf("topic %s: %w", n.topic, t.Err)
+		return 0, fmt.Errorf("topic %s: %w", topic, t.Err)
 	}
 	pd, ok := t.Partitions[p]
 	if !ok || pd.Leader < 0 {

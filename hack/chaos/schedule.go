@@ -15,27 +15,29 @@ type Kind string
 // restarted, as a supervisor would; a stopped one continued), every network
 // fault with the proxy clean, the disk fault with the space freed.
 const (
-	KillConsumer      Kind = "SIGKILL a stats consumer"
-	PauseConsumer     Kind = "SIGSTOP a stats consumer"
-	KillProducer      Kind = "SIGKILL the producer"
-	PauseProducer     Kind = "SIGSTOP the producer"
-	KillDebug         Kind = "SIGKILL the debug consumer"
-	KillBroker        Kind = "SIGKILL a broker"
-	KillLeader        Kind = "SIGKILL a partition's leader"
-	KillCoordinator   Kind = "SIGKILL the transaction coordinator"
-	PauseBroker       Kind = "SIGSTOP a broker"
-	PauseLeader       Kind = "SIGSTOP a partition's leader"
-	PauseCoordinator  Kind = "SIGSTOP the transaction coordinator"
-	Latency           Kind = "client path: latency"
-	BlackHole         Kind = "client path: black hole"
-	ResetPeer         Kind = "client path: connections reset"
-	SlowLink          Kind = "client path: slow link"
-	LinkDown          Kind = "client path: cut"
-	InterBrokerDelay  Kind = "inter-broker path: latency"
-	InterBrokerCut    Kind = "inter-broker path: cut"
-	DiskFull          Kind = "checkpoint disk full"
-	CheckpointsLost   Kind = "checkpoint directory deleted"
-	checkpointsLostAt      = 0.5 // of the run: once, mid-run
+	KillConsumer       Kind = "SIGKILL a stats consumer"
+	PauseConsumer      Kind = "SIGSTOP a stats consumer"
+	KillProducer       Kind = "SIGKILL the producer"
+	PauseProducer      Kind = "SIGSTOP the producer"
+	KillDebug          Kind = "SIGKILL the debug consumer"
+	KillBroker         Kind = "SIGKILL a broker"
+	KillLeader         Kind = "SIGKILL a partition's leader"
+	KillCoordinator    Kind = "SIGKILL the transaction coordinator"
+	PauseBroker        Kind = "SIGSTOP a broker"
+	PauseLeader        Kind = "SIGSTOP a partition's leader"
+	PauseCoordinator   Kind = "SIGSTOP the transaction coordinator"
+	Latency            Kind = "client path: latency"
+	BlackHole          Kind = "client path: black hole"
+	ResetPeer          Kind = "client path: connections reset"
+	SlowLink           Kind = "client path: slow link"
+	LinkDown           Kind = "client path: cut"
+	InterBrokerDelay   Kind = "inter-broker path: latency"
+	InterBrokerCut     Kind = "inter-broker path: cut"
+	DiskFull           Kind = "checkpoint disk full"
+	CheckpointsLost    Kind = "checkpoint directory deleted"
+	MovePartition      Kind = "a partition moved to an empty disk"
+	KillSnapshotLeader Kind = "SIGKILL a snapshot partition's leader"
+	checkpointsLostAt       = 0.5 // of the run: once, mid-run
 )
 
 // weights: how often each kind comes up. CheckpointsLost is not drawn: it
@@ -49,6 +51,7 @@ var weights = []struct {
 	{Latency, 6}, {BlackHole, 5}, {ResetPeer, 4}, {SlowLink, 3}, {LinkDown, 4},
 	{InterBrokerDelay, 3}, {InterBrokerCut, 2},
 	{DiskFull, 4},
+	{MovePartition, 5}, {KillSnapshotLeader, 4},
 }
 
 // Fault is one fault of the schedule: from At (since the campaign's start)

@@ -24,6 +24,8 @@ type Service struct {
 	Log  string // stdout and stderr of every run, appended
 	Once bool
 
+	running sync.WaitGroup // Start's Run
+
 	mu       sync.Mutex
 	proc     *os.Process
 	done     bool
@@ -41,7 +43,9 @@ func (s *Service) Run(ctx context.Context, log *slog.Logger) error {
 	defer out.Close()
 	backoff := time.Second
 	for ctx.Err() == nil {
+		s.mu.Lock()
 		cmd := exec.Command(s.Cmd[0], s.Cmd[1:]...)
+		s.mu.Unlock()
 		cmd.Env, cmd.Stdout, cmd.Stderr = append(os.Environ(), s.Env...), out, out
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 		began := time.Now()
@@ -99,6 +103,50 @@ func (s *Service) Run(ctx context.Context, log *slog.Logger) error {
 		backoff = min(2*backoff, 8*time.Second)
 	}
 	return nil
+}
+
+// Start runs Run in the background; Wait waits for it to return.
+func (s *Service) Start(ctx context.Context, log *slog.Logger) {
+	s.running.Go(func() {
+		if err := s.Run(ctx, log); err != nil {
+			log.Error("service", "service", s.Name, "err", err)
+		}
+	})
+}
+
+// Wait waits for the Run that Start started.
+func (s *Service) Wait() { s.running.Wait() }
+
+// Restart stops the running process (SIGTERM: it finishes what it does, as
+// a pod being replaced) and has it started again with args, waiting up to
+// a minute for the old one to be gone; it reports whether one was running.
+func (s *Service) Restart(args ...string) bool {
+	s.mu.Lock()
+	s.Cmd = append(s.Cmd[:1:1], args...)
+	proc := s.proc
+	s.mu.Unlock()
+	if proc == nil {
+		return false // between two runs: the next one takes the args
+	}
+	_ = proc.Signal(syscall.SIGCONT)
+	_ = proc.Signal(syscall.SIGTERM)
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		s.mu.Lock()
+		gone := s.proc != proc
+		s.mu.Unlock()
+		if gone {
+			return true
+		}
+	}
+	_ = proc.Kill()
+	return true
+}
+
+// Args are the arguments it runs with now.
+func (s *Service) Args() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.Cmd[1:]...)
 }
 
 // Signal sends sig to the running process, if there is one.
