@@ -19,9 +19,14 @@ type config struct {
 	Namespace         string        `env:"NAMESPACE"` // the release's namespace (downward API)
 	ConsumerContainer string        `env:"CONSUMER_CONTAINER" envDefault:"consumer"`
 	PollInterval      time.Duration `env:"POLL_INTERVAL" envDefault:"10s"`
-	MetricsAddr       string        `env:"METRICS_ADDR" envDefault:":8080"`
-	HealthAddr        string        `env:"HEALTH_ADDR" envDefault:":8081"`
-	LeaderElect       bool          `env:"LEADER_ELECT" envDefault:"true"`
+	// A consumer pod whose node has been NotReady (or which has been
+	// unschedulable) this long is lost: its partitions go to live pods.
+	// Shorter fails over sooner, but a node's passing blip then restarts
+	// pods for nothing (counting a partition twice meanwhile is harmless).
+	NodeLostAfter time.Duration `env:"NODE_LOST_AFTER" envDefault:"30s"`
+	MetricsAddr   string        `env:"METRICS_ADDR" envDefault:":8080"`
+	HealthAddr    string        `env:"HEALTH_ADDR" envDefault:":8081"`
+	LeaderElect   bool          `env:"LEADER_ELECT" envDefault:"true"`
 }
 
 // loadConfig reads the environment and validates it.
@@ -37,6 +42,7 @@ func (c config) validate() error {
 		c.Log.Validate(),
 		envconfig.NotEmpty("NAMESPACE", c.Namespace),
 		envconfig.AtLeast("POLL_INTERVAL", c.PollInterval, time.Millisecond),
+		envconfig.AtLeast("NODE_LOST_AFTER", c.NodeLostAfter, time.Second),
 		envconfig.Address("METRICS_ADDR", c.MetricsAddr),
 		envconfig.Address("HEALTH_ADDR", c.HealthAddr),
 	)

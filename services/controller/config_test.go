@@ -12,6 +12,7 @@ func TestLoadConfig(t *testing.T) {
 		{Name: "in a release"},
 		{Name: "empty namespace", Env: map[string]string{"NAMESPACE": ""}, WantErr: "NAMESPACE is set but empty: unset it, or give it a value"},
 		{Name: "poll interval", Env: map[string]string{"POLL_INTERVAL": "0s"}, WantErr: "POLL_INTERVAL is 0s"},
+		{Name: "node lost after", Env: map[string]string{"NODE_LOST_AFTER": "500ms"}, WantErr: "NODE_LOST_AFTER is 500ms: want at least 1s"},
 		{Name: "metrics address", Env: map[string]string{"METRICS_ADDR": "metrics"}, WantErr: `METRICS_ADDR "metrics"`},
 		{Name: "health address", Env: map[string]string{"HEALTH_ADDR": ""}, WantErr: "HEALTH_ADDR is set but empty"},
 		{Name: "metrics port not a number", Env: map[string]string{"METRICS_ADDR": ":notaport"}, WantErr: `METRICS_ADDR ":notaport": want [host]:port, the port a number from 0 to 65535`},

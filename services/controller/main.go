@@ -75,11 +75,12 @@ func run(cfg config) error {
 		return err
 	}
 	r := &controller.StatefulSetReconciler{
-		Client:     mgr.GetClient(),
-		Recorder:   mgr.GetEventRecorderFor("weather-partition-controller"),
-		Partitions: topicPartitions(adm, cfg.Kafka),
-		Container:  cfg.ConsumerContainer,
-		Poll:       cfg.PollInterval,
+		Client:        mgr.GetClient(),
+		Recorder:      mgr.GetEventRecorderFor("weather-partition-controller"),
+		Partitions:    topicPartitions(adm, cfg.Kafka),
+		Container:     cfg.ConsumerContainer,
+		Poll:          cfg.PollInterval,
+		NodeLostAfter: cfg.NodeLostAfter,
 	}
 	if err := r.SetupWithManager(mgr); err != nil {
 		return err

@@ -7,6 +7,13 @@
 // start. Changing it rolls the pods; the controller changes it only when the
 // previous rollout has settled, and in steps (see rebalance.Next) such that
 // the pods of one rollout, old and new, never share a partition.
+//
+// A pod whose node has stopped answering (NotReady for NodeLostAfter) is
+// never replaced by Kubernetes until the node is back or deleted, and blocks
+// a rolling update: its partitions would stall. The controller then fails
+// over (rebalance.Failover): it gives them to the live pods in one step and
+// restarts the live pods of an older template itself, leaving the lost one
+// be. Once the node is back, the even assignment returns by the usual steps.
 package controller
 
 import (
@@ -23,6 +30,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
@@ -52,6 +60,11 @@ type StatefulSetReconciler struct {
 	// Poll is how often the partition count is looked at when nothing else
 	// happens: partitions added to the topic get an owner within it.
 	Poll time.Duration
+	// NodeLostAfter is how long a pod's node may be NotReady (or the pod
+	// unscheduled) before its partitions go to other pods; > 0.
+	NodeLostAfter time.Duration
+	// Now is the clock (tests); nil: time.Now.
+	Now func() time.Time
 }
 
 // Reconcile moves one StatefulSet one step toward the even assignment.
@@ -93,12 +106,24 @@ func (r *StatefulSetReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		return ctrl.Result{}, fmt.Errorf("partition count: %w", err)
 	}
 	desired := rebalance.Even(int(replicas), partitions)
-	if current.Equal(desired) {
-		return ctrl.Result{RequeueAfter: r.Poll}, nil
+	pods, err := r.pods(ctx, &sts)
+	if err != nil {
+		return ctrl.Result{}, err
 	}
-	if settled, why, err := r.settled(ctx, &sts, replicas); err != nil || !settled {
+	lost, recheck, err := r.lost(ctx, pods)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	lostPods.WithLabelValues(sts.Namespace, sts.Name).Set(float64(len(lost)))
+	if len(lost) > 0 {
+		return r.failover(ctx, &sts, pods, current, desired, lost, int(replicas), partitions)
+	}
+	if current.Equal(desired) {
+		return ctrl.Result{RequeueAfter: min(r.Poll, recheck)}, nil
+	}
+	if settled, why := r.settled(&sts, pods, replicas); !settled {
 		logger.V(1).Info("waiting for the rollout to settle", "why", why)
-		return ctrl.Result{RequeueAfter: time.Second}, err
+		return ctrl.Result{RequeueAfter: min(time.Second, recheck)}, nil
 	}
 	next := rebalance.Next(current, desired)
 	patch := client.MergeFrom(sts.DeepCopy())
@@ -148,43 +173,48 @@ func (r *StatefulSetReconciler) assignmentEnv(sts *appsv1.StatefulSet) (*corev1.
 	return nil, fmt.Errorf("pod template has no container %q", r.Container)
 }
 
+// pods are the StatefulSet's pods.
+func (r *StatefulSetReconciler) pods(ctx context.Context, sts *appsv1.StatefulSet) ([]*corev1.Pod, error) {
+	selector, err := metav1.LabelSelectorAsSelector(sts.Spec.Selector)
+	if err != nil {
+		return nil, err
+	}
+	var list corev1.PodList
+	if err := r.List(ctx, &list, client.InNamespace(sts.Namespace), client.MatchingLabelsSelector{Selector: selector}); err != nil {
+		return nil, err
+	}
+	var pods []*corev1.Pod
+	for i := range list.Items {
+		if metav1.IsControlledBy(&list.Items[i], sts) {
+			pods = append(pods, &list.Items[i])
+		}
+	}
+	return pods, nil
+}
+
 // settled reports whether every pod runs the current template: the
 // StatefulSet has seen its latest spec, and exactly replicas pods exist, none
 // terminating, all of the update revision and ready. Only then may the next
 // step start, so at most two consecutive assignments ever run side by side.
-func (r *StatefulSetReconciler) settled(ctx context.Context, sts *appsv1.StatefulSet, replicas int32) (bool, string, error) {
+func (r *StatefulSetReconciler) settled(sts *appsv1.StatefulSet, pods []*corev1.Pod, replicas int32) (bool, string) {
 	st := sts.Status
 	if st.ObservedGeneration < sts.Generation || st.UpdateRevision == "" {
-		return false, "the StatefulSet controller has not seen the latest spec", nil
+		return false, "the StatefulSet controller has not seen the latest spec"
 	}
-	selector, err := metav1.LabelSelectorAsSelector(sts.Spec.Selector)
-	if err != nil {
-		return false, "", err
-	}
-	var pods corev1.PodList
-	if err := r.List(ctx, &pods, client.InNamespace(sts.Namespace), client.MatchingLabelsSelector{Selector: selector}); err != nil {
-		return false, "", err
-	}
-	n := int32(0)
-	for i := range pods.Items {
-		pod := &pods.Items[i]
-		if !metav1.IsControlledBy(pod, sts) {
-			continue
-		}
-		n++
+	for _, pod := range pods {
 		switch {
 		case pod.DeletionTimestamp != nil:
-			return false, "pod " + pod.Name + " is terminating", nil
+			return false, "pod " + pod.Name + " is terminating"
 		case pod.Labels[appsv1.ControllerRevisionHashLabelKey] != st.UpdateRevision:
-			return false, "pod " + pod.Name + " runs an older template", nil
+			return false, "pod " + pod.Name + " runs an older template"
 		case !podReady(pod):
-			return false, "pod " + pod.Name + " is not ready", nil
+			return false, "pod " + pod.Name + " is not ready"
 		}
 	}
-	if n != replicas {
-		return false, fmt.Sprintf("%d pods, want %d", n, replicas), nil
+	if n := int32(len(pods)); n != replicas {
+		return false, fmt.Sprintf("%d pods, want %d", n, replicas)
 	}
-	return true, "", nil
+	return true, ""
 }
 
 func podReady(pod *corev1.Pod) bool {
@@ -208,6 +238,8 @@ func (r *StatefulSetReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Named("partitions").
 		For(&appsv1.StatefulSet{}, builder.WithPredicates(managed)).
 		Owns(&corev1.Pod{}). // a pod ready or gone may settle a rollout
+		// A node NotReady (or Ready again) may fail partitions over.
+		Watches(&corev1.Node{}, handler.EnqueueRequestsFromMapFunc(r.managedStatefulSets)).
 		Complete(r)
 }
 

@@ -150,11 +150,12 @@ func settle(t *testing.T, sts *appsv1.StatefulSet) {
 
 func reconciler(partitions *int) *StatefulSetReconciler {
 	return &StatefulSetReconciler{
-		Client:     k8s,
-		Recorder:   record.NewFakeRecorder(100),
-		Partitions: func(context.Context) (int, error) { return *partitions, nil },
-		Container:  "consumer",
-		Poll:       10 * time.Second,
+		Client:        k8s,
+		Recorder:      record.NewFakeRecorder(100),
+		Partitions:    func(context.Context) (int, error) { return *partitions, nil },
+		Container:     "consumer",
+		Poll:          10 * time.Second,
+		NodeLostAfter: 30 * time.Second,
 	}
 }
 

@@ -3,6 +3,7 @@ package rebalance
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/weatherstream/weather/services/common/assignment"
@@ -104,6 +105,82 @@ func TestNextNeverGivesAPartitionToTwoOrdinals(t *testing.T) {
 			for p := range int32(partitions) {
 				if covered[p] != 1 {
 					t.Fatalf("trial %d: partition %d owned %d times in %s", trial, p, covered[p], cur)
+				}
+			}
+		}
+	}
+}
+
+func TestFailoverGivesTheLostOrdinalsPartitionsToTheLiveOnes(t *testing.T) {
+	for _, tt := range []struct {
+		current              string
+		lost                 []int
+		replicas, partitions int
+		want                 string
+	}{
+		{"0,2;1,3", []int{1}, 2, 4, "0,1,2,3"},      // one of two nodes gone
+		{"0,2;1,3", []int{0}, 2, 4, ";0,1,2,3"},     // the other
+		{"0,3;1;2", []int{2}, 3, 4, "0,3;1,2"},      // to the one with the fewest
+		{"0;1;2;3", []int{1, 2}, 4, 4, "0,1;;;2,3"}, // two gone: one each
+		{"0,2;1,3", nil, 2, 4, "0,2;1,3"},           // none lost: as it is
+		{"0,2;1,3", []int{0, 1}, 2, 4, "0,2;1,3"},   // all lost: nobody to give to
+		{"0,2;1,3", []int{1}, 2, 6, "0,1,2,3,4,5"},  // partitions added meanwhile
+		{"0,4;1,3;2", []int{2}, 3, 5, "0,2,4;1,3"},  // ties go to the lowest ordinal
+		{"0,2;1,3;;", []int{3}, 4, 4, "0,2;1,3"},    // a spare lost: nothing moves
+	} {
+		cur, _ := assignment.ParseByOrdinal(tt.current)
+		lost := map[int]bool{}
+		for _, i := range tt.lost {
+			lost[i] = true
+		}
+		if got := Failover(cur, lost, tt.replicas, tt.partitions).String(); got != tt.want {
+			t.Errorf("Failover(%s, lost %v) = %s, want %s", tt.current, tt.lost, got, tt.want)
+		}
+	}
+}
+
+// Over random assignments and losses: every partition has exactly one
+// owner, none of them lost; a live ordinal keeps everything it owned.
+func TestFailoverKeepsLiveOwnersAndCoversEveryPartition(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for trial := range 2000 {
+		replicas, partitions := 1+rng.IntN(8), 1+rng.IntN(16)
+		cur := Even(replicas, partitions)
+		lost := map[int]bool{}
+		for i := range replicas {
+			lost[i] = rng.IntN(3) == 0
+		}
+		live := 0
+		for i := range replicas {
+			if !lost[i] {
+				live++
+			}
+		}
+		next := Failover(cur, lost, replicas, partitions)
+		if live == 0 {
+			if !next.Equal(cur) {
+				t.Fatalf("trial %d: all lost, %s became %s", trial, cur, next)
+			}
+			continue
+		}
+		owners := map[int32]int{}
+		for i, parts := range next {
+			for _, p := range parts {
+				if lost[i] {
+					t.Fatalf("trial %d: lost ordinal %d owns %d in %s", trial, i, p, next)
+				}
+				owners[p]++
+			}
+		}
+		for p := range int32(partitions) {
+			if owners[p] != 1 {
+				t.Fatalf("trial %d: partition %d has %d owners in %s", trial, p, owners[p], next)
+			}
+		}
+		for i, parts := range cur {
+			for _, p := range parts {
+				if !lost[i] && !slices.Contains(next.Of(i), p) {
+					t.Fatalf("trial %d: live ordinal %d lost partition %d: %s -> %s", trial, i, p, cur, next)
 				}
 			}
 		}
