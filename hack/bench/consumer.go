@@ -40,7 +40,11 @@ func (b *bench) statsConsumer(ctx context.Context, topic string) error {
 		return err
 	}
 	b.res.offsets = total
-	// A directory of its own: every run starts from offset 0.
+	// A directory of its own, and no snapshot to restore from: every run
+	// starts from offset 0.
+	if err := b.forgetSnapshots(ctx, topic); err != nil {
+		return err
+	}
 	dir := filepath.Join(b.runDir, fmt.Sprintf("stats-consumer-%d", time.Now().UnixNano()))
 	addr := freeAddr()
 	c, err := b.spawn("stats-consumer", b.consumerEnvs("TOPIC="+topic, "DATA_DIR="+dir, "HTTP_ADDR="+addr), nil,
@@ -278,6 +282,9 @@ func (b *bench) restart(ctx context.Context, topic string) error {
 		old, _ := filepath.Glob(filepath.Join(dir, "partition-*.json"))
 		for _, f := range old {
 			os.Remove(f)
+		}
+		if err := b.forgetSnapshots(ctx, topic); err != nil {
+			return nil, err
 		}
 		if w != nil {
 			w.close()

@@ -103,7 +103,7 @@ func benchMain(args []string) int {
 	fs.StringVar(&b.brokers, "brokers", os.Getenv("KAFKA_BROKERS"), "use this broker instead of starting one (default $KAFKA_BROKERS)")
 	fs.BoolVar(&b.keep, "keep", false, "keep the run directory (logs, checkpoint files)")
 	only := fs.String("only", "", "run only these measurements (comma-separated): gobench, producer, raw-producer, perf-producer, "+
-		"consumer, raw, perf-consumer, streams, restart, scaling, latency, latency-fast, dashboard")
+		"consumer, raw, perf-consumer, streams, restart, scaling, snapshots, latency, latency-fast, dashboard")
 	fs.StringVar(&b.topic, "topic", "", "consume this existing topic of -records reports instead of producing one (skips the producer)")
 	producerEnv := fs.String("producer-env", "", "extra environment of every producer, comma-separated K=V (to try settings; shown in the table)")
 	consumerEnv := fs.String("consumer-env", "", "extra environment of every stats consumer, comma-separated K=V (to try settings; shown in the table)")
@@ -236,6 +236,10 @@ func (b *bench) run(ctx context.Context) error {
 	// 4. How cost grows: partitions, consumer processes, stations.
 	if b.want("scaling") {
 		b.step("how cost grows", func() error { return b.scalingRun(ctx) })
+	}
+	// 4b. What the snapshots cost and give.
+	if b.want("snapshots") {
+		b.step("snapshots", func() error { return b.snapshotsRun(ctx) })
 	}
 	// 5. End-to-end latency at the default pace and at the fast one.
 	if b.latency > 0 && b.want("latency") {

@@ -26,6 +26,7 @@ type results struct {
 	dashboard           *dashboardRun
 	goBench             []goBench
 	scaling             scaling
+	snapshots           []snapshotRun
 	failures            []string
 }
 
@@ -106,6 +107,7 @@ func (r *results) markdown(b *bench) string {
 	r.producerRows(&table, &v, b)
 	r.consumerRows(&table, &v, b)
 	r.otherRows(&table, &v)
+	r.snapshotRows(&table, &v)
 	r.dashboardRows(&table, &v)
 
 	s.p("Targets: %d of %d met", len(v.met), len(v.met)+len(v.missed))
@@ -452,4 +454,24 @@ func (r *results) streamsRows(s *md, v *verdicts) {
 	}
 	s.p("| … memory vs Kafka Streams | %.1f MiB | Kafka Streams (JVM, 512 MiB heap cap): %.0f MiB; %s | %.2f× | ≤ 0.2×: %s |\n",
 		mib(int64(ourRSS)), mib(int64(theirRSS)), same, mem, v.verdict("≤ 1/5 of Kafka Streams' memory", mem <= targetStreamsMemory))
+}
+
+// snapshotRows: what publishing the snapshots costs, the traffic, and a
+// restore on an empty disk.
+func (r *results) snapshotRows(s *md, v *verdicts) {
+	for _, sr := range r.snapshots {
+		perSec := func(p scalePoint) float64 { return p.perSec }
+		rs := pairRatios(sr.with, sr.without, perSec, perSec)
+		s.p("| Stats consumer with snapshots every 1 s vs only at the end, %s stations (one process, 4 partitions) | %s reports/s | %s reports/s | %s | ≥ %.2f×: %s |\n",
+			thousands(int64(sr.stations)), rate(median(sr.with, perSec)), rate(median(sr.without, perSec)), ratioCell(rs),
+			targetSnapshotCost, v.verdict(fmt.Sprintf("snapshot cost at %s stations ≤ 5%%", thousands(int64(sr.stations))), median(rs, ident) >= targetSnapshotCost))
+		s.p("| Into the snapshot topic, %s stations, at full speed | **%s/s** (a partition's state: %s) | | | – |\n",
+			thousands(int64(sr.stations)), bytesText(int64(median(sr.bytesPerSec, ident))), bytesText(sr.stateBytes))
+		target := "–"
+		if sr.stations >= 10_000 {
+			target = "≤ 1 s: " + v.verdict("restore of 10,000 stations ≤ 1 s", sr.restore <= targetRestore)
+		}
+		s.p("| A partition of %s stations on an empty disk: start to consuming, restored from its snapshot | **%s** | its own file: %s | | %s |\n",
+			thousands(int64(sr.stations)), ms(sr.restore), ms(sr.ownFile), target)
+	}
 }

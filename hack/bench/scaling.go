@@ -27,6 +27,7 @@ type scalePoint struct {
 	fileBytes  int64         // one partition file, on average
 	restart    time.Duration // start over caught-up files to consuming
 	cpu        time.Duration // all processes
+	took       time.Duration // the pass, from the first process's start to the end
 }
 
 // scaling holds the three series.
@@ -56,9 +57,12 @@ func (b *bench) scalingTopic(ctx context.Context, partitions, stations int) (str
 // pass runs procs stats consumers over all of topic's partitions (dealt out
 // round-robin), sharing one data directory, until every file holds its
 // partition's end offset.
-func (b *bench) pass(ctx context.Context, name, topic string, procs int) (scalePoint, string, error) {
+func (b *bench) pass(ctx context.Context, name, topic string, procs int, env ...string) (scalePoint, string, error) {
 	ends, total, err := b.settledEnds(ctx, topic)
 	if err != nil {
+		return scalePoint{}, "", err
+	}
+	if err := b.forgetSnapshots(ctx, topic); err != nil { // from offset 0, not from the last pass's snapshots
 		return scalePoint{}, "", err
 	}
 	parts := slices.Sorted(maps.Keys(ends))
@@ -83,12 +87,13 @@ func (b *bench) pass(ctx context.Context, name, topic string, procs int) (scaleP
 			}
 		}
 		addr := freeAddr()
-		c, err := b.spawn(name, b.consumerEnvs("TOPIC="+topic, "DATA_DIR="+dir, "HTTP_ADDR="+addr), nil, b.bin("consumer"), mine...)
+		c, err := b.spawn(name, b.consumerEnvs(append([]string{"TOPIC=" + topic, "DATA_DIR=" + dir, "HTTP_ADDR=" + addr}, env...)...), nil, b.bin("consumer"), mine...)
 		if err != nil {
 			return scalePoint{}, "", err
 		}
 		cs, addrs = append(cs, c), append(addrs, addr)
 	}
+	began := cs[0].started
 	for deadline := time.Now().Add(10 * time.Minute); !w.caughtUp(ends); time.Sleep(time.Millisecond) {
 		w.poll()
 		for _, c := range cs {
@@ -135,6 +140,7 @@ func (b *bench) pass(ctx context.Context, name, topic string, procs int) (scaleP
 		}
 	}
 	pt.fileBytes = size / int64(len(parts))
+	pt.took = done.Sub(began)
 	return pt, dir, nil
 }
 
