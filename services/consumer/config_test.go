@@ -1,8 +1,10 @@
 package main
 
 import (
+	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/weatherstream/weather/services/common/testkit"
 )
@@ -37,7 +39,25 @@ func TestLoadConfigPartitions(t *testing.T) {
 }
 
 func TestLoadConfigErrors(t *testing.T) {
+	var got config
 	testkit.CheckConfig(t, []testkit.ConfigCase{
+		{Name: "defaults", Args: []string{"0"}, Want: func() string {
+			if got.DataDir != "." || got.OnOffsetOutOfRange != "fail" || got.LockWait != 30*time.Second || got.CheckpointInterval != 100*time.Millisecond ||
+				got.SnapshotInterval != time.Second || got.MonitoringGroup != "weather-stats" || got.FetchMaxBytes != 262144 || got.StartAtLogStart {
+				return fmt.Sprintf("%+v, want the documented defaults", got)
+			}
+			return ""
+		}},
+		{Name: "settings", Env: map[string]string{"DATA_DIR": "/env", "SNAPSHOT_INTERVAL": "250ms", "MONITORING_GROUP": "stats", "ON_OFFSET_OUT_OF_RANGE": "restart", "START_AT_LOG_START": "true"},
+			Args: []string{"-dir", "/flag", "0"}, Want: func() string {
+				if got.DataDir != "/flag" || got.SnapshotInterval != 250*time.Millisecond || got.MonitoringGroup != "stats" || got.OnOffsetOutOfRange != "restart" || !got.StartAtLogStart {
+					return fmt.Sprintf("dir %s snapshots %s group %s on out of range %s start at log start %v, want /flag (the flag wins) 250ms stats restart true",
+						got.DataDir, got.SnapshotInterval, got.MonitoringGroup, got.OnOffsetOutOfRange, got.StartAtLogStart)
+				}
+				return ""
+			}},
+		{Name: "snapshot interval", Env: map[string]string{"SNAPSHOT_INTERVAL": "10ms"}, Args: []string{"0"}, WantErr: "SNAPSHOT_INTERVAL is 10ms: want at least 100ms"},
+		{Name: "empty monitoring group", Env: map[string]string{"MONITORING_GROUP": ""}, Args: []string{"0"}, WantErr: "MONITORING_GROUP is set but empty"},
 		{Name: "by ordinal, bad", Env: map[string]string{"PARTITIONS_BY_ORDINAL": "0,2;2", "POD_INDEX": "0"}, WantErr: "gives partition 2 to ordinals 0 and 1"},
 		{Name: "no partitions", WantErr: "no partitions"},
 		{Name: "bad partition", Args: []string{"zero"}, WantErr: `partition "zero"`},
@@ -61,5 +81,5 @@ func TestLoadConfigErrors(t *testing.T) {
 		{Name: "http port not a number", Env: map[string]string{"HTTP_ADDR": ":notaport"}, Args: []string{"0"}, WantErr: `HTTP_ADDR ":notaport"`},
 		{Name: "http connections", Env: map[string]string{"HTTP_MAX_CONNECTIONS": "-1"}, Args: []string{"0"}, WantErr: "HTTP_MAX_CONNECTIONS is -1"},
 		{Name: "broker port", Env: map[string]string{"KAFKA_BROKERS": "kafka:notaport"}, Args: []string{"0"}, WantErr: `KAFKA_BROKERS "kafka:notaport"`},
-	}, func(args []string) error { _, _, err := loadConfig(args); return err })
+	}, func(args []string) error { var err error; got, _, err = loadConfig(args); return err })
 }

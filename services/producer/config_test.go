@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -8,9 +9,28 @@ import (
 )
 
 func TestLoadConfig(t *testing.T) {
+	var got config
 	testkit.CheckConfig(t, []testkit.ConfigCase{
-		{Name: "defaults"},
-		{Name: "flags", Args: []string{"-count", "5", "-interval", "0", "-seed", "3", "-takeover"}},
+		{Name: "defaults", Want: func() string {
+			if got.Count != 0 || got.Interval != 100*time.Millisecond || got.Seed != 1 || got.Stations != 10 || got.RecreateTopic || got.StreamTakeover ||
+				got.TxnMaxRecords != 10000 || got.TxnMaxInterval != time.Second || got.ProduceLinger != time.Millisecond || got.ProduceCompression != "snappy" ||
+				got.TransactionalID != "weather-producer" || got.TopicRetentionMs != -1 || got.Kafka.Topic != "temperatures" {
+				return fmt.Sprintf("%+v, want the documented defaults", got)
+			}
+			return ""
+		}},
+		{Name: "flags", Args: []string{"-count", "5", "-interval", "0", "-seed", "3", "-takeover", "-recreate-topic"}, Want: func() string {
+			if got.Count != 5 || got.Interval != 0 || got.Seed != 3 || !got.StreamTakeover || !got.RecreateTopic {
+				return fmt.Sprintf("count %d interval %s seed %d takeover %v recreate %v, want 5 0s 3 true true", got.Count, got.Interval, got.Seed, got.StreamTakeover, got.RecreateTopic)
+			}
+			return ""
+		}},
+		{Name: "flags win over the environment", Env: map[string]string{"SEED": "9", "COUNT": "7"}, Args: []string{"-seed", "4"}, Want: func() string {
+			if got.Seed != 4 || got.Count != 7 {
+				return fmt.Sprintf("seed %d count %d, want 4 (the flag) and 7 (the environment)", got.Seed, got.Count)
+			}
+			return ""
+		}},
 		{Name: "no stations", Env: map[string]string{"STATIONS": "0"}, WantErr: "STATIONS is 0: want at least 1"},
 		{Name: "too many stations", Env: map[string]string{"STATIONS": "100001"}, WantErr: "STATIONS is 100001: want at most 100000"},
 		{Name: "negative count", Env: map[string]string{"COUNT": "-5"}, WantErr: "COUNT is -5: want at least 0"},
@@ -64,7 +84,7 @@ func TestLoadConfig(t *testing.T) {
 		{Name: "password file /dev/zero", Env: map[string]string{"KAFKA_SASL_MECHANISM": "PLAIN", "KAFKA_SASL_USERNAME": "u", "KAFKA_SASL_PASSWORD_FILE": "/dev/zero"},
 			WantErr: "KAFKA_SASL_PASSWORD_FILE: open /dev/zero: not a regular file (a device)"},
 		{Name: "arguments", Args: []string{"extra"}, WantErr: "unexpected arguments"},
-	}, func(args []string) error { _, err := loadConfig(args); return err })
+	}, func(args []string) error { var err error; got, err = loadConfig(args); return err })
 }
 
 func TestLoadConfigDefaults(t *testing.T) {

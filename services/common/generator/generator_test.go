@@ -1,7 +1,10 @@
 package generator
 
 import (
+	"encoding/json"
 	"math"
+	"os"
+	"strconv"
 	"testing"
 
 	"github.com/weatherstream/weather/proto/reportpb"
@@ -140,6 +143,40 @@ func TestMoreStations(t *testing.T) {
 	for i := range int64(300) {
 		if a, b := ten.Report(i), New(9).Report(i); a.Degrees != b.Degrees || a.StationId != b.StationId || a.Date != b.Date {
 			t.Fatalf("report %d of 10 stations differs from the original's stream", i)
+		}
+	}
+}
+
+// The stream pinned: the first three days of every station for seeds 1 and
+// 42, in testdata/golden.json, computed once from the original's rules
+// written out on their own (not with this package): StationA…H draw
+// 30 + 15·N(0,1) in order from PCG(seed, day), StationI is 5.0, StationJ
+// the day mod 10. A change to the generator's RNG, seeding or order — which
+// the producer and every test would share, and so not notice — fails here.
+func TestTheStreamIsPinned(t *testing.T) {
+	data, err := os.ReadFile("testdata/golden.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var golden map[string][]struct {
+		Date    string  `json:"date"`
+		Station string  `json:"station"`
+		Degrees float64 `json:"degrees"`
+	}
+	if err := json.Unmarshal(data, &golden); err != nil {
+		t.Fatal(err)
+	}
+	for seed, reports := range golden {
+		s, _ := strconv.ParseUint(seed, 10, 64)
+		g := New(s)
+		if len(reports) != 30 {
+			t.Fatalf("seed %s: %d golden reports, want 30", seed, len(reports))
+		}
+		for i, want := range reports {
+			got := g.Report(int64(i))
+			if got.Date != want.Date || got.StationId != want.Station || got.Degrees != want.Degrees {
+				t.Errorf("seed %s, report %d: %s %s %v, want %s %s %v", seed, i, got.Date, got.StationId, got.Degrees, want.Date, want.Station, want.Degrees)
+			}
 		}
 	}
 }

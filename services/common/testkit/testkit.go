@@ -127,10 +127,14 @@ type ConfigCase struct {
 	Env     map[string]string
 	Args    []string
 	WantErr string
+	// Want checks a valid configuration's values, as the load function
+	// left them where the test reads them: "" if right, else what is wrong.
+	Want func() string
 }
 
 // CheckConfig runs load for each case, its environment set, and checks that
-// it fails with one line containing WantErr, or succeeds when WantErr is "".
+// it fails with one line containing WantErr, or succeeds when WantErr is ""
+// (with the values Want checks).
 func CheckConfig(t *testing.T, cases []ConfigCase, load func(args []string) error) {
 	t.Helper()
 	for _, tt := range cases {
@@ -144,6 +148,10 @@ func CheckConfig(t *testing.T, cases []ConfigCase, load func(args []string) erro
 				t.Fatalf("error %q, want none", err)
 			case tt.WantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.WantErr) || strings.Contains(err.Error(), "\n")):
 				t.Errorf("error %q, want one line with %q", err, tt.WantErr)
+			case tt.WantErr == "" && tt.Want != nil:
+				if wrong := tt.Want(); wrong != "" {
+					t.Errorf("loaded: %s", wrong)
+				}
 			}
 		})
 	}

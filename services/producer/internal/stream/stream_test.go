@@ -116,12 +116,14 @@ func TestRunWritesTheMarkedStreamInTransactionsOfWholeDays(t *testing.T) {
 	f := newFixture(t)
 	f.startGuard(t)
 	m := NewMetrics(prometheus.NewRegistry())
-	next, err := f.run(t, context.Background(), Config{Count: 1000, TxnRecords: 100}, 0, m)
+	// 95 is not a whole number of days: a commit every 95 reports would
+	// make 11 transactions; one at the end of the day that reaches 95, 10.
+	next, err := f.run(t, context.Background(), Config{Count: 1000, TxnRecords: 95}, 0, m)
 	if err != nil || next != 1000 {
 		t.Fatalf("Run = %d, %v; want 1000, nil", next, err)
 	}
 	if got := testutil.ToFloat64(m.transactions); got != 10 {
-		t.Errorf("%v transactions, want 10 (whole days of 100 reports)", got)
+		t.Errorf("%v transactions, want 10 (whole days: 100 reports each)", got)
 	}
 	gen := generator.New(self.Seed)
 	var r reportpb.Report
