@@ -84,3 +84,19 @@ clean: ## remove binaries and local run data (not the Kafka jar cache)
 
 # Kubernetes (kind, images, e2e) and benchmark targets live beside their tooling.
 -include hack/mk/*.mk
+
+# Each fuzz target, for FUZZTIME (coverage-guided, beyond the seeds that
+# make test runs). A crasher is kept by Go in the package's
+# testdata/fuzz/<Target>/: commit it, it becomes a seed.
+FUZZTIME ?= 20s
+FUZZ_TARGETS := services/common/codec:FuzzDecodeIsProtoUnmarshal services/common/codec:FuzzParserAfterAnyRecordIsDecode \
+	services/common/codec:FuzzEncodeIsProtoMarshal services/common/codec:FuzzValidDateIsTimeParse \
+	services/common/stats:FuzzFileLoadsAsWritten services/consumer/internal/consume:FuzzFoldIsAPureFunctionOfTheLog
+
+.PHONY: fuzz
+fuzz: ## run every fuzz target for FUZZTIME each (default 20s; CI runs it)
+	for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*} name=$${t##*:}; \
+		echo "fuzz: $$name ($$pkg) for $(FUZZTIME)"; \
+		(cd $$pkg && $(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) .) || exit 1; \
+	done
