@@ -2,11 +2,14 @@ package integration
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"testing"
 	"time"
+
+	"github.com/weatherstream/weather/services/common/snapshot"
 )
 
 var allPartitions = []int32{0, 1, 2, 3}
@@ -27,22 +30,24 @@ func TestConsumerSIGKILLedRepeatedlyEndsEqualToACrashFreeRun(t *testing.T) {
 	// moments to die in the middle of one.
 	env := []string{"TOPIC=" + topic, "DATA_DIR=" + crashed, "FETCH_MAX_PARTITION_BYTES=8192", "CHECKPOINT_INTERVAL=0s", "LOCK_WAIT=10s"}
 
-	kills, finished, advanced := 0, 0, 0
-	var before int64
-	for kills < 10 || advanced < 5 {
+	kills, finished := 0, 0
+	for kills < 10 {
+		before := progress(t, crashed)
 		c := start(t, "consumer", env, "0", "1", "2", "3")
-		time.Sleep(time.Duration(10+rand.IntN(100)) * time.Millisecond)
-		if !c.running() {
-			t.Fatalf("consumer exited %d by itself", c.exitCode)
+		// Mid-stream: only once this run has checkpointed something.
+		for deadline := time.Now().Add(time.Minute); progress(t, crashed) <= before; time.Sleep(time.Millisecond) {
+			if !c.running() {
+				t.Fatalf("consumer exited %d by itself", c.exitCode)
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the consumer made no progress within a minute")
+			}
 		}
+		time.Sleep(time.Duration(rand.IntN(50)) * time.Millisecond)
 		c.cmd.Process.Kill()
 		c.wait(10 * time.Second)
-		if now := progress(t, crashed); now < offsetsSum(endOffsets(t, topic)) {
-			kills++ // killed mid-stream
-			if now > before {
-				advanced++ // and after some checkpoints of this run
-			}
-			before = now
+		if progress(t, crashed) < offsetsSum(endOffsets(t, topic)) {
+			kills++ // killed mid-stream, after progress
 			continue
 		}
 		// It caught up before the kill: give it more to do.
@@ -56,8 +61,11 @@ func TestConsumerSIGKILLedRepeatedlyEndsEqualToACrashFreeRun(t *testing.T) {
 	if code := last.wait(30 * time.Second); code != 0 {
 		t.Fatalf("consumer exited %d after SIGTERM", code)
 	}
-	t.Logf("%d reports, %d SIGKILLs mid-stream (%d after progress; %d after catching up)", produced, kills, advanced, finished)
+	t.Logf("%d reports, %d SIGKILLs mid-stream after progress (%d more after catching up)", produced, kills, finished)
 
+	// The crash-free run counts from offset 0: not from the snapshots the
+	// crashed one published.
+	deleteSnapshots(t, topic)
 	ref := start(t, "consumer", []string{"TOPIC=" + topic, "DATA_DIR=" + clean}, "0", "1", "2", "3")
 	waitCaughtUp(t, clean, topic, allPartitions, 3*time.Minute)
 	ref.terminate()
@@ -102,9 +110,20 @@ func TestProducerSIGKILLedAndRestartedWritesEveryReportOnce(t *testing.T) {
 	topic := newTopic(t)
 	count := int64(200_000)
 	midRun := 0
+	adm := newAdmin(t)
 	for midRun < 5 {
+		before, _ := logProgress(adm, topic)
 		p := start(t, "producer", []string{"TOPIC=" + topic, "INTERVAL=0", fmt.Sprintf("COUNT=%d", count), "TXN_MAX_RECORDS=3000"})
-		time.Sleep(time.Duration(20+rand.IntN(200)) * time.Millisecond)
+		// Mid-run: only once this run has written something.
+		for deadline := time.Now().Add(time.Minute); p.running(); time.Sleep(time.Millisecond) {
+			if end, _ := logProgress(adm, topic); end > before {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the producer wrote nothing within a minute")
+			}
+		}
+		time.Sleep(time.Duration(rand.IntN(100)) * time.Millisecond)
 		if !p.running() {
 			if p.exitCode != 0 {
 				t.Fatalf("producer exited %d", p.exitCode)
@@ -122,5 +141,27 @@ func TestProducerSIGKILLedAndRestartedWritesEveryReportOnce(t *testing.T) {
 	// Everything committed is exactly the stream, and nothing more.
 	if foreign := checkStream(t, brokers, topic, count, seedOne); foreign != 0 {
 		t.Errorf("%d records in the topic that are not the stream's", foreign)
+	}
+}
+
+// deleteSnapshots deletes topic's snapshot topic: a consumer on an empty
+// disk then counts from offset 0 instead of restoring.
+func deleteSnapshots(t *testing.T, topic string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	adm := newAdmin(t)
+	if _, err := adm.DeleteTopic(ctx, snapshot.Topic(topic)); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		topics, err := adm.ListTopics(ctx, snapshot.Topic(topic))
+		if err == nil && !topics.Has(snapshot.Topic(topic)) {
+			return
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("%s not deleted: %v", snapshot.Topic(topic), err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
