@@ -453,3 +453,42 @@ func TestStartRetriesARetriableAnswer(t *testing.T) {
 		t.Errorf("%d refusals, want 3", *refused)
 	}
 }
+
+// The topic's watch tells a topic deleted (and not back: two looks a check
+// apart) from one recreated (another topic ID), each by its own words.
+func TestTopicWatchTellsDeletedFromRecreated(t *testing.T) {
+	for _, recreate := range []bool{false, true} {
+		t.Run(fmt.Sprintf("recreated %v", recreate), func(t *testing.T) {
+			e := newEnv(t, 2)
+			ctx := context.Background()
+			before, err := kafkaadmin.Lookup(ctx, e.adm, topic)
+			if err != nil {
+				t.Fatal(err)
+			}
+			store, _ := checkpoint.Open(e.dir)
+			w := newTopicWatch(slog.New(slog.NewTextHandler(e.logs, nil)), e.adm, store, before, e.config(0, 1), NewMetrics(prometheus.NewRegistry()))
+			if _, err := e.adm.DeleteTopic(ctx, topic); err != nil {
+				t.Fatal(err)
+			}
+			if recreate {
+				if _, err := e.adm.CreateTopic(ctx, 2, 1, nil, topic); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// Looks until one says something (the client's metadata may be
+			// up to 100ms old; a missing topic is believed on a second look).
+			var got error
+			for deadline := time.Now().Add(5 * time.Second); got == nil && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+				got = w.check(ctx)
+			}
+			want := "was deleted while consuming"
+			if recreate {
+				after, _ := kafkaadmin.Lookup(ctx, e.adm, topic)
+				want = fmt.Sprintf("was recreated while consuming (topic ID %s, now %s)", before.ID(), after.ID())
+			}
+			if got == nil || !strings.Contains(got.Error(), want) {
+				t.Errorf("check = %v, want %q", got, want)
+			}
+		})
+	}
+}
