@@ -3,9 +3,12 @@ package integration
 import (
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/weatherstream/weather/services/common/generator"
 )
@@ -67,22 +70,89 @@ func TestDebugPrintsEachRecordOnceAndResumesWhereItStopped(t *testing.T) {
 
 	first := start(t, "debug", env)
 	first.waitForLog("partitions assigned", time.Minute)
-	time.Sleep(time.Second) // the group's start offsets resolve to the end
+	untilPrinting(t, first, topic, 500)
 	produce(t, topic, 800)
-	waitForLines(t, first, 300, time.Minute)
+	for deadline := time.Now().Add(time.Minute); !printedUpTo(t, first, 800); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the debug consumer did not print up to report 799 within a minute")
+		}
+	}
 	first.terminate()
 	if code := first.wait(30 * time.Second); code != 0 {
 		t.Fatalf("debug exited %d after SIGTERM", code)
 	}
-	checkRange(t, indexesPrinted(t, first.stdout.String()), 500, 800)
+	// Each partition from where its start offset resolved (not before the
+	// end of the topic at its start: report 500), nothing missing after.
+	checkFromStart(t, indexesPrinted(t, first.stdout.String()), 500, 800)
 
 	produce(t, topic, 1000) // while no debug consumer runs
 	second := start(t, "debug", env)
 	waitForLines(t, second, 200, time.Minute)
-	time.Sleep(300 * time.Millisecond) // nothing more may come
+	// One more day, a report in every partition: once all of it is printed,
+	// every partition is past what came before, and a record printed twice
+	// would have been printed by then.
+	produce(t, topic, 1010)
+	waitForLines(t, second, 210, time.Minute)
 	second.terminate()
 	second.wait(30 * time.Second)
-	checkRange(t, indexesPrinted(t, second.stdout.String()), 800, 1000)
+	checkRange(t, indexesPrinted(t, second.stdout.String()), 800, 1010)
+}
+
+// untilPrinting produces the stream a day at a time past count until the
+// debug consumer (a new group, starting at the end of the topic once its
+// start offsets resolve) prints: waiting for the condition, not for a
+// second that a loaded machine may miss.
+func untilPrinting(t *testing.T, d *proc, topic string, count int64) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); strings.Count(d.stdout.String(), "\n") == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the debug consumer printed nothing within a minute")
+		}
+		count += 10
+		produce(t, topic, count)
+		for wait := time.Now().Add(200 * time.Millisecond); time.Now().Before(wait) && strings.Count(d.stdout.String(), "\n") == 0; {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}
+
+// printedUpTo reports whether the last day before report to is printed.
+func printedUpTo(t *testing.T, d *proc, to int64) bool {
+	t.Helper()
+	seen := indexesPrinted(t, d.stdout.String())
+	for i := to - 10; i < to; i++ {
+		if !seen[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// checkFromStart checks that each partition's printed reports are all of
+// the stream's reports of that partition from its first printed one up to
+// to, and that none is before min (printed history).
+func checkFromStart(t *testing.T, seen map[int64]bool, min, to int64) {
+	t.Helper()
+	part := kgo.StickyKeyPartitioner(nil).ForTopic("any")
+	g := generator.New(1)
+	partitionOf := func(i int64) int { return part.Partition(&kgo.Record{Key: g.Key(i)}, 4) }
+	first := map[int]int64{}
+	for i := range seen {
+		if i < min || i >= to {
+			t.Errorf("printed report %d, outside %d to %d", i, min, to-1)
+		}
+		if p := partitionOf(i); first[p] == 0 || i < first[p] {
+			first[p] = i
+		}
+	}
+	for i := min; i < to; i++ {
+		if f, ok := first[partitionOf(i)]; ok && i >= f && !seen[i] {
+			t.Errorf("report %d (partition %d, printed from %d on) is missing", i, partitionOf(i), f)
+		}
+	}
+	if len(first) != 4 {
+		t.Errorf("printed reports of %d partitions, want 4", len(first))
+	}
 }
 
 func checkRange(t *testing.T, seen map[int64]bool, from, to int64) {
@@ -104,13 +174,13 @@ func TestDebugPrintsTheOriginalsLine(t *testing.T) {
 	produce(t, topic, 10)
 	d := start(t, "debug", []string{"TOPIC=" + topic, "GROUP=" + topic})
 	d.waitForLog("partitions assigned", time.Minute)
-	time.Sleep(time.Second)
-	produce(t, topic, 20)
-	waitForLines(t, d, 10, time.Minute)
+	untilPrinting(t, d, topic, 10)
 	d.terminate()
 	d.wait(30 * time.Second)
-	want := "{'station_id': 'StationI', 'date': '2000-01-02', 'degrees': 5.0, 'partition': 3}\n"
-	if !strings.Contains(d.stdout.String(), want) {
-		t.Errorf("output lacks %q:\n%s", want, d.stdout.String())
+	// StationI is always 5.0, in partition 3 (Kafka's partitioner): its
+	// line, whatever day the group started at.
+	want := regexp.MustCompile(`(?m)^\{'station_id': 'StationI', 'date': '2000-01-\d\d', 'degrees': 5\.0, 'partition': 3\}$`)
+	if !want.MatchString(d.stdout.String()) {
+		t.Errorf("output lacks a line %s:\n%s", want, d.stdout.String())
 	}
 }
