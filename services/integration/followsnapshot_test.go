@@ -60,7 +60,9 @@ func restoredAt(log string, p int32) int64 {
 func TestPartitionStateFollowsItToAnotherNode(t *testing.T) {
 	topic := newTopic(t)
 	nodeA, nodeB := t.TempDir(), t.TempDir()
-	env := func(dir string) []string { return []string{"TOPIC=" + topic, "DATA_DIR=" + dir, "SNAPSHOT_INTERVAL=200ms"} }
+	env := func(dir string) []string {
+		return []string{"TOPIC=" + topic, "DATA_DIR=" + dir, "SNAPSHOT_INTERVAL=200ms"}
+	}
 	producer := start(t, "producer", []string{"TOPIC=" + topic, "INTERVAL=200us", "COUNT=60000"})
 	producer.waitForLog("producing", 30*time.Second)
 	stop := func(p *proc) {
