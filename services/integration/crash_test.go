@@ -3,11 +3,14 @@ package integration
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/weatherstream/weather/services/common/snapshot"
 )
@@ -151,7 +154,7 @@ func deleteSnapshots(t *testing.T, topic string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	adm := newAdmin(t)
-	if _, err := adm.DeleteTopic(ctx, snapshot.Topic(topic)); err != nil {
+	if _, err := adm.DeleteTopic(ctx, snapshot.Topic(topic)); err != nil && !errors.Is(err, kerr.UnknownTopicOrPartition) {
 		t.Fatal(err)
 	}
 	for {

@@ -2,6 +2,7 @@ package consume
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/plugin/kprom"
 
@@ -115,6 +117,16 @@ func BenchmarkRunCatchUp(b *testing.B) {
 	start := time.Now()
 	for b.Loop() {
 		b.StopTimer()
+		// Each pass from offset 0: no snapshot to restore from.
+		if _, err := adm.DeleteTopic(ctx, snapshot.Topic(topic)); err != nil && !errors.Is(err, kerr.UnknownTopicOrPartition) {
+			b.Fatal(err)
+		}
+		for {
+			if t, err := adm.ListTopics(ctx, snapshot.Topic(topic)); err == nil && !t.Has(snapshot.Topic(topic)) {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
 		dir := b.TempDir()
 		if d := os.Getenv("CHECKPOINT_BENCH_DIR"); d != "" {
 			dir, _ = os.MkdirTemp(d, "consume-bench-")
@@ -235,7 +247,14 @@ func produceTopic(b *testing.B, seed []kgo.Opt, adm *kadm.Client, topic string) 
 		b.Fatal(err)
 	}
 	defer p.Close()
-	g := generator.New(1)
+	stations := int(generator.NumStations)
+	if s := os.Getenv("BENCH_STATIONS"); s != "" {
+		fmt.Sscan(s, &stations)
+	}
+	g, err := generator.NewStations(1, stations)
+	if err != nil {
+		b.Fatal(err)
+	}
 	var r reportpb.Report
 	for i := range n {
 		g.Fill(i, &r)
