@@ -91,7 +91,8 @@ clean: ## remove binaries and local run data (not the Kafka jar cache)
 FUZZTIME ?= 20s
 FUZZ_TARGETS := services/common/codec:FuzzDecodeIsProtoUnmarshal services/common/codec:FuzzParserAfterAnyRecordIsDecode \
 	services/common/codec:FuzzEncodeIsProtoMarshal services/common/codec:FuzzValidDateIsTimeParse \
-	services/common/stats:FuzzFileLoadsAsWritten services/consumer/internal/consume:FuzzFoldIsAPureFunctionOfTheLog
+	services/common/stats:FuzzFileLoadsAsWritten services/common/stats:FuzzAppendStringIsJSONMarshal \
+	services/consumer/internal/consume:FuzzFoldIsAPureFunctionOfTheLog
 
 .PHONY: fuzz
 fuzz: ## run every fuzz target for FUZZTIME each (default 20s; CI runs it)

@@ -160,7 +160,7 @@ func (s *Store) Save(p int32, part *stats.Partition) error {
 
 // SaveAll saves several partitions as Save does: Write of their Snapshot.
 func (s *Store) SaveAll(parts map[int32]*stats.Partition) error {
-	snap, err := Take(parts)
+	snap, err := Take(parts).Snapshot()
 	if err != nil {
 		return err
 	}
@@ -171,10 +171,23 @@ func (s *Store) SaveAll(parts map[int32]*stats.Partition) error {
 // one moment, written later (while the states move on) by Write.
 type Snapshot map[int32][]byte
 
-// Take serializes the partitions' states now: a Snapshot.
-func Take(parts map[int32]*stats.Partition) (Snapshot, error) {
-	snap := make(Snapshot, len(parts))
+// Frozen are partitions' states at one moment, not formatted yet.
+type Frozen map[int32]stats.Frozen
+
+// Take freezes the partitions' states now: a copy of their numbers, cheap
+// enough for the fold loop; Snapshot formats them, later and elsewhere.
+func Take(parts map[int32]*stats.Partition) Frozen {
+	f := make(Frozen, len(parts))
 	for p, part := range parts {
+		f[p] = part.Freeze()
+	}
+	return f
+}
+
+// Snapshot formats the frozen states as their files will hold them.
+func (f Frozen) Snapshot() (Snapshot, error) {
+	snap := make(Snapshot, len(f))
+	for p, part := range f {
 		data, err := part.MarshalJSON()
 		if err != nil {
 			return nil, fmt.Errorf("checkpoint partition %d: %w", p, err)

@@ -55,6 +55,8 @@ type Partition struct {
 	Offset   int64
 	Log      *Log // nil: a file in the original's format, which does not say
 	Stations map[string]*Station
+
+	sorted []string // the stations' names in order, as last frozen
 }
 
 // Log names the log a partition's stats come from. A recreated topic is
@@ -147,18 +149,61 @@ func (p *Partition) Add(station, date []byte, degrees float64) error {
 // original take every key but "offset" for a station): the checkpoint store
 // keeps it beside the file, a snapshot around it. Floats are written in
 // their shortest form that reads back exactly.
-func (p *Partition) MarshalJSON() ([]byte, error) {
+func (p *Partition) MarshalJSON() ([]byte, error) { return p.Freeze().MarshalJSON() }
+
+// Frozen is a partition's state at one moment, for writing later while the
+// partition moves on: Freeze costs a copy of the stations' numbers (no
+// allocation per station, no formatting), so the fold loop pays for that
+// and a checkpoint writer formats it elsewhere.
+type Frozen struct {
+	Offset int64
+	names  []string  // sorted; shared with the partition (never changed in place)
+	vals   []Station // vals[i] is names[i]'s
+}
+
+// Freeze copies the state now.
+func (p *Partition) Freeze() Frozen {
+	f := Frozen{Offset: p.Offset, names: p.sorted, vals: make([]Station, len(p.Stations))}
+	if len(f.names) == len(p.Stations) {
+		// The names cached are the map's if each is in it (as many of
+		// them, none missing): copy as it checks.
+		for i, name := range f.names {
+			s, ok := p.Stations[name]
+			if !ok {
+				return p.refreeze()
+			}
+			f.vals[i] = *s
+		}
+		return f
+	}
+	return p.refreeze()
+}
+
+// refreeze is Freeze with the names sorted again: the set of stations only
+// grows as records come (rarely, once warm), and sorting ten thousand names
+// at every checkpoint was much of its cost.
+func (p *Partition) refreeze() Frozen {
 	names := make([]string, 0, len(p.Stations))
 	for name := range p.Stations {
 		names = append(names, name)
 	}
 	slices.Sort(names)
+	p.sorted = names
+	f := Frozen{Offset: p.Offset, names: names, vals: make([]Station, len(names))}
+	for i, name := range names {
+		f.vals[i] = *p.Stations[name]
+	}
+	return f
+}
 
-	b := make([]byte, 0, 32+100*len(names))
+// MarshalJSON writes the frozen state in the file's format (see
+// Partition.MarshalJSON).
+func (f Frozen) MarshalJSON() ([]byte, error) {
+	b := make([]byte, 0, 32+100*len(f.names))
 	b = append(b, "{\n  \"offset\": "...)
-	b = strconv.AppendInt(b, p.Offset, 10)
-	for _, name := range names {
-		s := p.Stations[name]
+	b = strconv.AppendInt(b, f.Offset, 10)
+	for i, name := range f.names {
+		s := &f.vals[i]
 		b = append(b, ",\n  "...)
 		b = appendString(b, name)
 		b = append(b, `: {"count": `...)
@@ -171,15 +216,24 @@ func (p *Partition) MarshalJSON() ([]byte, error) {
 		b = append(b, s.Start[:]...)
 		b = append(b, `", "end": "`...)
 		b = append(b, s.End[:]...)
-		b = append(b, '"')
-		b = append(b, '}')
+		b = append(b, `"}`...)
 	}
 	return append(b, "\n}\n"...), nil
 }
 
+// appendString quotes s as encoding/json does (which escapes <, > and &
+// too): names of plain letters, digits and punctuation, every station of
+// the stream, are copied as they are; any other goes through json.Marshal.
 func appendString(b []byte, s string) []byte {
-	q, _ := json.Marshal(s) // a string always marshals
-	return append(b, q...)
+	for i := range len(s) {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s) // a string always marshals
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 // appendFloat formats like encoding/json: plain decimals, exponent only for

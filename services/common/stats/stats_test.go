@@ -1,6 +1,7 @@
 package stats
 
 import (
+	"encoding/json"
 	"errors"
 	"math"
 	"strings"
@@ -208,4 +209,45 @@ func TestParseRejectsCorruptAndForeignFiles(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A frozen state does not move with its partition, and writes what the
+// partition wrote at that moment; the names' order is kept between freezes
+// and rebuilt when the stations change, even by hand with the same count.
+func TestFreezeIsTheStateOfItsMoment(t *testing.T) {
+	p := New(2)
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(p.Add([]byte("StationB"), []byte("2000-01-01"), 1))
+	must(p.Add([]byte("StationA"), []byte("2000-01-01"), 2))
+	before := mustMarshal(t, p)
+	f := p.Freeze()
+	must(p.Add([]byte("StationA"), []byte("2000-01-02"), 3))
+	must(p.Add([]byte("StationC"), []byte("2000-01-02"), 4))
+	p.Offset = 4
+	if got, _ := f.MarshalJSON(); string(got) != string(before) {
+		t.Errorf("frozen:\n%s\nwant the state of its moment:\n%s", got, before)
+	}
+	delete(p.Stations, "StationC") // by hand: the same count as a moment ago, other names
+	p.Stations["StationZ"] = &Station{Count: 1, Sum: 9, Start: date("2000-01-01"), End: date("2000-01-01")}
+	if got := string(mustMarshal(t, p)); !strings.Contains(got, `"StationZ"`) || strings.Contains(got, `"StationC"`) {
+		t.Errorf("after a change by hand:\n%s", got)
+	}
+}
+
+// appendString quotes as encoding/json does, whatever the name.
+func FuzzAppendStringIsJSONMarshal(f *testing.F) {
+	for _, s := range []string{"StationA", "Station 1", "a\"b", `a\b`, "<&>", "\x00\x1f", "\xff", "été", "\u2028"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want, _ := json.Marshal(s)
+		if got := appendString(nil, s); string(got) != string(want) {
+			t.Fatalf("appendString(%q) = %s, json.Marshal %s", s, got, want)
+		}
+	})
 }
