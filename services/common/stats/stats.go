@@ -304,7 +304,7 @@ func Parse(data []byte) (*Partition, error) {
 	if _, err := dec.ReadToken(); err != nil {
 		return nil, notAnObject(err)
 	}
-	if _, err := dec.ReadToken(); err != io.EOF {
+	if _, err := dec.ReadToken(); !errors.Is(err, io.EOF) {
 		return nil, errors.New("not a JSON object: more after its end")
 	}
 	if !hasOffset {

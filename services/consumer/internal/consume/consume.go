@@ -87,21 +87,8 @@ func (c *Consumer) run(ctx context.Context, client *kgo.Client) error {
 		batchStart = time.Now()
 	)
 	for {
-		// Polls wake up for the topic's checks even when nothing comes, and
-		// when the checkpoint write in the background ends: a failed one is
-		// retried at once, not at the next batch.
-		poll, cancel := context.WithDeadline(ctx, c.watch.next)
-		if w := c.inflight; w != nil {
-			go func() {
-				select {
-				case <-w.finished:
-					cancel()
-				case <-poll.Done():
-				}
-			}()
-		}
-		fetches := client.PollFetches(poll)
-		cancel()
+		fetches := c.poll(ctx, client)
+		c.pub.tick(time.Now())
 		if w := c.inflight; w != nil && w.over() {
 			if err := c.flush(ctx); err != nil {
 				return err
@@ -110,22 +97,7 @@ func (c *Consumer) run(ctx context.Context, client *kgo.Client) error {
 		if fetches.IsClientClosed() {
 			return nil
 		}
-		var fatal error
-		fetches.EachError(func(topic string, p int32, err error) {
-			switch {
-			case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-			case errors.Is(err, kerr.OffsetOutOfRange):
-				fatal = fmt.Errorf("partition %d: offset %d is no longer in the log (deleted by retention, or the topic was recreated); %s keeps the stats up to it",
-					p, c.parts[p].Offset, c.store.Path(p))
-			case kafkaconfig.Permanent(err):
-				fatal = fmt.Errorf("fetch partition %d: %w", p, err)
-			case errors.Is(err, kerr.UnknownTopicID), errors.Is(err, kerr.UnknownTopicOrPartition):
-				c.watch.soon() // deleted, or recreated: look
-				c.log.Warn("fetch error, looking at the topic", "topic", topic, "partition", p, "err", err)
-			default:
-				c.log.Warn("fetch error, retrying", "topic", topic, "partition", p, "err", err)
-			}
-		})
+		fatal := c.fetchErrors(fetches)
 		if fatal == nil && c.watch.due() {
 			fatal = c.watch.check(ctx)
 		}
@@ -161,6 +133,50 @@ func (c *Consumer) run(ctx context.Context, client *kgo.Client) error {
 			return nil
 		}
 	}
+}
+
+// poll fetches. It wakes up for the topic's checks even when nothing comes,
+// when a written state is due to be published, and when the checkpoint
+// write in the background ends: a failed one is retried at once, not at the
+// next batch.
+func (c *Consumer) poll(ctx context.Context, client *kgo.Client) kgo.Fetches {
+	wake := c.watch.next
+	if due, ok := c.pub.due(); ok && due.Before(wake) {
+		wake = due
+	}
+	poll, cancel := context.WithDeadline(ctx, wake)
+	defer cancel()
+	if w := c.inflight; w != nil {
+		go func() {
+			select {
+			case <-w.finished:
+				cancel()
+			case <-poll.Done():
+			}
+		}()
+	}
+	return client.PollFetches(poll)
+}
+
+// fetchErrors logs the fetch errors to retry and returns the first that
+// must stop the consumer.
+func (c *Consumer) fetchErrors(fetches kgo.Fetches) (fatal error) {
+	fetches.EachError(func(topic string, p int32, err error) {
+		switch {
+		case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		case errors.Is(err, kerr.OffsetOutOfRange):
+			fatal = fmt.Errorf("partition %d: offset %d is no longer in the log (deleted by retention, or the topic was recreated); %s keeps the stats up to it",
+				p, c.parts[p].Offset, c.store.Path(p))
+		case kafkaconfig.Permanent(err):
+			fatal = fmt.Errorf("fetch partition %d: %w", p, err)
+		case errors.Is(err, kerr.UnknownTopicID), errors.Is(err, kerr.UnknownTopicOrPartition):
+			c.watch.soon() // deleted, or recreated: look
+			c.log.Warn("fetch error, looking at the topic", "topic", topic, "partition", p, "err", err)
+		default:
+			c.log.Warn("fetch error, retrying", "topic", topic, "partition", p, "err", err)
+		}
+	})
+	return fatal
 }
 
 // apply folds one partition's records into its stats and moves its offset

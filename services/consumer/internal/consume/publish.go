@@ -36,6 +36,7 @@ type publisher struct {
 	unpublished map[int32][]byte    // written states not published yet
 	published   map[int32]time.Time // when each partition's last went out
 	offsets     map[int32]int64     // the written offsets
+	uncommitted bool                // offsets written since the last group commit began
 	committedAt time.Time
 	committing  chan struct{} // a group commit in flight; nil: none
 
@@ -54,14 +55,30 @@ func (p *publisher) written(snap checkpoint.Snapshot, offsets map[int32]int64, n
 	for part, data := range snap {
 		p.unpublished[part] = data
 		p.offsets[part] = offsets[part]
+		p.uncommitted = true
 	}
+	p.tick(now)
+}
+
+// tick publishes what is due: each partition's last written state and the
+// written offsets go out within interval of their write even when no write
+// follows (the stream paused or ended: the dashboard, a restore on another
+// node and the group's lag see the newest, not the one before).
+func (p *publisher) tick(now time.Time) {
 	for _, part := range slices.Sorted(maps.Keys(p.unpublished)) {
 		if now.Sub(p.published[part]) >= p.interval {
 			p.publish(part, now)
 		}
 	}
-	if now.Sub(p.committedAt) >= p.interval && p.committing == nil {
-		p.committedAt = now
+	if c := p.committing; c != nil {
+		select {
+		case <-c:
+			p.committing = nil
+		default:
+		}
+	}
+	if p.uncommitted && now.Sub(p.committedAt) >= p.interval && p.committing == nil {
+		p.committedAt, p.uncommitted = now, false
 		done := make(chan struct{})
 		p.committing = done
 		offsets := p.groupOffsets()
@@ -72,13 +89,26 @@ func (p *publisher) written(snap checkpoint.Snapshot, offsets map[int32]int64, n
 			p.commit(ctx, offsets)
 		}()
 	}
-	if c := p.committing; c != nil {
-		select {
-		case <-c:
-			p.committing = nil
-		default:
+}
+
+// due is when tick has something to do next; false: nothing waits.
+func (p *publisher) due() (time.Time, bool) {
+	var at time.Time
+	waiting := false
+	earliest := func(t time.Time) {
+		if !waiting || t.Before(at) {
+			at, waiting = t, true
 		}
 	}
+	for part := range p.unpublished {
+		earliest(p.published[part].Add(p.interval))
+	}
+	if p.uncommitted {
+		// A commit in flight ends within its timeout; tick is polled again
+		// by then at the latest.
+		earliest(p.committedAt.Add(p.interval))
+	}
+	return at, waiting
 }
 
 // publish sends partition part's unpublished state, in the background.

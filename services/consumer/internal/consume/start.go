@@ -236,7 +236,8 @@ func (r *restorer) file(ctx context.Context, log stats.Log, start, end int64) (_
 	}
 	if misfit == nil {
 		if part.Log == nil {
-			r.log.Info("checkpoint in the original format, without its log: taken as this partition's (it ends with the log's last report before its offset); its log is kept beside it from now on",
+			r.log.Info("checkpoint in the original format, without its log: taken as this partition's "+
+				"(it ends with the log's last report before its offset); its log is kept beside it from now on",
 				"partition", p, "file", r.store.Path(p), "log", log.String())
 		}
 		part.Log = &log
