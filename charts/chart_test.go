@@ -37,7 +37,9 @@ import (
 	"helm.sh/helm/v3/pkg/lint/support"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	kjson "k8s.io/apimachinery/pkg/runtime/serializer/json"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
@@ -82,19 +84,35 @@ func (s scenario) releaseName() string {
 var scenarios = []scenario{
 	{name: "defaults", check: func(t *testing.T, m *manifest) {
 		m.wantKinds(t, "ConfigMap/weather-kafka", "Service/weather-kafka", "Service/weather-kafka-headless",
-			"StatefulSet/weather-kafka", "Deployment/weather-producer", "PersistentVolumeClaim/weather-stats",
-			"Service/weather-consumer", "StatefulSet/weather-consumer", "Deployment/weather-debug",
+			"StatefulSet/weather-kafka", "Deployment/weather-producer", "Service/weather-stats", "StatefulSet/weather-stats", "Deployment/weather-debug",
 			"Deployment/weather-dashboard", "Service/weather-dashboard",
-			"ServiceAccount/weather-controller", "Role/weather-controller", "RoleBinding/weather-controller",
+			"ServiceAccount/weather-controller", "Role/weather-controller", "RoleBinding/weather-controller", "ClusterRole/weather-test-weather-controller", "ClusterRoleBinding/weather-test-weather-controller",
 			"Deployment/weather-controller",
-			"PodDisruptionBudget/weather-consumer", "PodDisruptionBudget/weather-kafka", "Pod/weather-test")
+			"PodDisruptionBudget/weather-stats", "PodDisruptionBudget/weather-kafka", "Pod/weather-test")
 		checkAssignment(t, m, 4, 2, nil)
-		sts := m.statefulSet(t, "weather-consumer")
+		sts := m.statefulSet(t, "weather-stats")
 		if got := envValue(t, container(t, &sts.Spec.Template.Spec, "consumer"), "PARTITIONS_BY_ORDINAL"); got != "0,2;1,3" {
 			t.Errorf("PARTITIONS_BY_ORDINAL = %q, want 0,2;1,3 (the original's two consumers)", got)
 		}
-		if got := envValue(t, container(t, &sts.Spec.Template.Spec, "consumer"), "START_AT_LOG_START"); got != "false" {
-			t.Errorf("START_AT_LOG_START = %q, want false", got)
+		for name, want := range map[string]string{"START_AT_LOG_START": "false", "SNAPSHOT_INTERVAL": "1s", "MONITORING_GROUP": "weather-stats"} {
+			if got := envValue(t, container(t, &sts.Spec.Template.Spec, "consumer"), name); got != want {
+				t.Errorf("consumer %s = %q, want %q", name, got, want)
+			}
+		}
+		// Spread over the nodes where they can, still schedulable on one
+		// node (kind): the chart's default, its selector filled in.
+		wantSpread := []corev1.TopologySpreadConstraint{{MaxSkew: 1, TopologyKey: "kubernetes.io/hostname",
+			WhenUnsatisfiable: corev1.ScheduleAnyway, LabelSelector: &metav1.LabelSelector{MatchLabels: sts.Spec.Selector.MatchLabels}}}
+		if got := sts.Spec.Template.Spec.TopologySpreadConstraints; !reflect.DeepEqual(got, wantSpread) {
+			t.Errorf("consumer topologySpreadConstraints %+v, want %+v", got, wantSpread)
+		}
+		if sts.Spec.Template.Spec.Affinity != nil {
+			t.Errorf("consumer affinity %+v, want none (the spread is the default)", sts.Spec.Template.Spec.Affinity)
+		}
+		claim := sts.Spec.VolumeClaimTemplates[0].Spec
+		if !slices.Equal(claim.AccessModes, []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce}) || claim.StorageClassName != nil ||
+			claim.Resources.Requests.Storage().String() != "1Gi" {
+			t.Errorf("consumer claim template %+v, want ReadWriteOnce, the default class, 1Gi", claim)
 		}
 		p := container(t, &m.deployment(t, "weather-producer").Spec.Template.Spec, "producer")
 		for name, want := range map[string]string{
@@ -113,12 +131,12 @@ var scenarios = []scenario{
 				t.Errorf("producer has %s with the chart's own (plaintext) Kafka", name)
 			}
 		}
-		if got, want := p.Image, "localhost/weather/producer:0.1.0"; got != want {
+		if got, want := p.Image, "localhost/weather/producer:0.2.0"; got != want {
 			t.Errorf("producer image %q, want %q (tag = appVersion)", got, want)
 		}
 		d := m.deployment(t, "weather-debug")
 		dc := container(t, &d.Spec.Template.Spec, "debug")
-		if got, want := dc.Image, "localhost/weather/consumer:0.1.0"; got != want {
+		if got, want := dc.Image, "localhost/weather/consumer:0.2.0"; got != want {
 			t.Errorf("debug image %q, want %q (the consumer image carries /debug)", got, want)
 		}
 		if !slices.Equal(dc.Command, []string{"/debug"}) {
@@ -128,11 +146,11 @@ var scenarios = []scenario{
 			t.Errorf("debug GROUP/OUTPUT = %q/%q", envValue(t, dc, "GROUP"), envValue(t, dc, "OUTPUT"))
 		}
 		dc = container(t, &m.deployment(t, "weather-dashboard").Spec.Template.Spec, "dashboard")
-		if got, want := dc.Image, "localhost/weather/consumer:0.1.0"; got != want {
+		if got, want := dc.Image, "localhost/weather/consumer:0.2.0"; got != want {
 			t.Errorf("dashboard image %q, want %q (the consumer image carries /dashboard)", got, want)
 		}
 		for name, want := range map[string]string{
-			"DATA_DIR": "/data", "REFRESH_INTERVAL": "1s", "TAIL_RECORDS": "200", "HISTORY": "5m", "HTTP_ADDR": ":8080",
+			"REFRESH_INTERVAL": "1s", "TAIL_RECORDS": "200", "HISTORY": "5m", "HTTP_ADDR": ":8080",
 			"KAFKA_BROKERS": "weather-kafka.weather-test.svc.cluster.local:9092", "TOPIC": "temperatures",
 		} {
 			if got := envValue(t, dc, name); got != want {
@@ -143,7 +161,7 @@ var scenarios = []scenario{
 			t.Errorf("dashboard Service %s port %d, want ClusterIP port 80", svc.Spec.Type, svc.Spec.Ports[0].Port)
 		}
 		cc := container(t, &m.deployment(t, "weather-controller").Spec.Template.Spec, "controller")
-		if got, want := cc.Image, "localhost/weather/controller:0.1.0"; got != want {
+		if got, want := cc.Image, "localhost/weather/controller:0.2.0"; got != want {
 			t.Errorf("controller image %q, want %q (tag = appVersion)", got, want)
 		}
 		for name, want := range map[string]string{
@@ -156,10 +174,20 @@ var scenarios = []scenario{
 		}
 		notes := m.notes
 		for _, want := range []string{
-			"kubectl -n weather-test exec weather-consumer-0 -- /consumer print",
+			"statefulset/weather-stats, 2 pods",
+			"persistentvolumeclaim/stats-weather-stats-<ordinal> (at /data),\n             and every partition's state in the topic temperatures-snapshots",
+			"follows temperatures-snapshots, no volume",
+			"kubectl -n weather-test exec weather-stats-0 -- /consumer print",
 			"kubectl -n weather-test logs -f deployment/weather-debug",
-			"kubectl -n weather-test delete pod weather-consumer-0",
-			"kubectl -n weather-test scale statefulset/weather-consumer --replicas=N",
+			"kubectl -n weather-test delete pod weather-stats-0",
+			// A lost volume: restored from the snapshots.
+			"kubectl -n weather-test delete pvc stats-weather-stats-0 --wait=false\n      kubectl -n weather-test delete pod weather-stats-0",
+			"kubectl -n weather-test scale statefulset/weather-stats --replicas=N",
+			"A partition that moves to another\n    pod continues there from its snapshot",
+			// What uninstalling keeps, and how to drop it.
+			"kubectl -n weather-test get pvc -l app.kubernetes.io/instance=weather,app.kubernetes.io/component=consumer",
+			"persistentvolumeclaim/data-weather-kafka-0",
+			"kubectl -n weather-test delete pvc -l app.kubernetes.io/instance=weather,app.kubernetes.io/component=consumer",
 			// With the controller a scale is all it takes: no helm upgrade.
 			"deployment/weather-controller",
 			// How to open the dashboard, and its API.
@@ -174,21 +202,26 @@ var scenarios = []scenario{
 		if strings.Contains(notes, "--set consumer.replicas=N") {
 			t.Errorf("NOTES.txt tells to rescale with helm upgrade although the controller rebalances:\n%s", notes)
 		}
+		// A fresh install has nothing of the shared-volume chart to tell about.
+		for _, bad := range []string{"shared", "persistentvolumeclaim/weather-stats"} {
+			if strings.Contains(notes, bad) {
+				t.Errorf("NOTES.txt of an install mentions %q:\n%s", bad, notes)
+			}
+		}
 	}},
 	{name: "controller-disabled", values: `controller: {enabled: false}`, check: func(t *testing.T, m *manifest) {
 		m.wantKinds(t, "ConfigMap/weather-kafka", "Service/weather-kafka", "Service/weather-kafka-headless",
-			"StatefulSet/weather-kafka", "Deployment/weather-producer", "PersistentVolumeClaim/weather-stats",
-			"Service/weather-consumer", "StatefulSet/weather-consumer", "Deployment/weather-debug",
+			"StatefulSet/weather-kafka", "Deployment/weather-producer", "Service/weather-stats", "StatefulSet/weather-stats", "Deployment/weather-debug",
 			"Deployment/weather-dashboard", "Service/weather-dashboard",
-			"PodDisruptionBudget/weather-consumer", "PodDisruptionBudget/weather-kafka", "Pod/weather-test")
+			"PodDisruptionBudget/weather-stats", "PodDisruptionBudget/weather-kafka", "Pod/weather-test")
 		checkAssignment(t, m, 4, 2, nil)
-		if _, ok := m.statefulSet(t, "weather-consumer").Labels[partitionControllerLabel]; ok {
+		if _, ok := m.statefulSet(t, "weather-stats").Labels[partitionControllerLabel]; ok {
 			t.Errorf("controller.enabled=false but the consumer StatefulSet has label %s", partitionControllerLabel)
 		}
 		for _, want := range []string{
-			"kubectl -n weather-test scale statefulset/weather-consumer --replicas=N",
+			"kubectl -n weather-test scale statefulset/weather-stats --replicas=N",
 			// Without the controller a rescale is a helm upgrade, consumers stopped.
-			"kubectl -n weather-test scale statefulset/weather-consumer --replicas=0\n" +
+			"kubectl -n weather-test scale statefulset/weather-stats --replicas=0\n" +
 				"      helm -n weather-test upgrade weather <chart> --reuse-values --set consumer.replicas=N",
 		} {
 			if !strings.Contains(m.notes, want) {
@@ -212,11 +245,10 @@ externalKafka:
     username: weather
     passwordSecret: {name: kafka-credentials, key: password}
 `, check: func(t *testing.T, m *manifest) {
-		m.wantKinds(t, "Deployment/weather-producer", "PersistentVolumeClaim/weather-stats",
-			"Service/weather-consumer", "StatefulSet/weather-consumer", "Deployment/weather-debug",
+		m.wantKinds(t, "Deployment/weather-producer", "Service/weather-stats", "StatefulSet/weather-stats", "Deployment/weather-debug",
 			"Deployment/weather-dashboard", "Service/weather-dashboard",
-			"ServiceAccount/weather-controller", "Role/weather-controller", "RoleBinding/weather-controller",
-			"Deployment/weather-controller", "PodDisruptionBudget/weather-consumer", "Pod/weather-test")
+			"ServiceAccount/weather-controller", "Role/weather-controller", "RoleBinding/weather-controller", "ClusterRole/weather-test-weather-controller", "ClusterRoleBinding/weather-test-weather-controller",
+			"Deployment/weather-controller", "PodDisruptionBudget/weather-stats", "Pod/weather-test")
 		// Every workload, the controller too, reaches Kafka the same way
 		// (no principal has its own): the password is a file, of a Secret
 		// volume, never an environment value.
@@ -284,7 +316,7 @@ externalKafka: {bootstrapServers: "kafka:9093", tls: {enabled: true}}
 	}},
 	{name: "replicas-5-more-than-partitions", values: `consumer: {replicas: 5}`, check: func(t *testing.T, m *manifest) {
 		checkAssignment(t, m, 4, 5, nil)
-		if got := envValue(t, container(t, &m.statefulSet(t, "weather-consumer").Spec.Template.Spec, "consumer"), "PARTITIONS_BY_ORDINAL"); got != "0;1;2;3" {
+		if got := envValue(t, container(t, &m.statefulSet(t, "weather-stats").Spec.Template.Spec, "consumer"), "PARTITIONS_BY_ORDINAL"); got != "0;1;2;3" {
 			t.Errorf("PARTITIONS_BY_ORDINAL = %q, want 0;1;2;3 (pod 4 a spare)", got)
 		}
 	}},
@@ -294,7 +326,7 @@ externalKafka: {bootstrapServers: "kafka:9093", tls: {enabled: true}}
 	}},
 	{name: "explicit-assignments-with-spares", values: `{controller: {enabled: false}, consumer: {assignments: [[3], [2, 0], [], [1], []]}}`, check: func(t *testing.T, m *manifest) {
 		checkAssignment(t, m, 4, 5, [][]int{{3}, {0, 2}, {}, {1}, {}})
-		if got := envValue(t, container(t, &m.statefulSet(t, "weather-consumer").Spec.Template.Spec, "consumer"), "PARTITIONS_BY_ORDINAL"); got != "3;0,2;;1" {
+		if got := envValue(t, container(t, &m.statefulSet(t, "weather-stats").Spec.Template.Spec, "consumer"), "PARTITIONS_BY_ORDINAL"); got != "3;0,2;;1" {
 			t.Errorf("PARTITIONS_BY_ORDINAL = %q, want 3;0,2;;1", got)
 		}
 		if !strings.Contains(m.notes, "consumer.assignments is set") {
@@ -330,7 +362,10 @@ consumer:
   onOffsetOutOfRange: restart
   startAtLogStart: true
   lockWait: 1m
-  persistence: {accessMode: ReadWriteMany, storageClass: nfs, size: 5Gi}
+  snapshotInterval: 250ms
+  monitoringGroup: demo-stats
+  persistence: {accessMode: ReadWriteOncePod, storageClass: fast-ssd, size: 5Gi}
+  topologySpreadConstraints: []
   extraEnv: [{name: CHECKPOINT_RETRIES, value: "9"}]
 kafka:
   image: {repository: localhost/weather-e2e/kafka, tag: 4.1.1-e2e, pullPolicy: Never}
@@ -341,6 +376,8 @@ controller:
   pollInterval: 1m30s
   resources: {requests: {cpu: 10m, memory: 32Mi}, limits: {memory: 64Mi}}
 dashboard:
+  replicas: 3
+  podDisruptionBudget: {maxUnavailable: 2}
   image: {repository: registry.example.com/weather/consumer, tag: "1.2.3", pullPolicy: Always}
   refreshInterval: 250ms
   tailRecords: 0
@@ -350,12 +387,13 @@ dashboard:
   resources: {requests: {cpu: 5m, memory: 16Mi}, limits: {memory: 48Mi}}
 `, check: func(t *testing.T, m *manifest) {
 		m.wantKinds(t, "ConfigMap/demo-weather-kafka", "Service/demo-weather-kafka", "Service/demo-weather-kafka-headless",
-			"StatefulSet/demo-weather-kafka", "Deployment/demo-weather-producer", "PersistentVolumeClaim/demo-weather-stats",
-			"Service/demo-weather-consumer", "StatefulSet/demo-weather-consumer",
+			"StatefulSet/demo-weather-kafka", "Deployment/demo-weather-producer",
+			"Service/demo-weather-stats", "StatefulSet/demo-weather-stats",
 			"Deployment/demo-weather-dashboard", "Service/demo-weather-dashboard",
-			"ServiceAccount/demo-weather-controller", "Role/demo-weather-controller", "RoleBinding/demo-weather-controller",
+			"ServiceAccount/demo-weather-controller", "Role/demo-weather-controller", "RoleBinding/demo-weather-controller", "ClusterRole/weather-test-demo-weather-controller", "ClusterRoleBinding/weather-test-demo-weather-controller",
 			"Deployment/demo-weather-controller",
-			"PodDisruptionBudget/demo-weather-consumer", "PodDisruptionBudget/demo-weather-kafka", "Pod/demo-weather-test")
+			"PodDisruptionBudget/demo-weather-stats", "PodDisruptionBudget/demo-weather-kafka", "Pod/demo-weather-test",
+			"PodDisruptionBudget/demo-weather-dashboard")
 		cd := m.deployment(t, "demo-weather-controller")
 		cc := container(t, &cd.Spec.Template.Spec, "controller")
 		if cc.Image != "registry.example.com/weather/controller:1.2.3" || cc.ImagePullPolicy != corev1.PullAlways {
@@ -385,9 +423,10 @@ dashboard:
 		if p.Image != "registry.example.com/weather/producer:1.2.3" || p.ImagePullPolicy != corev1.PullAlways {
 			t.Errorf("producer image %q %q", p.Image, p.ImagePullPolicy)
 		}
-		sts := m.statefulSet(t, "demo-weather-consumer")
+		sts := m.statefulSet(t, "demo-weather-stats")
 		c := container(t, &sts.Spec.Template.Spec, "consumer")
-		for name, want := range map[string]string{"ON_OFFSET_OUT_OF_RANGE": "restart", "START_AT_LOG_START": "true", "LOCK_WAIT": "1m", "CHECKPOINT_RETRIES": "9"} {
+		for name, want := range map[string]string{"ON_OFFSET_OUT_OF_RANGE": "restart", "START_AT_LOG_START": "true", "LOCK_WAIT": "1m", "CHECKPOINT_RETRIES": "9",
+			"SNAPSHOT_INTERVAL": "250ms", "MONITORING_GROUP": "demo-stats"} {
 			if got := envValue(t, c, name); got != want {
 				t.Errorf("consumer %s = %q, want %q", name, got, want)
 			}
@@ -395,11 +434,15 @@ dashboard:
 		if got := sts.Spec.Template.Spec.ImagePullSecrets; len(got) != 1 || got[0].Name != "regcred" {
 			t.Errorf("imagePullSecrets %+v", got)
 		}
-		pvc := m.pvc(t, "demo-weather-stats")
-		if pvc.Spec.StorageClassName == nil || *pvc.Spec.StorageClassName != "nfs" ||
-			!slices.Equal(pvc.Spec.AccessModes, []corev1.PersistentVolumeAccessMode{corev1.ReadWriteMany}) ||
-			pvc.Spec.Resources.Requests.Storage().String() != "5Gi" {
-			t.Errorf("stats PVC spec %+v", pvc.Spec)
+		claim := sts.Spec.VolumeClaimTemplates[0].Spec
+		if claim.StorageClassName == nil || *claim.StorageClassName != "fast-ssd" ||
+			!slices.Equal(claim.AccessModes, []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOncePod}) ||
+			claim.Resources.Requests.Storage().String() != "5Gi" {
+			t.Errorf("stats claim template spec %+v", claim)
+		}
+		// [] is no spread at all, not the default.
+		if got := sts.Spec.Template.Spec.TopologySpreadConstraints; got != nil {
+			t.Errorf("consumer.topologySpreadConstraints [] rendered %+v", got)
 		}
 		k := m.statefulSet(t, "demo-weather-kafka")
 		if sc := k.Spec.VolumeClaimTemplates[0].Spec.StorageClassName; sc == nil || *sc != "" {
@@ -438,18 +481,20 @@ dashboard:
 		if svc.Spec.Type != corev1.ServiceTypeNodePort || svc.Spec.Ports[0].Port != 8088 {
 			t.Errorf("dashboard Service %s port %d, want NodePort 8088", svc.Spec.Type, svc.Spec.Ports[0].Port)
 		}
+		if want := "deployment/demo-weather-dashboard, 3 pod(s)"; !strings.Contains(m.notes, want) {
+			t.Errorf("NOTES.txt lacks %q:\n%s", want, m.notes)
+		}
 		if want := "port-forward svc/demo-weather-dashboard 8080:8088"; !strings.Contains(m.notes, want) {
 			t.Errorf("NOTES.txt lacks %q:\n%s", want, m.notes)
 		}
 	}},
 	{name: "dashboard-disabled", values: `dashboard: {enabled: false}`, check: func(t *testing.T, m *manifest) {
 		m.wantKinds(t, "ConfigMap/weather-kafka", "Service/weather-kafka", "Service/weather-kafka-headless",
-			"StatefulSet/weather-kafka", "Deployment/weather-producer", "PersistentVolumeClaim/weather-stats",
-			"Service/weather-consumer", "StatefulSet/weather-consumer", "Deployment/weather-debug",
-			"ServiceAccount/weather-controller", "Role/weather-controller", "RoleBinding/weather-controller",
+			"StatefulSet/weather-kafka", "Deployment/weather-producer", "Service/weather-stats", "StatefulSet/weather-stats", "Deployment/weather-debug",
+			"ServiceAccount/weather-controller", "Role/weather-controller", "RoleBinding/weather-controller", "ClusterRole/weather-test-weather-controller", "ClusterRoleBinding/weather-test-weather-controller",
 			"Deployment/weather-controller",
 			// No helm test pod: it checks through the dashboard.
-			"PodDisruptionBudget/weather-consumer", "PodDisruptionBudget/weather-kafka")
+			"PodDisruptionBudget/weather-stats", "PodDisruptionBudget/weather-kafka")
 		if strings.Contains(m.notes, "dashboard") {
 			t.Errorf("NOTES.txt names the disabled dashboard:\n%s", m.notes)
 		}
@@ -509,6 +554,16 @@ var badValues = []badValue{
 	{"dashboard bad service type", `dashboard: {service: {type: ExternalName}}`, "/dashboard/service/type", true},
 	{"dashboard service port 0", `dashboard: {service: {port: 0}}`, "/dashboard/service/port", true},
 	{"dashboard bad pull policy", `dashboard: {image: {pullPolicy: Sometimes}}`, "/dashboard/image/pullPolicy", true},
+	{"dashboard replicas 0", `dashboard: {replicas: 0}`, "/dashboard/replicas", true},
+	{"dashboard replicas not a number", `dashboard: {replicas: two}`, "/dashboard/replicas", true},
+	{"dashboard PDB not a number", `dashboard: {podDisruptionBudget: {maxUnavailable: some}}`, "/dashboard/podDisruptionBudget/maxUnavailable", true},
+	{"dashboard PDB minAvailable", `dashboard: {podDisruptionBudget: {minAvailable: 1}}`, "minAvailable", true},
+	{"dashboard data dir", `dashboard: {dataDir: /data}`, "dataDir", true},
+	{"consumer snapshotInterval 0", `consumer: {snapshotInterval: "0"}`, "/consumer/snapshotInterval", true},
+	{"consumer snapshotInterval not a duration", `consumer: {snapshotInterval: often}`, "/consumer/snapshotInterval", true},
+	{"consumer monitoringGroup empty", `consumer: {monitoringGroup: ""}`, "/consumer/monitoringGroup", true},
+	{"consumer spread not a list", `consumer: {topologySpreadConstraints: {maxSkew: 1}}`, "/consumer/topologySpreadConstraints", true},
+	{"consumer spread maxSkew 0", `consumer: {topologySpreadConstraints: [{maxSkew: 0, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: ScheduleAnyway}]}`, "maxSkew", true},
 	// The controller owns the assignment: explicit ones need it off.
 	{"assignments with the controller", `consumer: {assignments: [[0, 2], [1, 3]]}`, "controller.enabled", false},
 	{"replication factor 3 on the chart's single broker", `topic: {replicationFactor: 3}`,
@@ -583,6 +638,12 @@ func renderObjects(t *testing.T, s scenario) *manifest {
 			t.Fatal(err)
 		}
 	}
+	return decodeManifest(t, files)
+}
+
+// decodeManifest decodes every rendered object strictly, and keeps NOTES.txt.
+func decodeManifest(t *testing.T, files map[string]string) *manifest {
+	t.Helper()
 	m := &manifest{}
 	for _, name := range slices.Sorted(maps.Keys(files)) {
 		switch {
@@ -668,9 +729,6 @@ func (m *manifest) service(t *testing.T, name string) *corev1.Service {
 }
 func (m *manifest) configMap(t *testing.T, name string) *corev1.ConfigMap {
 	return m.get(t, "ConfigMap", name).(*corev1.ConfigMap)
-}
-func (m *manifest) pvc(t *testing.T, name string) *corev1.PersistentVolumeClaim {
-	return m.get(t, "PersistentVolumeClaim", name).(*corev1.PersistentVolumeClaim)
 }
 
 // workload is a Deployment or StatefulSet, seen through its pod template.
@@ -806,8 +864,8 @@ func checkCommon(t *testing.T, m *manifest, s scenario) {
 			"app.kubernetes.io/instance":   release,
 			"app.kubernetes.io/managed-by": "Helm",
 			"app.kubernetes.io/part-of":    "weather",
-			"app.kubernetes.io/version":    "0.1.0",
-			"helm.sh/chart":                "weather-0.1.0",
+			"app.kubernetes.io/version":    "0.2.0",
+			"helm.sh/chart":                "weather-0.2.0",
 		} {
 			if l[key] != want {
 				t.Errorf("%s: label %s = %q, want %q", id, key, l[key], want)
@@ -816,10 +874,14 @@ func checkCommon(t *testing.T, m *manifest, s scenario) {
 		if !slices.Contains([]string{"kafka", "producer", "consumer", "debug", "dashboard", "controller", "test"}, l["app.kubernetes.io/component"]) {
 			t.Errorf("%s: label app.kubernetes.io/component = %q", id, l["app.kubernetes.io/component"])
 		}
-		// Least privilege: the chart grants rights in its namespace only.
+		// Least privilege: the chart grants rights in its namespace only,
+		// but for the partition controller's reading of Nodes
+		// (checkController checks exactly that).
 		switch o.obj.(type) {
 		case *rbacv1.ClusterRole, *rbacv1.ClusterRoleBinding:
-			t.Errorf("%s: the chart must not grant cluster-wide rights", id)
+			if l["app.kubernetes.io/component"] != "controller" {
+				t.Errorf("%s: only the partition controller may have cluster-wide rights", id)
+			}
 		}
 	}
 
@@ -987,7 +1049,7 @@ func checkCommon(t *testing.T, m *manifest, s scenario) {
 				t.Errorf("controller.enabled=false but %s/%s is rendered", kindOf(o.obj), o.obj.GetName())
 			}
 		}
-		if v, ok := m.statefulSet(t, fullname+"-consumer").Labels[partitionControllerLabel]; ok {
+		if v, ok := m.statefulSet(t, fullname+consumerSuffix).Labels[partitionControllerLabel]; ok {
 			t.Errorf("controller.enabled=false but the consumer StatefulSet has %s=%s: a running controller would take it over", partitionControllerLabel, v)
 		}
 	}
@@ -1113,39 +1175,87 @@ func checkHTTPProbes(t *testing.T, wname string, c *corev1.Container, port strin
 	}
 }
 
-// checkConsumer: one StatefulSet whose pods all mount the one shared,
-// kept PVC at /data and find their partitions by ordinal.
+// consumerSuffix names the stats consumers' StatefulSet, its governing
+// Service and its PodDisruptionBudget: <fullname>-stats. (The shared-volume
+// chart's StatefulSet was <fullname>-consumer; volumeClaimTemplates cannot
+// be added to it, so an upgrade replaces it with a new one.)
+const consumerSuffix = "-stats"
+
+// checkConsumer: one StatefulSet whose pods each get a volume of their own
+// (volumeClaimTemplates "stats", kept when scaled down or deleted) mounted
+// at /data, find their partitions by ordinal and spread over the nodes; no
+// claim shared by the pods is rendered any more.
 func checkConsumer(t *testing.T, m *manifest, fullname string, values chartValues) {
 	t.Helper()
-	sts := m.statefulSet(t, fullname+"-consumer")
+	sts := m.statefulSet(t, fullname+consumerSuffix)
 	if sts.Spec.PodManagementPolicy != appsv1.ParallelPodManagement {
 		t.Errorf("consumer podManagementPolicy %q, want Parallel", sts.Spec.PodManagementPolicy)
 	}
-	if sts.Spec.ServiceName != fullname+"-consumer" {
-		t.Errorf("consumer serviceName %q", sts.Spec.ServiceName)
+	if sts.Spec.ServiceName != sts.Name {
+		t.Errorf("consumer serviceName %q, want %q", sts.Spec.ServiceName, sts.Name)
 	} else if svc := m.service(t, sts.Spec.ServiceName); svc.Spec.ClusterIP != corev1.ClusterIPNone {
 		t.Errorf("consumer governing service is not headless")
 	}
-	if len(sts.Spec.VolumeClaimTemplates) != 0 {
-		t.Errorf("consumer StatefulSet has volumeClaimTemplates: the pods must share ONE volume")
+	for _, o := range m.objects {
+		if pvc, ok := o.obj.(*corev1.PersistentVolumeClaim); ok {
+			t.Errorf("PersistentVolumeClaim %s rendered: every consumer pod has a claim of its own (volumeClaimTemplates), none is shared", pvc.Name)
+		}
 	}
-	pvc := m.pvc(t, fullname+"-stats")
-	if pvc.Annotations["helm.sh/resource-policy"] != "keep" {
-		t.Errorf("stats PVC lacks helm.sh/resource-policy: keep")
+	if len(sts.Spec.VolumeClaimTemplates) != 1 {
+		t.Fatalf("consumer volumeClaimTemplates %+v, want one, stats", sts.Spec.VolumeClaimTemplates)
 	}
-	if got, want := string(pvc.Spec.AccessModes[0]), values.stringAt(t, "consumer.persistence.accessMode"); got != want || len(pvc.Spec.AccessModes) != 1 {
-		t.Errorf("stats PVC access modes %v, want [%s]", pvc.Spec.AccessModes, want)
+	claim := sts.Spec.VolumeClaimTemplates[0]
+	if claim.Name != "stats" {
+		t.Errorf("consumer claim template %q, want stats", claim.Name)
 	}
-	v := volume(t, &sts.Spec.Template.Spec, "stats")
-	if v.PersistentVolumeClaim == nil || v.PersistentVolumeClaim.ClaimName != pvc.Name || v.PersistentVolumeClaim.ReadOnly {
-		t.Errorf("consumer pods do not mount the stats PVC read-write: %+v", v)
+	// Immutable once the StatefulSet exists: nothing in it may change with
+	// the chart's version (TestConsumerClaimTemplateStable).
+	if !maps.Equal(claim.Labels, sts.Spec.Selector.MatchLabels) || len(claim.Annotations) != 0 {
+		t.Errorf("consumer claim template labels %v annotations %v, want exactly the selector's %v", claim.Labels, claim.Annotations, sts.Spec.Selector.MatchLabels)
+	}
+	if got, want := claim.Spec.AccessModes, []corev1.PersistentVolumeAccessMode{corev1.PersistentVolumeAccessMode(values.stringAt(t, "consumer.persistence.accessMode"))}; !slices.Equal(got, want) {
+		t.Errorf("consumer claim access modes %v, want %v", got, want)
+	}
+	if got, want := claim.Spec.Resources.Requests.Storage().String(), values.stringAt(t, "consumer.persistence.size"); got != want {
+		t.Errorf("consumer claim size %s, want %s", got, want)
+	}
+	switch class := values.stringAt(t, "consumer.persistence.storageClass"); class {
+	case "":
+		if claim.Spec.StorageClassName != nil {
+			t.Errorf("consumer claim storageClassName %q, want none (the default class)", *claim.Spec.StorageClassName)
+		}
+	case "-":
+		if claim.Spec.StorageClassName == nil || *claim.Spec.StorageClassName != "" {
+			t.Errorf(`consumer claim storageClassName %v, want "" (storageClass "-")`, claim.Spec.StorageClassName)
+		}
+	default:
+		if claim.Spec.StorageClassName == nil || *claim.Spec.StorageClassName != class {
+			t.Errorf("consumer claim storageClassName %v, want %q", claim.Spec.StorageClassName, class)
+		}
+	}
+	// The stats outlive the pods: neither a scale-down nor the
+	// StatefulSet's deletion takes a claim.
+	if r := sts.Spec.PersistentVolumeClaimRetentionPolicy; r == nil ||
+		r.WhenDeleted != appsv1.RetainPersistentVolumeClaimRetentionPolicyType || r.WhenScaled != appsv1.RetainPersistentVolumeClaimRetentionPolicyType {
+		t.Errorf("consumer persistentVolumeClaimRetentionPolicy %+v, want Retain when deleted and when scaled", r)
+	}
+	for _, v := range sts.Spec.Template.Spec.Volumes {
+		if v.Name == "stats" || v.PersistentVolumeClaim != nil {
+			t.Errorf("consumer pod volume %+v: the stats volume is the claim template's", v)
+		}
 	}
 	c := container(t, &sts.Spec.Template.Spec, "consumer")
 	if vm := volumeMount(t, c, "stats"); vm.MountPath != "/data" || vm.ReadOnly || vm.SubPath != "" {
 		t.Errorf("stats mount %+v, want /data, read-write, whole volume", vm)
 	}
-	if got := envValue(t, c, "DATA_DIR"); got != "/data" {
-		t.Errorf("DATA_DIR %q, want /data", got)
+	for env, want := range map[string]string{
+		"DATA_DIR":          "/data",
+		"SNAPSHOT_INTERVAL": values.stringAt(t, "consumer.snapshotInterval"),
+		"MONITORING_GROUP":  values.stringAt(t, "consumer.monitoringGroup"),
+	} {
+		if got := envValue(t, c, env); got != want {
+			t.Errorf("consumer %s %q, want %q", env, got, want)
+		}
 	}
 	pi := env(t, c, "POD_INDEX")
 	if pi.ValueFrom == nil || pi.ValueFrom.FieldRef == nil || pi.ValueFrom.FieldRef.FieldPath != "metadata.labels['apps.kubernetes.io/pod-index']" {
@@ -1159,16 +1269,34 @@ func checkConsumer(t *testing.T, m *manifest, fullname string, values chartValue
 	}
 }
 
-// checkDashboard: one pod running the consumer image's /dashboard, hardened
-// exactly as the consumers, that mounts the consumers' stats PVC at /data
-// read-only (both the mount and the claim), reaches Kafka as the other
-// services do, and a Service whose port "http" reaches the pod's HTTP port.
+// checkDashboard: dashboard.replicas pods running the consumer image's
+// /dashboard, hardened exactly as the consumers, with no volume but the
+// Kafka Secrets' (it follows the snapshot topic: no DATA_DIR, no claim), a
+// PodDisruptionBudget of maxUnavailable with more than one replica, reaching
+// Kafka as the other services do, and a Service whose port "http" reaches
+// the pod's HTTP port.
 func checkDashboard(t *testing.T, m *manifest, fullname string, values chartValues) {
 	t.Helper()
 	name := fullname + "-dashboard"
 	d := m.deployment(t, name)
-	if d.Spec.Replicas == nil || *d.Spec.Replicas != 1 {
-		t.Errorf("%s: replicas %v, want 1", name, d.Spec.Replicas)
+	if want := int32(values.intAt(t, "dashboard.replicas")); d.Spec.Replicas == nil || *d.Spec.Replicas != want {
+		t.Errorf("%s: replicas %v, want %d (dashboard.replicas)", name, d.Spec.Replicas, want)
+	}
+	var pdb *policyv1.PodDisruptionBudget
+	for _, o := range m.objects {
+		if p, ok := o.obj.(*policyv1.PodDisruptionBudget); ok && p.Labels["app.kubernetes.io/component"] == "dashboard" {
+			pdb = p
+		}
+	}
+	switch want := values.boolAt(t, "dashboard.podDisruptionBudget.enabled") && values.intAt(t, "dashboard.replicas") > 1; {
+	case want && pdb == nil:
+		t.Errorf("%s: %d replicas and no PodDisruptionBudget", name, values.intAt(t, "dashboard.replicas"))
+	case !want && pdb != nil:
+		t.Errorf("%s: PodDisruptionBudget %s rendered for %d replica(s), budget enabled: %v", name, pdb.Name, values.intAt(t, "dashboard.replicas"), values.boolAt(t, "dashboard.podDisruptionBudget.enabled"))
+	case want:
+		if got, want := budget(pdb), "max "+values.stringAt(t, "dashboard.podDisruptionBudget.maxUnavailable"); got != want || pdb.Name != name {
+			t.Errorf("PodDisruptionBudget %s: %q, want %s %q", pdb.Name, got, name, want)
+		}
 	}
 	spec := &d.Spec.Template.Spec
 	if len(spec.Containers) != 1 {
@@ -1195,19 +1323,15 @@ func checkDashboard(t *testing.T, m *manifest, fullname string, values chartValu
 			t.Errorf("%s: %s = %q, want %q (%s)", name, env, got, want, key)
 		}
 	}
-	if got := envValue(t, c, "DATA_DIR"); got != "/data" {
-		t.Errorf("%s: DATA_DIR %q, want /data", name, got)
+	// No volume: it follows the snapshot topic, so it runs on any node and
+	// with replicas. Only the Kafka Secrets are mounted, read-only.
+	if hasEnv(c, "DATA_DIR") {
+		t.Errorf("%s: DATA_DIR is set; the dashboard reads no files", name)
 	}
-
-	// The consumers' volume, read-only twice over: the claim is attached
-	// read-only and the container mounts it read-only.
-	pvc := m.pvc(t, fullname+"-stats")
-	v := volume(t, spec, "stats")
-	if v.PersistentVolumeClaim == nil || v.PersistentVolumeClaim.ClaimName != pvc.Name || !v.PersistentVolumeClaim.ReadOnly {
-		t.Errorf("%s: volume stats %+v, want the claim %s, readOnly", name, v.VolumeSource, pvc.Name)
-	}
-	if vm := volumeMount(t, c, "stats"); vm.MountPath != "/data" || !vm.ReadOnly || vm.SubPath != "" || vm.SubPathExpr != "" {
-		t.Errorf("%s: stats mount %+v, want /data, readOnly, the whole volume", name, vm)
+	for _, v := range spec.Volumes {
+		if v.Secret == nil {
+			t.Errorf("%s: volume %s %+v; the dashboard has only the Kafka Secrets", name, v.Name, v.VolumeSource)
+		}
 	}
 	for _, vm := range c.VolumeMounts {
 		if !vm.ReadOnly {
@@ -1215,8 +1339,8 @@ func checkDashboard(t *testing.T, m *manifest, fullname string, values chartValu
 		}
 	}
 
-	// Hardened exactly as the stats consumers, whose files it reads.
-	sts := m.statefulSet(t, fullname+"-consumer")
+	// Hardened exactly as the stats consumers, whose states it shows.
+	sts := m.statefulSet(t, fullname+consumerSuffix)
 	cs := container(t, &sts.Spec.Template.Spec, "consumer")
 	if !reflect.DeepEqual(spec.SecurityContext, sts.Spec.Template.Spec.SecurityContext) {
 		t.Errorf("%s: pod securityContext %+v, the consumers' %+v", name, spec.SecurityContext, sts.Spec.Template.Spec.SecurityContext)
@@ -1274,7 +1398,8 @@ var controllerRules = map[string][]string{
 	// The consumer StatefulSet: read it, write its pod template's assignment.
 	"apps/statefulsets": {"get", "list", "watch", "update", "patch"},
 	// Whether a rollout has settled.
-	"/pods": {"get", "list", "watch"},
+	// delete: a live pod restarted to take a lost pod's partitions.
+	"/pods": {"get", "list", "watch", "delete"},
 	// What it did, both event APIs.
 	"/events":              {"create", "patch"},
 	"events.k8s.io/events": {"create", "patch"},
@@ -1322,6 +1447,22 @@ func checkController(t *testing.T, m *manifest, fullname string, values chartVal
 		t.Errorf("RoleBinding %s subjects %+v, want exactly %+v", rb.Name, rb.Subjects, want)
 	}
 
+	// Cluster-wide, only reading Nodes: whether a consumer pod's node is
+	// Ready (failover). Named for the namespace too: two releases of the
+	// same name in two namespaces must not share it.
+	crName := namespace + "-" + name
+	cr := m.get(t, "ClusterRole", crName).(*rbacv1.ClusterRole)
+	if want := []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"nodes"}, Verbs: []string{"get", "list", "watch"}}}; !reflect.DeepEqual(cr.Rules, want) {
+		t.Errorf("ClusterRole %s rules %+v, want exactly %+v", crName, cr.Rules, want)
+	}
+	crb := m.get(t, "ClusterRoleBinding", crName).(*rbacv1.ClusterRoleBinding)
+	if crb.RoleRef != (rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: crName}) {
+		t.Errorf("ClusterRoleBinding %s roleRef %+v, want ClusterRole %s", crName, crb.RoleRef, crName)
+	}
+	if want := []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: sa.Name, Namespace: namespace}}; !slices.Equal(crb.Subjects, want) {
+		t.Errorf("ClusterRoleBinding %s subjects %+v, want exactly %+v", crName, crb.Subjects, want)
+	}
+
 	d := m.deployment(t, name)
 	if r := d.Spec.Replicas; r == nil {
 		t.Errorf("%s: replicas unset, want 1", name)
@@ -1342,6 +1483,9 @@ func checkController(t *testing.T, m *manifest, fullname string, values chartVal
 	}
 	if got, want := envValue(t, c, "POLL_INTERVAL"), values.stringAt(t, "controller.pollInterval"); got != want {
 		t.Errorf("%s: POLL_INTERVAL %q, want %q", name, got, want)
+	}
+	if got, want := envValue(t, c, "NODE_LOST_AFTER"), values.stringAt(t, "controller.nodeLostAfter"); got != want {
+		t.Errorf("%s: NODE_LOST_AFTER %q, want %q", name, got, want)
 	}
 	tag := values.stringAt(t, "controller.image.tag")
 	if tag == "" {
@@ -1366,7 +1510,7 @@ func checkController(t *testing.T, m *manifest, fullname string, values chartVal
 
 	// The consumer StatefulSet is marked for the controller, on its own
 	// metadata only: not in the (immutable) selector nor the pod template.
-	sts := m.statefulSet(t, fullname+"-consumer")
+	sts := m.statefulSet(t, fullname+consumerSuffix)
 	if got := sts.Labels[partitionControllerLabel]; got != "enabled" {
 		t.Errorf("consumer StatefulSet label %s = %q, want enabled (the controller manages only labeled StatefulSets)", partitionControllerLabel, got)
 	}

@@ -122,20 +122,21 @@ func TestServerSideDryRun(t *testing.T) {
 		want     bool
 	}{
 		{"defaults", []string{"ServiceAccount/weather-controller", "Role/weather-controller",
-			"RoleBinding/weather-controller", "Deployment/weather-controller"}, true},
+			"RoleBinding/weather-controller", "ClusterRole/weather-test-weather-controller",
+			"ClusterRoleBinding/weather-test-weather-controller", "Deployment/weather-controller"}, true},
 		{"defaults", []string{"Deployment/weather-dashboard", "Service/weather-dashboard"}, true},
 		{"release-demo-options", []string{"Deployment/demo-weather-dashboard", "Service/demo-weather-dashboard"}, true},
 		{"dashboard-disabled", []string{"Deployment/weather-dashboard", "Service/weather-dashboard"}, false},
-		{"controller-disabled", []string{"Deployment/weather-controller", "Role/weather-controller"}, false},
+		{"controller-disabled", []string{"Deployment/weather-controller", "Role/weather-controller", "ClusterRole/weather-test-weather-controller"}, false},
 		// The disruption budgets, the helm test pod and the NetworkPolicies.
-		{"defaults", []string{"PodDisruptionBudget/weather-consumer", "PodDisruptionBudget/weather-kafka", "Pod/weather-test"}, true},
+		{"defaults", []string{"PodDisruptionBudget/weather-stats", "PodDisruptionBudget/weather-kafka", "Pod/weather-test"}, true},
 		{"dashboard-disabled", []string{"Pod/weather-test"}, false},
 		{"policies-all-on", []string{"NetworkPolicy/weather-kafka", "NetworkPolicy/weather-producer", "NetworkPolicy/weather-consumer",
 			"NetworkPolicy/weather-debug", "NetworkPolicy/weather-dashboard", "NetworkPolicy/weather-controller",
-			"NetworkPolicy/weather-test", "Pod/weather-test", "StatefulSet/weather-kafka", "StatefulSet/weather-consumer",
+			"NetworkPolicy/weather-test", "Pod/weather-test", "StatefulSet/weather-kafka", "StatefulSet/weather-stats",
 			"Deployment/weather-producer", "Deployment/weather-debug", "Deployment/weather-dashboard", "Deployment/weather-controller"}, true},
 		{"policies-external-kafka", []string{"NetworkPolicy/weather-producer", "NetworkPolicy/weather-controller", "NetworkPolicy/weather-test"}, true},
-		{"policies-services-only", []string{"NetworkPolicy/weather-kafka", "PodDisruptionBudget/weather-consumer"}, true},
+		{"policies-services-only", []string{"NetworkPolicy/weather-kafka", "PodDisruptionBudget/weather-stats"}, true},
 		{"policies-services-only", []string{"PodDisruptionBudget/weather-kafka", "NetworkPolicy/weather-debug", "Pod/weather-test"}, false},
 		// Three brokers: their StatefulSet, configuration and budget.
 		{"kafka-three-brokers", []string{"StatefulSet/weather-kafka", "ConfigMap/weather-kafka", "PodDisruptionBudget/weather-kafka",

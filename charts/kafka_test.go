@@ -352,7 +352,7 @@ externalKafka:
 		} {
 			var spec *corev1.PodSpec
 			if component == "consumer" {
-				spec = &m.statefulSet(t, "weather-consumer").Spec.Template.Spec
+				spec = &m.statefulSet(t, "weather-stats").Spec.Template.Spec
 			} else {
 				spec = &m.deployment(t, "weather-"+component).Spec.Template.Spec
 			}
@@ -507,7 +507,7 @@ var threeBrokers = scenario{name: "kafka-three-brokers", values: `kafka: {replic
 	for _, want := range []string{
 		"statefulset/weather-kafka, 3 broker(s), topic replication factor 3",
 		"kubectl -n weather-test delete pod weather-kafka-1",
-		"persistentvolumeclaim/data-weather-kafka-0\npersistentvolumeclaim/data-weather-kafka-1\npersistentvolumeclaim/data-weather-kafka-2 (Kafka's log)",
+		"and Kafka's log (the reports, and the snapshots in temperatures-snapshots):\n  persistentvolumeclaim/data-weather-kafka-0\n  persistentvolumeclaim/data-weather-kafka-1\n  persistentvolumeclaim/data-weather-kafka-2\n",
 	} {
 		if !strings.Contains(m.notes, want) {
 			t.Errorf("NOTES.txt lacks %q:\n%s", want, m.notes)

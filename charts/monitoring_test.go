@@ -512,8 +512,8 @@ func chartFile(t *testing.T, name string) string {
 }
 
 // TestAlertRules checks what promtool does not: every alert is complete (a
-// severity, a summary, a description, a runbook into the README's
-// "Operating it"), and selects the metrics by the labels the chart's
+// severity, a summary, a description, a runbook into docs/operating.md),
+// and selects the metrics by the labels the chart's
 // monitors set. promtool (make chart-rules) checks and unit-tests the rest.
 func TestAlertRules(t *testing.T) {
 	rules, err := monitoring.ReadRules(chartDir)
@@ -540,7 +540,7 @@ func TestAlertRules(t *testing.T) {
 					}
 				}
 				if want := runbookBase + "#" + strings.ToLower(r.Alert); r.Annotations["runbook_url"] != want {
-					t.Errorf("runbook_url %q, want %q (the README heading named after the alert)", r.Annotations["runbook_url"], want)
+					t.Errorf("runbook_url %q, want %q (the docs/operating.md heading named after the alert)", r.Annotations["runbook_url"], want)
 				}
 				expr, err := monitoring.Parse(monitoring.Query{Where: r.Alert, Expr: r.Expr})
 				if err != nil {
@@ -559,20 +559,21 @@ func TestAlertRules(t *testing.T) {
 	}
 }
 
-// The README on GitHub (the project's module path), whose "Operating it"
-// has one heading per alert (GitHub's anchor: the name in lower case).
-const runbookBase = "https://github.com/weatherstream/weather/blob/main/README.md"
+// docs/operating.md on GitHub (the project's module path), whose "Alerts
+// and what to do" has one heading per alert (GitHub's anchor: the name in
+// lower case).
+const runbookBase = "https://github.com/weatherstream/weather/blob/main/docs/operating.md"
 
-// TestRunbooksInREADME: every alert's runbook anchor is a heading of the
-// README's "Operating it" section.
-func TestRunbooksInREADME(t *testing.T) {
-	readme, err := os.ReadFile("../README.md")
+// TestRunbooksInOperatingPage: every alert's runbook anchor is a heading of
+// the "Alerts and what to do" section of docs/operating.md.
+func TestRunbooksInOperatingPage(t *testing.T) {
+	page, err := os.ReadFile("../docs/operating.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, section, ok := strings.Cut(string(readme), "\n## Operating it\n")
+	_, section, ok := strings.Cut(string(page), "\n## Alerts and what to do\n")
 	if !ok {
-		t.Fatal(`README.md has no "## Operating it" section`)
+		t.Fatal(`docs/operating.md has no "## Alerts and what to do" section`)
 	}
 	if i := strings.Index(section, "\n## "); i >= 0 {
 		section = section[:i]
@@ -588,7 +589,7 @@ func TestRunbooksInREADME(t *testing.T) {
 	for _, g := range rules.Groups {
 		for _, r := range g.Rules {
 			if _, anchor, _ := strings.Cut(r.Annotations["runbook_url"], "#"); !anchors[anchor] {
-				t.Errorf("%s: runbook_url anchor #%s is no heading of the README's \"Operating it\" (headings: %v)",
+				t.Errorf("%s: runbook_url anchor #%s is no heading of docs/operating.md's \"Alerts and what to do\" (headings: %v)",
 					r.Alert, anchor, slices.Sorted(maps.Keys(anchors)))
 			}
 		}

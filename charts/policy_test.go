@@ -27,29 +27,26 @@ var workloadComponents = []string{"kafka", "producer", "consumer", "debug", "das
 var policyScenarios = []scenario{
 	{name: "policies-all-on", values: policiesAllOn, check: func(t *testing.T, m *manifest) {
 		m.wantKinds(t, "ConfigMap/weather-kafka", "Service/weather-kafka", "Service/weather-kafka-headless",
-			"StatefulSet/weather-kafka", "Deployment/weather-producer", "PersistentVolumeClaim/weather-stats",
-			"Service/weather-consumer", "StatefulSet/weather-consumer", "Deployment/weather-debug",
+			"StatefulSet/weather-kafka", "Deployment/weather-producer", "Service/weather-stats", "StatefulSet/weather-stats", "Deployment/weather-debug",
 			"Deployment/weather-dashboard", "Service/weather-dashboard",
-			"ServiceAccount/weather-controller", "Role/weather-controller", "RoleBinding/weather-controller",
+			"ServiceAccount/weather-controller", "Role/weather-controller", "RoleBinding/weather-controller", "ClusterRole/weather-test-weather-controller", "ClusterRoleBinding/weather-test-weather-controller",
 			"Deployment/weather-controller",
-			"PodDisruptionBudget/weather-consumer", "PodDisruptionBudget/weather-kafka", "Pod/weather-test",
+			"PodDisruptionBudget/weather-stats", "PodDisruptionBudget/weather-kafka", "Pod/weather-test",
 			"NetworkPolicy/weather-kafka", "NetworkPolicy/weather-producer", "NetworkPolicy/weather-consumer",
 			"NetworkPolicy/weather-debug", "NetworkPolicy/weather-dashboard", "NetworkPolicy/weather-controller",
 			"NetworkPolicy/weather-test")
 	}},
 	{name: "policies-external-kafka", values: externalKafkaPolicies, check: func(t *testing.T, m *manifest) {
-		m.wantKinds(t, "Deployment/weather-producer", "PersistentVolumeClaim/weather-stats",
-			"Service/weather-consumer", "StatefulSet/weather-consumer", "Deployment/weather-debug",
+		m.wantKinds(t, "Deployment/weather-producer", "Service/weather-stats", "StatefulSet/weather-stats", "Deployment/weather-debug",
 			"Deployment/weather-dashboard", "Service/weather-dashboard",
-			"ServiceAccount/weather-controller", "Role/weather-controller", "RoleBinding/weather-controller",
-			"Deployment/weather-controller", "PodDisruptionBudget/weather-consumer", "Pod/weather-test",
+			"ServiceAccount/weather-controller", "Role/weather-controller", "RoleBinding/weather-controller", "ClusterRole/weather-test-weather-controller", "ClusterRoleBinding/weather-test-weather-controller",
+			"Deployment/weather-controller", "PodDisruptionBudget/weather-stats", "Pod/weather-test",
 			"NetworkPolicy/weather-producer", "NetworkPolicy/weather-consumer", "NetworkPolicy/weather-debug",
 			"NetworkPolicy/weather-dashboard", "NetworkPolicy/weather-controller", "NetworkPolicy/weather-test")
 	}},
 	{name: "policies-services-only", values: servicesOnlyPolicies, check: func(t *testing.T, m *manifest) {
 		m.wantKinds(t, "ConfigMap/weather-kafka", "Service/weather-kafka", "Service/weather-kafka-headless",
-			"StatefulSet/weather-kafka", "Deployment/weather-producer", "PersistentVolumeClaim/weather-stats",
-			"Service/weather-consumer", "StatefulSet/weather-consumer", "PodDisruptionBudget/weather-consumer",
+			"StatefulSet/weather-kafka", "Deployment/weather-producer", "Service/weather-stats", "StatefulSet/weather-stats", "PodDisruptionBudget/weather-stats",
 			"NetworkPolicy/weather-kafka", "NetworkPolicy/weather-producer", "NetworkPolicy/weather-consumer")
 	}},
 }
@@ -155,10 +152,19 @@ func checkKnobs(t *testing.T, w workload, tmpl metav1.ObjectMeta, set bool) {
 	t.Helper()
 	spec, c := w.podSpec, w.component
 	if !set {
-		if spec.NodeSelector != nil || spec.Tolerations != nil || spec.Affinity != nil ||
-			spec.TopologySpreadConstraints != nil || spec.PriorityClassName != "" {
-			t.Errorf("%s: scheduling set without its values: nodeSelector %v tolerations %v affinity %v spread %v priority %q",
-				w.name, spec.NodeSelector, spec.Tolerations, spec.Affinity, spec.TopologySpreadConstraints, spec.PriorityClassName)
+		// The stats consumers' one default: spread over the nodes where
+		// they can (ScheduleAnyway), over their own pods.
+		var wantSpread []corev1.TopologySpreadConstraint
+		if c == "consumer" {
+			wantSpread = []corev1.TopologySpreadConstraint{{MaxSkew: 1, TopologyKey: "kubernetes.io/hostname",
+				WhenUnsatisfiable: corev1.ScheduleAnyway, LabelSelector: &metav1.LabelSelector{MatchLabels: w.selector}}}
+		}
+		if !reflect.DeepEqual(spec.TopologySpreadConstraints, wantSpread) {
+			t.Errorf("%s: topologySpreadConstraints %+v without its values, want %+v", w.name, spec.TopologySpreadConstraints, wantSpread)
+		}
+		if spec.NodeSelector != nil || spec.Tolerations != nil || spec.Affinity != nil || spec.PriorityClassName != "" {
+			t.Errorf("%s: scheduling set without its values: nodeSelector %v tolerations %v affinity %v priority %q",
+				w.name, spec.NodeSelector, spec.Tolerations, spec.Affinity, spec.PriorityClassName)
 		}
 		for k := range tmpl.Labels {
 			if strings.HasPrefix(k, "weather.io/") {
@@ -265,19 +271,26 @@ func TestPodDisruptionBudgets(t *testing.T) {
 	for _, tc := range []struct {
 		name, values string
 		// component -> the budget, "" for no PDB
-		consumer, kafka string
+		consumer, kafka, dashboard string
 	}{
-		{"defaults", "", "max 1", "min 1"},
-		{"consumer off", `consumer: {podDisruptionBudget: {enabled: false}}`, "", "min 1"},
-		{"kafka off", `kafka: {podDisruptionBudget: {enabled: false}}`, "max 1", ""},
-		{"both off", `{consumer: {podDisruptionBudget: {enabled: false}}, kafka: {podDisruptionBudget: {enabled: false}}}`, "", ""},
-		{"percentage", `consumer: {podDisruptionBudget: {maxUnavailable: 50%}}`, "max 50%", "min 1"},
-		{"external kafka", `{kafka: {enabled: false}, externalKafka: {bootstrapServers: "k:9092"}}`, "max 1", ""},
-		{"more replicas", `consumer: {replicas: 4, podDisruptionBudget: {maxUnavailable: 2}}`, "max 2", "min 1"},
+		{"defaults", "", "max 1", "min 1", ""},
+		{"consumer off", `consumer: {podDisruptionBudget: {enabled: false}}`, "", "min 1", ""},
+		{"kafka off", `kafka: {podDisruptionBudget: {enabled: false}}`, "max 1", "", ""},
+		{"both off", `{consumer: {podDisruptionBudget: {enabled: false}}, kafka: {podDisruptionBudget: {enabled: false}}}`, "", "", ""},
+		{"percentage", `consumer: {podDisruptionBudget: {maxUnavailable: 50%}}`, "max 50%", "min 1", ""},
+		{"external kafka", `{kafka: {enabled: false}, externalKafka: {bootstrapServers: "k:9092"}}`, "max 1", "", ""},
+		{"more replicas", `consumer: {replicas: 4, podDisruptionBudget: {maxUnavailable: 2}}`, "max 2", "min 1", ""},
 		// Three or more brokers at replication factor 3, min ISR 2: one at a time.
-		{"three brokers", `kafka: {replicas: 3}`, "max 1", "max 1"},
-		{"five brokers", `kafka: {replicas: 5}`, "max 1", "max 1"},
-		{"three brokers, budget off", `kafka: {replicas: 3, podDisruptionBudget: {enabled: false}}`, "max 1", ""},
+		{"three brokers", `kafka: {replicas: 3}`, "max 1", "max 1", ""},
+		{"five brokers", `kafka: {replicas: 5}`, "max 1", "max 1", ""},
+		{"three brokers, budget off", `kafka: {replicas: 3, podDisruptionBudget: {enabled: false}}`, "max 1", "", ""},
+		// Dashboards keep no state: with two or more, one at a time by
+		// default; with one, no budget (it would protect nothing or block
+		// every drain).
+		{"two dashboards", `dashboard: {replicas: 2}`, "max 1", "min 1", "max 1"},
+		{"three dashboards, two at a time", `dashboard: {replicas: 3, podDisruptionBudget: {maxUnavailable: 2}}`, "max 1", "min 1", "max 2"},
+		{"dashboards, budget off", `dashboard: {replicas: 3, podDisruptionBudget: {enabled: false}}`, "max 1", "min 1", ""},
+		{"dashboards off", `dashboard: {enabled: false, replicas: 3}`, "max 1", "min 1", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := scenario{name: "pdb-" + tc.name, values: tc.values}
@@ -289,7 +302,7 @@ func TestPodDisruptionBudgets(t *testing.T) {
 					pdbs[p.Labels["app.kubernetes.io/component"]] = p
 				}
 			}
-			for component, want := range map[string]string{"consumer": tc.consumer, "kafka": tc.kafka} {
+			for component, want := range map[string]string{"consumer": tc.consumer, "kafka": tc.kafka, "dashboard": tc.dashboard} {
 				p := pdbs[component]
 				delete(pdbs, component)
 				if want == "" {

@@ -3,7 +3,7 @@
 # (franz-go kfake, persisted under $RUN_DATA/kafka), no Docker needed:
 #   producer -> topic temperatures (4 partitions) -> consumer 0 2, consumer 1 3 -> $RUN_DATA/partition-N.json
 #                                                 -> debug (group "debug"), printed here
-#                                     $RUN_DATA/partition-N.json -> dashboard, http://127.0.0.1:8081/
+#   consumers -> topic temperatures-snapshots (their written states) -> dashboard, http://127.0.0.1:8081/
 # Ctrl-C stops the services first (they finish their batch and checkpoint),
 # then the broker. Running it again continues where it stopped. If the broker
 # or a service stops on its own, the run says which and stops the rest.
@@ -109,7 +109,7 @@ if [ -d "$LOGS" ]; then rm -rf "$DATA/logs.previous" && mv "$LOGS" "$DATA/logs.p
 mv "$NEW_LOGS" "$LOGS" # the broker writes on into its log, now under logs/
 
 export KAFKA_BROKERS="$ADDR"
-HTTP_ADDR=127.0.0.1:$PORT DATA_DIR="$DATA" launch dashboard "$LOGS/dashboard.log" "$BIN/dashboard"
+HTTP_ADDR=127.0.0.1:$PORT launch dashboard "$LOGS/dashboard.log" "$BIN/dashboard"
 HTTP_ADDR=127.0.0.1:$((PORT + 1)) launch producer "$LOGS/producer.log" "$BIN/producer"
 HTTP_ADDR=127.0.0.1:$((PORT + 2)) DATA_DIR="$DATA" launch consumer-0-2 "$LOGS/consumer-0-2.log" "$BIN/consumer" 0 2
 HTTP_ADDR=127.0.0.1:$((PORT + 3)) DATA_DIR="$DATA" launch consumer-1-3 "$LOGS/consumer-1-3.log" "$BIN/consumer" 1 3

@@ -22,7 +22,7 @@ type dashboardRun struct {
 	took             time.Duration // both loads
 	paced, saturated apiLoadRun
 	events           int64     // view events the streams received
-	refresh          histogram // the dashboard's own refreshes: files, then Kafka
+	refresh          histogram // the dashboard's own refreshes: the snapshots it follows, then Kafka
 	pipelineRate     float64   // offsets/s the topic grew meanwhile (reports and markers)
 	rss              int64     // the dashboard's peak resident set size
 	pageBytes        int64     // /, app.js and style.css
@@ -63,7 +63,7 @@ func (b *bench) dashboardLoad(ctx context.Context) error {
 		return err
 	}
 	addr := freeAddr()
-	dash, err := b.spawn("dashboard", b.env("TOPIC="+topic, "DATA_DIR="+dir, "HTTP_ADDR="+addr), nil, b.bin("dashboard"))
+	dash, err := b.spawn("dashboard", b.env("TOPIC="+topic, "HTTP_ADDR="+addr), nil, b.bin("dashboard"))
 	if err != nil {
 		return err
 	}
@@ -77,7 +77,7 @@ func (b *bench) dashboardLoad(ctx context.Context) error {
 	if r.pageBytes, r.dataBytes, err = pageCost(ctx, client, base); err != nil {
 		return err
 	}
-	time.Sleep(2 * time.Second) // the pipeline at full speed, files being written
+	time.Sleep(2 * time.Second) // the pipeline at full speed, files being written, their snapshots published
 
 	load, stopLoad := context.WithCancel(ctx)
 	defer stopLoad()

@@ -267,18 +267,44 @@ build_kafka() {
 		--no-header-files --compress=2 --output "$root/opt/java/openjdk"
 
 	# The shared libraries the JRE links against (libc, libz, libstdc++, ...),
-	# at the paths the dynamic loader looks in; libstdc++/libgcc_s also serve
-	# the native parts of snappy-java and zstd-jni (unpacked into /tmp).
-	local lib
+	# and those of the native parts the jars unpack into /tmp when first used
+	# (zstd-jni: libpthread.so.0, which the JRE no longer links, so a broker
+	# without it fails every zstd append — the snapshot topic's — with
+	# UNKNOWN_SERVER_ERROR; snappy-java, lz4-java), at the paths the dynamic
+	# loader looks in.
+	local lib natives=$WORK/kafka.natives jar
+	rm -rf "$natives"
+	mkdir -p "$natives"
+	for jar in "$libs"/zstd-jni-*.jar "$libs"/snappy-java-*.jar "$libs"/lz4-java-*.jar; do
+		[[ -f $jar ]] || die "kafka: no $(basename "$jar") in $libs: which native libraries does Kafka unpack now?"
+		(cd "$natives" && "$JDK_HOME/bin/jar" xf "$jar")
+	done
+	local native_libs
+	native_libs=$(find "$natives" -name '*.so' \( -path '*linux/amd64/*' -o -path '*Linux/x86_64/*' \) | sort)
+	[[ $(wc -l <<<"$native_libs") -ge 3 ]] || die "kafka: the x86_64 native libraries of zstd-jni, snappy-java and lz4-java not found in their jars"
 	while read -r lib; do
 		mkdir -p "$root$(dirname "$lib")"
 		cp -L "$lib" "$root$lib"
 	done < <(
-		find "$root/opt/java/openjdk" -type f \( -name '*.so' -o -path '*/bin/*' \) -print0 |
+		{
+			find "$root/opt/java/openjdk" -type f \( -name '*.so' -o -path '*/bin/*' \) -print0
+			tr '\n' '\0' <<<"$native_libs"
+		} |
 			xargs -0 ldd 2>/dev/null |
 			awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// && $2 ~ /^\(/ { print $1 }' |
 			grep -v "^$root" | sort -u
 	)
+	# Each of those native libraries loads inside the image: the image's own
+	# dynamic loader lists its dependencies from the image's root (chroot).
+	local check=$root/tmp/natives-check out
+	mkdir -p "$check"
+	while read -r lib; do
+		cp "$lib" "$check/"
+		out=$(chroot "$root" /lib64/ld-linux-x86-64.so.2 --list "/tmp/natives-check/$(basename "$lib")" 2>&1) &&
+			! grep -q "not found" <<<"$out" ||
+			die "kafka: $(basename "$lib") (unpacked by Kafka's jars at run time) does not load in the image: $out"
+	done <<<"$native_libs"
+	rm -rf "$check" "$natives"
 	for lib in /lib/x86_64-linux-gnu/libstdc++.so.6 /lib/x86_64-linux-gnu/libgcc_s.so.1; do
 		[[ -e $root$lib ]] || { mkdir -p "$root$(dirname "$lib")" && cp -L "$lib" "$root$lib"; }
 	done

@@ -15,8 +15,7 @@ type config struct {
 	Kafka   kafkaconfig.Config
 	Observe observe.Config
 
-	DataDir          string        `env:"DATA_DIR" envDefault:"."`            // the consumers' checkpoint directory
-	RefreshInterval  time.Duration `env:"REFRESH_INTERVAL" envDefault:"1s"`   // how often files and offsets are read
+	RefreshInterval  time.Duration `env:"REFRESH_INTERVAL" envDefault:"1s"`   // how often a view is built of the snapshots and the offsets
 	TailRecords      int           `env:"TAIL_RECORDS" envDefault:"200"`      // records read at each partition's end for the latest maxima; 0: none
 	LatestPerStation int           `env:"LATEST_PER_STATION" envDefault:"30"` // latest reports kept per station
 	History          time.Duration `env:"HISTORY" envDefault:"5m"`            // how far back /api/v1/lag goes
@@ -25,7 +24,6 @@ type config struct {
 // loadConfig reads the environment and the command line, and validates both.
 func loadConfig(args []string) (config, error) {
 	cfg, rest, err := envconfig.Load("dashboard", args, func(fs *flag.FlagSet, c *config) {
-		fs.StringVar(&c.DataDir, "dir", c.DataDir, "the consumers' directory of partition-N.json (DATA_DIR)")
 		fs.StringVar(&c.Observe.HTTPAddr, "addr", c.Observe.HTTPAddr, "address of the page, the API, health and metrics (HTTP_ADDR)")
 	}, config.validate)
 	return cfg, cmp.Or(err, envconfig.NoArgs(rest))
@@ -36,7 +34,6 @@ func (c config) validate() error {
 	return cmp.Or(
 		c.Kafka.Validate(),
 		c.Observe.Validate(),
-		envconfig.NotEmpty("DATA_DIR", c.DataDir),
 		envconfig.AtLeast("REFRESH_INTERVAL", c.RefreshInterval, 100*time.Millisecond),
 		envconfig.AtLeast("TAIL_RECORDS", c.TailRecords, 0),
 		envconfig.AtMost("TAIL_RECORDS", c.TailRecords, 100_000),

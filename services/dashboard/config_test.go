@@ -9,8 +9,8 @@ import (
 func TestLoadConfig(t *testing.T) {
 	testkit.CheckConfig(t, []testkit.ConfigCase{
 		{Name: "defaults"},
-		{Name: "flags", Args: []string{"-dir", "data", "-addr", "127.0.0.1:9000"}},
-		{Name: "empty dir", Env: map[string]string{"DATA_DIR": ""}, WantErr: "DATA_DIR is set but empty"},
+		{Name: "flags", Args: []string{"-addr", "127.0.0.1:9000"}},
+		{Name: "no directory any more", Args: []string{"-dir", "data"}, WantErr: "flag provided but not defined: -dir"},
 		{Name: "refresh too often", Env: map[string]string{"REFRESH_INTERVAL": "1ms"}, WantErr: "REFRESH_INTERVAL"},
 		{Name: "refresh not a duration", Env: map[string]string{"REFRESH_INTERVAL": "soon"}, WantErr: "REFRESH_INTERVAL"},
 		{Name: "tail off", Env: map[string]string{"TAIL_RECORDS": "0"}},

@@ -1,8 +1,9 @@
 // Command dashboard serves the stats as a live web page and a JSON API: it
-// reads the consumers' partition files (read-only) and asks Kafka how far
+// follows the snapshot topic the stats consumers publish their partitions'
+// states to (<topic>-snapshots; no volume, no file) and asks Kafka how far
 // each partition's log goes, every REFRESH_INTERVAL.
 //
-//	dashboard -dir data -addr 127.0.0.1:8085   # then open http://127.0.0.1:8085/
+//	dashboard -addr 127.0.0.1:8085   # then open http://127.0.0.1:8085/
 //	curl http://127.0.0.1:8085/api/v1/stations
 //	dashboard check -url http://weather-dashboard:80 -max-lag 10000 -timeout 2m   # helm test
 package main
@@ -17,6 +18,8 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
+	"sync"
 	"syscall"
 	"time"
 
@@ -24,10 +27,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/plugin/kprom"
 
-	"github.com/weatherstream/weather/services/common/checkpoint"
 	"github.com/weatherstream/weather/services/common/envconfig"
 	"github.com/weatherstream/weather/services/common/observe"
 	"github.com/weatherstream/weather/services/dashboard/internal/check"
+	"github.com/weatherstream/weather/services/dashboard/internal/follow"
 	"github.com/weatherstream/weather/services/dashboard/internal/kafkalog"
 	"github.com/weatherstream/weather/services/dashboard/internal/live"
 	"github.com/weatherstream/weather/services/dashboard/internal/web"
@@ -52,16 +55,9 @@ func run(cfg config) error {
 	log := observe.NewLogger(cfg.Observe.LogConfig, "dashboard")
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if _, err := os.Stat(cfg.DataDir); err != nil {
-		return fmt.Errorf("DATA_DIR: %w", err) // read-only: it is the consumers' to make
-	}
-	store, err := checkpoint.Open(cfg.DataDir)
-	if err != nil {
-		return err
-	}
 	reg, metrics, kafkaHooks := newMetrics()
-	// No wait for Kafka at start: the page shows the files, and why Kafka
-	// does not answer, while it is away.
+	// No wait for Kafka at start: the page shows why Kafka does not answer
+	// while it is away.
 	opts, err := cfg.Kafka.Opts()
 	if err != nil {
 		return err
@@ -73,9 +69,24 @@ func run(cfg config) error {
 		return err
 	}
 	defer client.Close()
+	// The follower's own client: its fetches long-poll, and would hold up
+	// the raw fetches of the reports' tail on a shared connection.
+	snapClient, err := kgo.NewClient(slices.Concat(opts, follow.ClientOpts(), []kgo.Opt{kgo.MetadataMinAge(250 * time.Millisecond)})...)
+	if err != nil {
+		return err
+	}
+	follower := follow.New(snapClient, cfg.Kafka.Topic, cfg.RefreshInterval, log, metrics.SnapshotRecords())
+	var following sync.WaitGroup
+	followCtx, stopFollowing := context.WithCancel(ctx)
+	following.Go(func() { follower.Run(followCtx) })
+	defer func() {
+		stopFollowing()
+		following.Wait()
+		snapClient.Close()
+	}()
 
 	loop := live.New(live.Config{Topic: cfg.Kafka.Topic, Interval: cfg.RefreshInterval, History: cfg.History},
-		store, kafkalog.New(client, cfg.Kafka.Topic, cfg.TailRecords, cfg.LatestPerStation), log, metrics)
+		follower, kafkalog.New(client, cfg.Kafka.Topic, cfg.TailRecords, cfg.LatestPerStation), log, metrics)
 	var health observe.Health
 	mux := observe.NewMux(reg, &health)
 	web.Register(mux, loop, ctx.Done())
@@ -83,7 +94,7 @@ func run(cfg config) error {
 	if err != nil {
 		return err
 	}
-	log.Info("dashboard", "url", pageURL(addr), "dir", cfg.DataDir, "topic", cfg.Kafka.Topic)
+	log.Info("dashboard", "url", pageURL(addr), "topic", cfg.Kafka.Topic, "snapshots", follower.Topic())
 	err = loop.Run(ctx, func() { health.Ready(true) })
 	log.Info("stopped", "err", err)
 	return err

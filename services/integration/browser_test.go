@@ -19,7 +19,7 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
-	"github.com/weatherstream/weather/services/common/checkpoint"
+	"github.com/weatherstream/weather/services/common/snapshot"
 )
 
 // chromium is the browser the page is tested in: CHROMIUM, else the first
@@ -141,7 +141,7 @@ const readPartitions = `Array.from(document.querySelectorAll('#partitions tbody 
 	Partition: tr.dataset.partition, Class: tr.className,
 	Error: (tr.querySelector('.error') || {textContent: ''}).textContent.trim()}))`
 
-// shows reports whether the page's stations are exactly the files' (sums
+// shows reports whether the page's stations are exactly files' (sums
 // compared as numbers: the page prints the JSON's shortest form).
 func shows(rows []pageStation, files map[string]fileStation) bool {
 	if len(rows) != len(files) {
@@ -201,12 +201,13 @@ func screenshot(t *testing.T, b *browser, name string, width, height int64) {
 }
 
 // The dashboard as a person uses it, in a real Chromium: opened on a
-// running pipeline it shows every station with the numbers of the files;
-// when a file changes the numbers follow without a reload; a corrupt file
-// shows as an error on its partition; nothing goes to the console (no
-// script error, no CSP violation, no failed request). Screenshots at a
-// laptop's and a phone's size are the test's artifacts.
-func TestDashboardPageShowsTheFilesLiveInABrowser(t *testing.T) {
+// running pipeline it shows every station with the numbers of the files
+// (as their snapshots carry them); when a new snapshot comes the numbers
+// follow without a reload; a snapshot that does not load shows as an error
+// on its partition; nothing goes to the console (no script error, no CSP
+// violation, no failed request). Screenshots at a laptop's and a phone's
+// size are the test's artifacts.
+func TestDashboardPageShowsTheSnapshotsLiveInABrowser(t *testing.T) {
 	b := newBrowser(t)
 	p := startDashboardPipeline(t, 6_000, "2ms")
 	if err := chromedp.Do(b.ctx, chromedp.Navigate(p.url)); err != nil {
@@ -219,52 +220,51 @@ func TestDashboardPageShowsTheFilesLiveInABrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// The stream ends; the page shows what the files hold, to the last digit.
+	// The stream ends, the consumers stop (publishing their last states);
+	// the page shows what the files hold, to the last digit.
 	p.finish(t)
-	for _, c := range p.consumers { // from here on only the test writes the files
+	for _, c := range p.consumers { // from here on only the test publishes snapshots
 		c.terminate()
 		c.wait(30 * time.Second)
 	}
 	files := stationsOfFiles(t, p.dir)
 	eventually(t, b, "the files' stations", readStations, func(rows []pageStation) bool { return shows(rows, files) })
 
-	// A file changes: the page follows, without a reload.
+	// A new snapshot: the page follows, without a reload. (At the offset of
+	// the consumer's last one: of two at one offset, the later wins.)
 	if _, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](`window.notReloaded = true`)); err != nil {
 		t.Fatal(err)
 	}
-	store, err := checkpoint.Open(p.dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	part, err := store.Load(0)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var changed string
-	for name := range part.Stations {
-		changed = name
-		break
-	}
-	if err := part.Add([]byte(changed), []byte("2099-12-31"), 1000.25); err != nil {
-		t.Fatal(err)
-	}
-	if err := store.Save(0, part); err != nil {
-		t.Fatal(err)
-	}
-	files = stationsOfFiles(t, p.dir)
+	publishSnapshot(t, p.topic, 0, snapshotOfFile(t, p.dir, 0, func(state map[string]any) {
+		for name, s := range state {
+			if name == "offset" {
+				continue
+			}
+			changed = name
+			st := s.(map[string]any)
+			st["count"] = st["count"].(float64) + 1
+			st["sum"] = st["sum"].(float64) + 1000.25
+			st["avg"] = st["sum"].(float64) / st["count"].(float64)
+			st["end"] = "2099-12-31"
+			f := files[name]
+			f.Count, f.Sum, f.Avg, f.End = int64(st["count"].(float64)), st["sum"].(float64), st["avg"].(float64), "2099-12-31"
+			files[name] = f
+			return
+		}
+	}))
 	eventually(t, b, changed+" counted once more", readStations, func(rows []pageStation) bool { return shows(rows, files) })
 	if reloaded, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](`window.notReloaded !== true`)); err != nil || reloaded {
 		t.Errorf("the page reloaded to show the change (err %v)", err)
 	}
 
-	// A corrupt file: an error on its partition, its stations no longer shown as if counted.
-	if err := os.WriteFile(partitionFile(p.dir, 1), []byte(`{"offset": 12, "StationX": {"count": "many"}}`), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	// A snapshot that does not load: an error on its partition, its stations
+	// no longer shown as if counted.
+	publishSnapshot(t, p.topic, 1, []byte(`{"topic": "`+p.topic+`", "topic_id": "", "partition": 1, "state": {"offset": 12, "StationX": {"count": "many"}}}`))
 	rows := eventually(t, b, "partition 1 in error", readPartitions, func(rows []pagePartition) bool {
 		for _, r := range rows {
 			if r.Partition == "1" {
-				return strings.Contains(r.Class, "state-error") && strings.Contains(r.Error, "partition-1.json")
+				return strings.Contains(r.Class, "state-error") && strings.Contains(r.Error, snapshot.Topic(p.topic)+" partition 1 offset")
 			}
 		}
 		return false
@@ -276,7 +276,7 @@ func TestDashboardPageShowsTheFilesLiveInABrowser(t *testing.T) {
 	}
 	eventually(t, b, "the incomplete banner", `!document.querySelector('#incomplete').hidden && document.querySelector('#incomplete').textContent`,
 		func(s any) bool { text, _ := s.(string); return strings.Contains(text, "1") })
-	screenshot(t, b, "dashboard-corrupt-file.png", 1280, 800)
+	screenshot(t, b, "dashboard-corrupt-snapshot.png", 1280, 800)
 
 	if problems := b.console(); len(problems) > 0 {
 		t.Errorf("the browser's console has errors:\n%s", strings.Join(problems, "\n"))
@@ -285,7 +285,7 @@ func TestDashboardPageShowsTheFilesLiveInABrowser(t *testing.T) {
 
 // Opened before the dashboard's first view — Kafka does not answer, so the
 // first refresh waits for it — the page waits quietly (no failed request in
-// the console), then shows that Kafka is away, and the files meanwhile.
+// the console), then shows that Kafka is away.
 func TestDashboardPageOpenedBeforeTheFirstViewWaitsQuietlyAndSaysKafkaIsAway(t *testing.T) {
 	b := newBrowser(t)
 	silent, err := net.Listen("tcp", "127.0.0.1:0") // accepts, never answers
@@ -302,8 +302,7 @@ func TestDashboardPageOpenedBeforeTheFirstViewWaitsQuietlyAndSaysKafkaIsAway(t *
 			t.Cleanup(func() { c.Close() })
 		}
 	}()
-	dir := t.TempDir()
-	dash := start(t, "dashboard", []string{"KAFKA_BROKERS=" + silent.Addr().String(), "DATA_DIR=" + dir, "REFRESH_INTERVAL=1s"})
+	dash := start(t, "dashboard", []string{"KAFKA_BROKERS=" + silent.Addr().String(), "REFRESH_INTERVAL=1s"})
 	dash.waitForLog("msg=dashboard", 20*time.Second)
 	if err := chromedp.Do(b.ctx, chromedp.Navigate("http://"+dash.httpAddr+"/")); err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -9,6 +10,11 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/weatherstream/weather/services/common/snapshot"
+	"github.com/weatherstream/weather/services/common/stats"
 )
 
 // dashboardView is the dashboard's /api/v1/view as any JSON reader sees it.
@@ -35,8 +41,8 @@ type dashboardView struct {
 		Offset    *int64   `json:"offset"`
 		LogEnd    *int64   `json:"log_end"`
 		Lag       *int64   `json:"lag"`
-		Owned     bool     `json:"owned"`
 		Log       *fileLog `json:"log"`
+		Age       *float64 `json:"checkpoint_age_seconds"`
 		ReportAge *float64 `json:"newest_report_age_seconds"`
 	} `json:"partitions"`
 	Unread []int32 `json:"unread"`
@@ -47,7 +53,7 @@ type dashboardView struct {
 }
 
 // dashboardPipeline is a producer of count reports, two stats consumers and
-// the dashboard over their directory, all on the suite's broker.
+// the dashboard following their snapshots, all on the suite's broker.
 type dashboardPipeline struct {
 	topic, dir string
 	producer   *proc
@@ -62,7 +68,7 @@ func startDashboardPipeline(t *testing.T, count int64, interval string) *dashboa
 	p.producer = start(t, "producer", []string{"TOPIC=" + p.topic, "INTERVAL=" + interval, fmt.Sprintf("COUNT=%d", count)})
 	env := []string{"TOPIC=" + p.topic, "DATA_DIR=" + p.dir}
 	p.consumers = []*proc{start(t, "consumer", env, "0", "2"), start(t, "consumer", env, "1", "3")}
-	p.dashboard = start(t, "dashboard", append(env, "REFRESH_INTERVAL=200ms"))
+	p.dashboard = start(t, "dashboard", []string{"TOPIC=" + p.topic, "REFRESH_INTERVAL=200ms"})
 	p.dashboard.waitForLog("msg=dashboard", 20*time.Second)
 	p.url = "http://" + p.dashboard.httpAddr + "/"
 	return p
@@ -102,12 +108,12 @@ func (p *dashboardPipeline) view(t *testing.T, what string, ok func(dashboardVie
 	}
 }
 
-// The dashboard's API says what the files say, next to what the log says: on
-// a finished stream every station equals the generator's stats (exactly,
-// sums included), every partition is checkpointed and owned with lag 0 at
-// the log's end, and the latest daily maxima end with each station's last
-// report.
-func TestDashboardAPIShowsTheFilesNextToTheLog(t *testing.T) {
+// The dashboard's API says what the files say — as their snapshots carry
+// it — next to what the log says: on a finished stream, the consumers still
+// running, every station equals the generator's stats (exactly, sums
+// included), every partition is checkpointed with lag 0 at the log's end,
+// and the latest daily maxima end with each station's last report.
+func TestDashboardAPIShowsTheCheckpointsNextToTheLog(t *testing.T) {
 	const count = 20_000
 	p := startDashboardPipeline(t, count, "0s")
 	p.finish(t)
@@ -125,9 +131,9 @@ func TestDashboardAPIShowsTheFilesNextToTheLog(t *testing.T) {
 			v.Complete, v.KafkaError, v.Topic, v.TopicID, v.Unread, p.topic)
 	}
 	for _, row := range v.Partitions {
-		if row.State != "ok" || *row.Lag != 0 || !row.Owned || row.Log == nil || row.Log.TopicID != v.TopicID || row.ReportAge == nil {
-			t.Errorf("partition %d: state %s, lag %d, owned %v, log %+v, newest report age %v; want ok, 0, owned, the topic's, known",
-				row.Partition, row.State, *row.Lag, row.Owned, row.Log, row.ReportAge)
+		if row.State != "ok" || *row.Lag != 0 || row.Log == nil || row.Log.TopicID != v.TopicID || row.ReportAge == nil || row.Age == nil || *row.Age < 0 {
+			t.Errorf("partition %d: state %s, lag %d, log %+v, newest report age %v, checkpoint age %v; want ok, 0, the topic's, known, known",
+				row.Partition, row.State, *row.Lag, row.Log, row.ReportAge, row.Age)
 		}
 	}
 	want := fromGenerator(count)
@@ -156,25 +162,58 @@ func TestDashboardAPIShowsTheFilesNextToTheLog(t *testing.T) {
 }
 
 // `dashboard check` (the chart's helm test) passes on a working pipeline —
-// the files advance, the lag is bounded — and fails with one line saying
-// what is wrong when a partition's file is corrupt (its consumers stopped,
-// so that nothing rewrites it).
+// the checkpoints advance, the lag is bounded — and fails with one line
+// saying what is wrong when a partition's newest snapshot does not load
+// (its consumers stopped, so that nothing publishes another).
 func TestDashboardCheckPassesOnAWorkingPipelineAndFailsClearlyOnABrokenOne(t *testing.T) {
 	p := startDashboardPipeline(t, 1_000_000, "1ms")
 	p.view(t, "every partition checkpointed", func(v dashboardView) bool { return v.Complete && len(v.Partitions) == 4 })
 	ok := start(t, "dashboard", nil, "check", "-url", strings.TrimSuffix(p.url, "/"), "-max-lag", "100000", "-timeout", "30s", "-every", "200ms")
-	if code := ok.wait(40 * time.Second); code != 0 || !strings.Contains(ok.stdout.String(), "the files advanced by") {
+	if code := ok.wait(40 * time.Second); code != 0 || !strings.Contains(ok.stdout.String(), "the checkpoints advanced by") {
 		t.Fatalf("dashboard check on a working pipeline: exit %d, %q %q", code, ok.stdout.String(), ok.stderr.String())
 	}
-	for _, c := range p.consumers { // from here on only the test writes the files
+	for _, c := range p.consumers { // from here on only the test publishes snapshots
 		c.terminate()
 		c.wait(30 * time.Second)
 	}
-	if err := os.WriteFile(partitionFile(p.dir, 1), []byte("{"), 0o644); err != nil {
+	publishSnapshot(t, p.topic, 1, []byte("{"))
+	bad := start(t, "dashboard", nil, "check", "-url", strings.TrimSuffix(p.url, "/"), "-timeout", "2s", "-every", "200ms")
+	if code := bad.wait(20 * time.Second); code != 1 || !strings.Contains(bad.stderr.String(), "partition 1 is error "+snapshot.Topic(p.topic)+" partition 1 offset") {
+		t.Errorf("dashboard check with a snapshot that does not load: exit %d, %q; want 1 and the partition named", code, bad.stderr.String())
+	}
+}
+
+// publishSnapshot writes value as partition p's record of topic's snapshot
+// topic, as a consumer (or a careless hand) would.
+func publishSnapshot(t testing.TB, topic string, p int32, value []byte) {
+	t.Helper()
+	cl := newClient(t, snapshot.ClientOpts()...)
+	r := &kgo.Record{Topic: snapshot.Topic(topic), Partition: p, Key: snapshot.Key(p), Value: value}
+	if err := cl.ProduceSync(context.Background(), r).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
-	bad := start(t, "dashboard", nil, "check", "-url", strings.TrimSuffix(p.url, "/"), "-timeout", "2s", "-every", "200ms")
-	if code := bad.wait(20 * time.Second); code != 1 || !strings.Contains(bad.stderr.String(), "partition 1 is error") {
-		t.Errorf("dashboard check with a corrupt file: exit %d, %q; want 1 and the partition named", code, bad.stderr.String())
+}
+
+// snapshotOfFile is the snapshot record value of partition p's file in dir
+// and the log beside it, its state changed by change (the state as JSON
+// any reader sees it) first.
+func snapshotOfFile(t testing.TB, dir string, p int32, change func(state map[string]any)) []byte {
+	t.Helper()
+	data, err := os.ReadFile(partitionFile(dir, p))
+	if err != nil {
+		t.Fatal(err)
 	}
+	var state map[string]any
+	if err := json.Unmarshal(data, &state); err != nil {
+		t.Fatal(err)
+	}
+	change(state)
+	if data, err = json.Marshal(state); err != nil {
+		t.Fatal(err)
+	}
+	f, err := readFile(t, partitionFile(dir, p))
+	if err != nil || f.Log == nil {
+		t.Fatalf("partition %d's log: %+v, %v", p, f.Log, err)
+	}
+	return snapshot.Encode(stats.Log{Topic: f.Log.Topic, TopicID: f.Log.TopicID, Partition: f.Log.Partition}, data)
 }

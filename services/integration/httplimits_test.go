@@ -21,7 +21,7 @@ import (
 // behind all of them is answered once they have had their turn.
 func TestIdleConnectionsNeitherExhaustDescriptorsNorLockOutHealth(t *testing.T) {
 	const limit, flood, idle = 10, 50, time.Second
-	p := start(t, "dashboard", []string{"TOPIC=" + newTopic(t), "DATA_DIR=" + t.TempDir(),
+	p := start(t, "dashboard", []string{"TOPIC=" + newTopic(t),
 		"HTTP_MAX_CONNECTIONS=" + strconv.Itoa(limit), "HTTP_IDLE_TIMEOUT=" + idle.String()})
 	base := "http://" + p.httpAddr
 	waitForStatus(t, base+"/readyz", http.StatusOK, 30*time.Second) // the first refresh done: its Kafka client connected
@@ -103,8 +103,8 @@ func TestIdleConnectionsNeitherExhaustDescriptorsNorLockOutHealth(t *testing.T) 
 	if bound := time.Duration(flood/limit+1)*idle + 10*time.Second; probeTook > bound {
 		t.Errorf("/healthz answered after %s behind %d idle connections, want within %s", probeTook, flood, bound)
 	}
-	// The cap's connections, and a few for the Kafka client and the files
-	// the dashboard reads while it refreshes.
+	// The cap's connections, and a few for the Kafka clients (the facts',
+	// the snapshot follower's).
 	if slack := 6; most > before+limit+slack {
 		t.Errorf("open descriptors went from %d to %d with %d idle connections: want at most %d more (HTTP_MAX_CONNECTIONS) and %d of slack",
 			before, most, flood, limit, slack)

@@ -333,7 +333,7 @@ func scrapeAllServiceMetrics(t *testing.T) map[string]bool {
 	const count = 2000
 	producer := start(t, "producer", append(env, "INTERVAL=0", fmt.Sprintf("COUNT=%d", count), "TXN_MAX_RECORDS=500", "IDLE_AFTER_COUNT=true"))
 	consumer := start(t, "consumer", env, "0", "1", "2", "3")
-	dashboard := start(t, "dashboard", append(env, "REFRESH_INTERVAL=200ms"))
+	dashboard := start(t, "dashboard", []string{"TOPIC=" + topic, "REFRESH_INTERVAL=200ms"})
 
 	add(scrapeUntil(t, producer, "done", 2*time.Minute, func(m families) bool { v, _ := m.value("weather_producer_done"); return v == 1 }))
 	waitCaughtUp(t, dir, topic, allPartitions, 2*time.Minute)
@@ -367,7 +367,7 @@ func scrapeAllServiceMetrics(t *testing.T) map[string]bool {
 	}
 	refused := refusingAddr(t)
 	for _, svc := range []string{"producer", "debug", "dashboard"} {
-		p := start(t, svc, append(env, "KAFKA_BROKERS="+refused, "GROUP="+topic+"-away"))
+		p := start(t, svc, []string{"TOPIC=" + topic, "KAFKA_BROKERS=" + refused, "GROUP=" + topic + "-away"})
 		add(scrapeUntil(t, p, "counting connect errors", time.Minute, connectErrors(svc)))
 		p.terminate()
 		p.wait(30 * time.Second)

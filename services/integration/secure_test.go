@@ -141,9 +141,9 @@ func (r *secureRun) checkFiles(dir string, count int64) {
 
 // The whole pipeline on a broker that requires TLS, a client certificate,
 // or a SASL password: each service its own principal with exactly the ACLs
-// README's table gives (anonymous TLS clients share one), the files equal
-// the generator's stats and the debug consumer prints every record, as on
-// plaintext.
+// docs/security.md's table gives (anonymous TLS clients share one), the
+// files equal the generator's stats and the debug consumer prints every
+// record, as on plaintext.
 func TestPipelineOverTLSMutualTLSAndSASLEqualsTheGenerator(t *testing.T) {
 	const count = 20_000
 	for _, via := range []secure.Via{secure.ViaTLS, secure.ViaMTLS, secure.ViaSCRAM, secure.ViaPLAIN} {
@@ -177,8 +177,8 @@ func TestPipelineOverTLSMutualTLSAndSASLEqualsTheGenerator(t *testing.T) {
 	}
 }
 
-// Least privilege, proved both ways: with every ACL of README's table the
-// pipeline works (the test above), and without any one of them the service
+// Least privilege, proved both ways: with every ACL of docs/security.md's
+// table the pipeline works (the test above), and without any one of them the service
 // stops at once with one line naming its principal and the denial, exit
 // non-zero; granted it, it goes on, and nothing was lost or counted twice.
 func TestEachServiceNeedsEveryACLItIsGiven(t *testing.T) {
@@ -428,13 +428,14 @@ func TestAnACLRevokedMidStreamStopsTheServiceAndLosesNothing(t *testing.T) {
 	r.countAs("consumer", dir, count)
 }
 
-// README's kafka-acls.sh commands, run with Kafka's own tool on the secured
-// broker (the run's names for the topic, transactional id and group), are
-// all the pipeline needs: over SCRAM, the files equal the generator's stats.
-func TestREADMEsACLCommandsAreAllThePipelineNeeds(t *testing.T) {
+// docs/security.md's kafka-acls.sh commands, run with Kafka's own tool on
+// the secured broker (the run's names for the topic, transactional id and
+// group), are all the pipeline needs: over SCRAM, the files equal the
+// generator's stats.
+func TestDocumentedACLCommandsAreAllThePipelineNeeds(t *testing.T) {
 	const count = 5000
 	r, dir := newSecureRun(t, secure.ViaSCRAM), t.TempDir()
-	// The defaults in the README's lines, as this run names them.
+	// The defaults in the page's lines, as this run names them.
 	names := map[string]string{}
 	for _, pair := range [][2]string{
 		{secure.Defaults.Topic, r.res.Topic}, {snapshot.Topic(secure.Defaults.Topic), snapshot.Topic(r.res.Topic)},

@@ -28,8 +28,12 @@ characters minus the longest suffix the chart adds ("-kafka-headless").
 {{- define "weather.kafka.fullname" -}}{{ include "weather.fullname" . }}-kafka{{- end -}}
 {{- define "weather.kafka.headless" -}}{{ include "weather.fullname" . }}-kafka-headless{{- end -}}
 {{- define "weather.producer.fullname" -}}{{ include "weather.fullname" . }}-producer{{- end -}}
-{{- define "weather.consumer.fullname" -}}{{ include "weather.fullname" . }}-consumer{{- end -}}
-{{- define "weather.consumer.pvc" -}}{{ include "weather.fullname" . }}-stats{{- end -}}
+{{- /* The stats consumers' StatefulSet, its Service and budget. */}}
+{{- define "weather.consumer.fullname" -}}{{ include "weather.fullname" . }}-stats{{- end -}}
+{{- /* Where the shared-volume chart (up to 0.1.0 of 2026-12-02) kept the stats:
+one PVC of every consumer pod, left behind by an upgrade (resource-policy keep). */}}
+{{- define "weather.consumer.sharedClaim" -}}{{ include "weather.fullname" . }}-stats{{- end -}}
+{{- define "weather.consumer.previousStatefulSet" -}}{{ include "weather.fullname" . }}-consumer{{- end -}}
 {{- define "weather.debug.fullname" -}}{{ include "weather.fullname" . }}-debug{{- end -}}
 {{- define "weather.dashboard.fullname" -}}{{ include "weather.fullname" . }}-dashboard{{- end -}}
 {{- define "weather.controller.fullname" -}}{{ include "weather.fullname" . }}-controller{{- end -}}

@@ -49,7 +49,8 @@ type ACL struct {
 	Why       string
 }
 
-// Services are the services that talk to Kafka, in the README's order.
+// Services are the services that talk to Kafka, in the order
+// docs/security.md lists them.
 var Services = []string{Producer, Consumer, Debug, Controller, Dashboard}
 
 // ServiceACLs are the rights one service needs, and no more: a test removes
@@ -204,8 +205,8 @@ func operationName(op kadm.ACLOperation) string {
 }
 
 // Commands are the kafka-acls.sh lines that grant each service its ACLs,
-// one principal per service: README's "Connecting to your own Kafka" holds
-// them as printed here (a test checks).
+// one principal per service: docs/security.md ("The ACLs each service
+// needs") holds them as printed here (a test checks).
 func Commands(r Resources) string {
 	var b strings.Builder
 	for _, svc := range Services {

@@ -9,10 +9,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 )
 
-// README's "Connecting to your own Kafka" gives users the ACLs the tests
-// prove: the same table and the same commands, as printed here.
-func TestREADMEHoldsTheACLsTheTestsProve(t *testing.T) {
-	readme, err := os.ReadFile("../../../README.md")
+// docs/security.md ("The ACLs each service needs") gives users the ACLs the
+// tests prove: the same table and the same commands, as printed here.
+func TestSecurityPageHoldsTheACLsTheTestsProve(t *testing.T) {
+	page, err := os.ReadFile("../../../docs/security.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -20,8 +20,8 @@ func TestREADMEHoldsTheACLsTheTestsProve(t *testing.T) {
 		"table":    Markdown(Defaults),
 		"commands": "```sh\n" + Commands(Defaults) + "```\n",
 	} {
-		if !strings.Contains(string(readme), want) {
-			t.Errorf("README lacks the ACL %s; make it (go run ./hack/kafka/securekafka acls):\n%s", what, want)
+		if !strings.Contains(string(page), want) {
+			t.Errorf("docs/security.md lacks the ACL %s; make it (go run ./hack/kafka/securekafka acls):\n%s", what, want)
 		}
 	}
 }

@@ -1,8 +1,8 @@
 // Package secure makes the secured broker of the tests: a certificate
 // authority of the run and the certificates it signs, the broker's TLS, mTLS
 // and SASL_SSL listeners with the KRaft authorizer on, the SCRAM users, and
-// the least-privilege ACLs of each service (the table README's "Connecting to
-// your own Kafka" prints). hack/kafka/kafka.sh start-secure runs it through
+// the least-privilege ACLs of each service (the table docs/security.md
+// prints). hack/kafka/kafka.sh start-secure runs it through
 // hack/kafka/securekafka.
 package secure
 

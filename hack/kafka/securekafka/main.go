@@ -3,7 +3,7 @@
 //
 //	securekafka init -dir D -tls P -mtls P -sasl P -controller P   certificates, users; prints the broker's properties
 //	securekafka setup -dir D                                        the SCRAM users, once the broker is up
-//	securekafka acls                                                the README's ACL table and kafka-acls.sh lines
+//	securekafka acls                                                docs/security.md's ACL table and kafka-acls.sh lines
 package main
 
 import (

@@ -109,7 +109,7 @@ func (c Config) explain(err error) (error, bool) {
 	case errors.As(err, &explained):
 		return err, true // once is enough
 	case Denied(err):
-		return refused(fmt.Errorf("kafka at %s denied %s: %w: it lacks an ACL this service needs (README: Connecting to your own Kafka)", c.brokers(), c.Principal(), err)), true
+		return refused(fmt.Errorf("kafka at %s denied %s: %w: it lacks an ACL this service needs (docs/security.md: The ACLs each service needs)", c.brokers(), c.Principal(), err)), true
 	case errors.Is(err, kerr.SaslAuthenticationFailed):
 		return refused(fmt.Errorf("kafka at %s refused %s (%s): %w: check KAFKA_SASL_USERNAME and the password (KAFKA_SASL_PASSWORD or KAFKA_SASL_PASSWORD_FILE)",
 			c.brokers(), c.Principal(), strings.ToUpper(c.SASLMechanism), err)), true

@@ -1,7 +1,8 @@
 // Package check is `dashboard check`: a release's self-test (helm test). It
 // asks a running dashboard's API until the pipeline shows it works — every
-// partition checkpointed and of the topic, the files advancing (or all caught
-// up), every lag within a bound — or a timeout passes.
+// partition checkpointed and of the topic, its checkpoints advancing (as the
+// snapshots the dashboard follows show them; or all caught up), every lag
+// within a bound — or a timeout passes.
 package check
 
 import (
@@ -40,7 +41,7 @@ func Run(ctx context.Context, client *http.Client, cfg Config) (string, error) {
 	// short by it would replace what was wrong with "deadline exceeded".
 	began := time.Now()
 	deadline := began.Add(cfg.Timeout)
-	first := int64(-1) // the files' offsets, summed, at the first healthy look
+	first := int64(-1) // the checkpoints' offsets, summed, at the first healthy look
 	caughtUp := false  // every look since the first healthy one: lag 0, nothing new
 	for {
 		p, err := get(ctx, client, cfg.URL+"/api/v1/partitions")
@@ -51,13 +52,13 @@ func Run(ctx context.Context, client *http.Client, cfg Config) (string, error) {
 				switch {
 				case first < 0:
 					first, caughtUp = sum, maxLag == 0
-					why = "waiting to see the files advance"
+					why = "waiting to see the checkpoints advance"
 				case sum > first:
-					return fmt.Sprintf("ok: %d partitions checkpointed, the files advanced by %d offsets in %s, the largest lag %d (at most %d)",
+					return fmt.Sprintf("ok: %d partitions checkpointed, the checkpoints advanced by %d offsets in %s, the largest lag %d (at most %d)",
 						len(p.Partitions), sum-first, time.Since(began).Round(time.Second), maxLag, cfg.MaxLag), nil
 				default:
 					caughtUp = caughtUp && maxLag == 0
-					why = fmt.Sprintf("the files have not advanced for %s while %d offsets wait", time.Since(began).Round(time.Second), maxLag)
+					why = fmt.Sprintf("the checkpoints have not advanced for %s while %d offsets wait", time.Since(began).Round(time.Second), maxLag)
 				}
 			} else {
 				first, caughtUp = -1, false

@@ -50,11 +50,11 @@ func TestRun(t *testing.T) {
 		wantOK   string // in the line, when it works
 		wantFail string // in the error, when it does not
 	}{
-		{name: "the files advance", answers: []string{"503", at10, at20}, maxLag: 100, wantOK: "the files advanced by 12 offsets"},
+		{name: "the checkpoints advance", answers: []string{"503", at10, at20}, maxLag: 100, wantOK: "the checkpoints advanced by 12 offsets"},
 		{name: "caught up, nothing new", answers: []string{done}, maxLag: 100, wantOK: "caught up with the log"},
-		{name: "stuck behind", answers: []string{stuck}, maxLag: 100, wantFail: "the files have not advanced"},
+		{name: "stuck behind", answers: []string{stuck}, maxLag: 100, wantFail: "the checkpoints have not advanced"},
 		{name: "lag above the bound", answers: []string{at10, at20}, maxLag: 2, wantFail: "partition 0 lags 3 offsets (at most 2)"},
-		{name: "a file in error", answers: []string{`{"partitions":[{"partition":0,"state":"error","error":"corrupt"}]}`}, maxLag: 100,
+		{name: "a snapshot in error", answers: []string{`{"partitions":[{"partition":0,"state":"error","error":"corrupt"}]}`}, maxLag: 100,
 			wantFail: "partition 0 is error corrupt"},
 		{name: "a partition nobody checkpoints", answers: []string{`{"partitions":[{"partition":0,"state":"unread"}],"unread":[0]}`}, maxLag: 100,
 			wantFail: "partition 0 is unread"},

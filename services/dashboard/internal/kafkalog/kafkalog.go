@@ -1,6 +1,6 @@
-// Package kafkalog asks Kafka what the dashboard shows next to the files:
-// the topic's identity, each partition's last stable offset, the time of the
-// newest report a file counts, and the latest reports of every station from
+// Package kafkalog asks Kafka what the dashboard shows next to the
+// snapshots: the topic's identity, each partition's last stable offset, the
+// time of the newest report a snapshot counts, and the latest reports of every station from
 // a bounded window at each partition's end — all read committed, all
 // through exact reads (logread), so no consumer group and no unbounded
 // buffer is involved.
@@ -21,7 +21,7 @@ import (
 	"github.com/weatherstream/weather/services/dashboard/internal/view"
 )
 
-// newestWindow is how far back from a file's offset the newest counted
+// newestWindow is how far back from a snapshot's offset the newest counted
 // report is looked for: the offsets just before it are often transaction
 // markers.
 const newestWindow = 16
@@ -41,7 +41,7 @@ type Reader struct {
 }
 
 type newest struct {
-	offset int64 // the file's offset it was looked up for
+	offset int64 // the snapshot's offset it was looked up for
 	at     time.Time
 	found  bool
 }
@@ -60,11 +60,12 @@ func New(client *kgo.Client, topic string, tail, perStation int) *Reader {
 	}
 }
 
-// Read returns what Kafka says now. offsets are the files' offsets (read
+// Read returns what Kafka says now. offsets gives, for the topic's ID as
+// Kafka says it now, the offsets of the states shown of that log (taken
 // just before), for which the newest counted report is looked up. Any
 // failure is the Log's Err, with nothing else filled in: a view shows Kafka
 // as unreachable rather than half of its facts.
-func (r *Reader) Read(ctx context.Context, offsets map[int32]int64) view.Log {
+func (r *Reader) Read(ctx context.Context, offsets func(topicID string) map[int32]int64) view.Log {
 	log := view.Log{Topic: r.topic}
 	if err := r.read(ctx, offsets, &log); err != nil {
 		return view.Log{Topic: r.topic, Err: err}
@@ -72,7 +73,7 @@ func (r *Reader) Read(ctx context.Context, offsets map[int32]int64) view.Log {
 	return log
 }
 
-func (r *Reader) read(ctx context.Context, offsets map[int32]int64, log *view.Log) error {
+func (r *Reader) read(ctx context.Context, offsetsOf func(string) map[int32]int64, log *view.Log) error {
 	t, err := kafkaadmin.Lookup(ctx, r.adm, r.topic)
 	if err != nil {
 		return err
@@ -85,6 +86,7 @@ func (r *Reader) read(ctx context.Context, offsets map[int32]int64, log *view.Lo
 		r.newest, r.windows = map[int32]newest{}, map[int32]window{}
 	}
 	log.TopicID, log.Partitions = t.ID(), t.Partitions
+	offsets := offsetsOf(log.TopicID)
 	if log.StableOffsets, err = kafkaadmin.StableOffsets(ctx, r.adm, r.topic); err != nil {
 		return err
 	}
@@ -97,7 +99,7 @@ func (r *Reader) read(ctx context.Context, offsets map[int32]int64, log *view.Lo
 	for p, off := range offsets {
 		if end, ok := log.StableOffsets[p]; !ok || off > end || off < starts[p] {
 			// Not a partition of this topic, or an offset not in its log
-			// (a file of another log): the view says so on that row, and
+			// (a state of another log): the view says so on that row, and
 			// the other partitions keep their facts.
 			continue
 		}

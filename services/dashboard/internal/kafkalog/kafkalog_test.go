@@ -58,15 +58,15 @@ func TestReadTellsOffsetsNewestReportAndLatest(t *testing.T) {
 
 	r := New(testkit.Client(t, c), topic, 100, 2)
 	for _, tc := range []struct {
-		fileOffset int64
-		wantNewest time.Time // zero: none
+		stateOffset int64
+		wantNewest  time.Time // zero: none
 	}{
-		{fileOffset: 4, wantNewest: t0.Add(2 * time.Second)},  // the first transaction counted, its marker too
-		{fileOffset: 3, wantNewest: t0.Add(2 * time.Second)},  // up to the marker
-		{fileOffset: 11, wantNewest: t0.Add(5 * time.Second)}, // everything
-		{fileOffset: 0}, // nothing counted yet
+		{stateOffset: 4, wantNewest: t0.Add(2 * time.Second)},  // the first transaction counted, its marker too
+		{stateOffset: 3, wantNewest: t0.Add(2 * time.Second)},  // up to the marker
+		{stateOffset: 11, wantNewest: t0.Add(5 * time.Second)}, // everything
+		{stateOffset: 0}, // nothing counted yet
 	} {
-		log := r.Read(context.Background(), map[int32]int64{0: tc.fileOffset})
+		log := r.Read(context.Background(), at(map[int32]int64{0: tc.stateOffset}))
 		if log.Err != nil {
 			t.Fatal(log.Err)
 		}
@@ -75,7 +75,7 @@ func TestReadTellsOffsetsNewestReportAndLatest(t *testing.T) {
 		}
 		got, ok := log.NewestReport[0]
 		if ok != !tc.wantNewest.IsZero() || !got.Equal(tc.wantNewest) {
-			t.Errorf("file at %d: newest report %v (%v), want %v", tc.fileOffset, got, ok, tc.wantNewest)
+			t.Errorf("state at %d: newest report %v (%v), want %v", tc.stateOffset, got, ok, tc.wantNewest)
 		}
 		// The latest two of each station, committed only, oldest first.
 		want := map[string][]view.Reading{
@@ -92,7 +92,7 @@ func TestReadOfAMissingTopicIsAnError(t *testing.T) {
 	c := testkit.Cluster(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	log := New(testkit.Client(t, c), topic, 100, 2).Read(ctx, nil)
+	log := New(testkit.Client(t, c), topic, 100, 2).Read(ctx, at(nil))
 	if !errors.Is(log.Err, kafkaadmin.ErrNoTopic) || log.StableOffsets != nil {
 		t.Fatalf("Read of a missing topic = %+v, want an error and nothing else", log)
 	}
@@ -102,19 +102,19 @@ func TestReadWithoutTailReadsNoLatest(t *testing.T) {
 	c := testkit.Cluster(t, kfake.SeedTopics(2, topic))
 	w := testkit.Client(t, c, kgo.DefaultProduceTopic(topic), kgo.TransactionalID("writer"), kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	write(t, w, kgo.TryCommit, 0, "StationA 2000-01-01 1")
-	log := New(testkit.Client(t, c), topic, 0, 2).Read(context.Background(), map[int32]int64{0: 2, 1: 0})
+	log := New(testkit.Client(t, c), topic, 0, 2).Read(context.Background(), at(map[int32]int64{0: 2, 1: 0}))
 	if log.Err != nil || log.Latest != nil || len(log.StableOffsets) != 2 {
 		t.Fatalf("Read = %+v; want no error, no latest, two partitions", log)
 	}
 }
 
-// A file's offset that is not in the log (past its end: a file of another
+// A state's offset that is not in the log (past its end: a state of another
 // log) costs only that partition its facts, never the others'.
 func TestReadOfAnOffsetOutsideTheLogKeepsTheOtherPartitionsFacts(t *testing.T) {
 	c := testkit.Cluster(t, kfake.SeedTopics(2, topic))
 	w := testkit.Client(t, c, kgo.DefaultProduceTopic(topic), kgo.TransactionalID("writer"), kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	write(t, w, kgo.TryCommit, 0, "StationA 2000-01-01 1") // partition 0: 0, marker 1
-	log := New(testkit.Client(t, c), topic, 100, 2).Read(context.Background(), map[int32]int64{0: 2, 1: 999999})
+	log := New(testkit.Client(t, c), topic, 100, 2).Read(context.Background(), at(map[int32]int64{0: 2, 1: 999999}))
 	if log.Err != nil {
 		t.Fatalf("Read = %v, want the facts of every partition", log.Err)
 	}
@@ -124,4 +124,9 @@ func TestReadOfAnOffsetOutsideTheLogKeepsTheOtherPartitionsFacts(t *testing.T) {
 	if _, ok := log.NewestReport[1]; ok {
 		t.Errorf("a newest report for an offset past the log's end: %v", log.NewestReport[1])
 	}
+}
+
+// at is the offsets of the states shown, whatever the topic's ID.
+func at(offsets map[int32]int64) func(string) map[int32]int64 {
+	return func(string) map[int32]int64 { return offsets }
 }

@@ -1,29 +1,41 @@
-// Package live is the dashboard's one loop: every interval it reads the
-// partition files, then asks Kafka, builds the view, and hands it — encoded
-// once — to every reader of the API and every open event stream. Requests
-// never touch the disk or Kafka, so their cost does not grow with readers.
+// Package live is the dashboard's one loop: every interval it takes the
+// newest snapshots the follower holds (internal/follow), then asks Kafka,
+// builds the view, and hands it — encoded once — to every reader of the API
+// and every open event stream. Requests never touch Kafka, so their cost
+// does not grow with readers.
 package live
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/weatherstream/weather/services/common/checkpoint"
 	"github.com/weatherstream/weather/services/common/kafkaconfig"
+	"github.com/weatherstream/weather/services/dashboard/internal/follow"
 	"github.com/weatherstream/weather/services/dashboard/internal/view"
 )
 
-// Kafka is what the loop asks Kafka: kafkalog.Reader.
+// Kafka is what the loop asks Kafka: kafkalog.Reader. offsets gives the
+// offsets shown of the topic's log, once Kafka said which it is.
 type Kafka interface {
-	Read(ctx context.Context, offsets map[int32]int64) view.Log
+	Read(ctx context.Context, offsets func(topicID string) map[int32]int64) view.Log
+}
+
+// Snapshots is what the loop asks the follower of the snapshot topic:
+// follow.Follower.
+type Snapshots interface {
+	// Newest is every partition's newest snapshot of each log, waiting
+	// (until ctx ends) for the follower's first catch-up; its error is a
+	// refusal.
+	Newest(ctx context.Context) (follow.Held, error)
+	// Forget drops a log's snapshots: the topic was recreated.
+	Forget(topicID string)
 }
 
 // Config sizes the loop.
@@ -48,13 +60,15 @@ type LagPoint struct {
 
 // Live holds the newest view and tells subscribers of each new one.
 type Live struct {
-	cfg     Config
-	store   *checkpoint.Store
-	kafka   Kafka
-	log     *slog.Logger
-	metrics *Metrics
+	cfg       Config
+	snapshots Snapshots
+	kafka     Kafka
+	log       *slog.Logger
+	metrics   *Metrics
 
 	kafkaErr string // the last refresh's, logged when it changes
+	topicID  string // the topic's, as Kafka last said; the log whose snapshots are shown
+	known    bool   // Kafka said it once
 
 	mu      sync.Mutex
 	current *Encoded
@@ -62,13 +76,15 @@ type Live struct {
 	subs    map[chan struct{}]struct{}
 }
 
-// New returns the loop over store's files and kafka's facts; Run runs it.
-func New(cfg Config, store *checkpoint.Store, kafka Kafka, log *slog.Logger, m *Metrics) *Live {
-	return &Live{cfg: cfg, store: store, kafka: kafka, log: log, metrics: m, subs: map[chan struct{}]struct{}{}}
+// New returns the loop over the followed snapshots and kafka's facts; Run
+// runs it.
+func New(cfg Config, snapshots Snapshots, kafka Kafka, log *slog.Logger, m *Metrics) *Live {
+	return &Live{cfg: cfg, snapshots: snapshots, kafka: kafka, log: log, metrics: m, subs: map[chan struct{}]struct{}{}}
 }
 
 // Run refreshes the view every interval until ctx ends, or until Kafka
-// denies the dashboard a right it needs (an ACL: waiting cannot change it);
+// denies the dashboard a right it needs (an ACL on the topic or on its
+// snapshot topic: waiting cannot change it);
 // onFirst is called once the first view is there.
 func (l *Live) Run(ctx context.Context, onFirst func()) error {
 	tick := time.NewTicker(l.cfg.Interval)
@@ -89,33 +105,45 @@ func (l *Live) Run(ctx context.Context, onFirst func()) error {
 }
 
 // Refresh builds a new view now and publishes it; it returns why Kafka's
-// facts are missing from it, if they are.
+// facts are missing from it, if they are, or the follower's refusal.
 func (l *Live) Refresh(ctx context.Context) error {
 	began := time.Now()
-	files := l.readFiles()
-	offsets := map[int32]int64{}
-	for _, f := range files {
-		if f.State != nil {
-			offsets[f.Partition] = f.State.Offset
-		}
-	}
 	// Kafka gets at most a few intervals: while it does not answer, the
-	// files are still shown, with the reason.
-	kctx, cancel := context.WithTimeout(ctx, max(2*time.Second, 3*l.cfg.Interval))
-	facts := l.kafka.Read(kctx, offsets)
-	cancel()
-	v := view.Build(time.Now(), l.cfg.Topic, files, facts)
+	// snapshots held are still shown, with the reason.
+	budget := max(2*time.Second, 3*l.cfg.Interval)
+	kctx, cancel := context.WithTimeout(ctx, budget)
+	defer cancel()
+	// The snapshots first, then the log: no snapshot is then newer than
+	// the log end it is compared with (a lag is never below zero). Half of
+	// the time at most for the follower's catch-up, the rest is Kafka's.
+	wait, stopWaiting := context.WithTimeout(kctx, budget/2)
+	held, refused := l.snapshots.Newest(wait)
+	stopWaiting()
+	facts := l.kafka.Read(kctx, func(topicID string) map[int32]int64 { return held.Offsets(l.cfg.Topic, topicID) })
+	if facts.Err == nil {
+		if l.known && facts.TopicID != l.topicID {
+			l.log.Info("the topic was recreated: its old log's snapshots are forgotten", "topic", l.cfg.Topic,
+				"topic_id", facts.TopicID, "was", l.topicID)
+			l.snapshots.Forget(l.topicID)
+		}
+		l.topicID, l.known = facts.TopicID, true
+	}
+	var snaps []view.Snapshot
+	if l.known { // else Kafka never answered: of which log the snapshots held are, is not known
+		snaps = held.Of(l.cfg.Topic, l.topicID)
+	}
+	v := view.Build(time.Now(), l.cfg.Topic, snaps, facts)
 	l.noteKafka(ctx, facts.Err)
 	enc, err := encode(v)
 	if err != nil { // a view is plain data: this is a bug
 		l.log.Error("encode view", "err", err)
-		return facts.Err
+		return cmp.Or(refused, facts.Err)
 	}
 	point := LagPoint{Time: v.Time, Lag: map[string]*int64{}}
 	for _, p := range v.Partitions {
 		point.Lag[strconv.Itoa(int(p.Partition))] = p.Lag
 		if p.State == view.StateError {
-			l.metrics.fileErrors.Inc()
+			l.metrics.snapshotErrors.Inc()
 		}
 	}
 	l.mu.Lock()
@@ -132,7 +160,7 @@ func (l *Live) Refresh(ctx context.Context) error {
 	}
 	l.mu.Unlock()
 	l.metrics.refresh.Observe(time.Since(began).Seconds())
-	return facts.Err
+	return cmp.Or(refused, facts.Err)
 }
 
 // noteKafka counts a refresh without Kafka's facts, and logs when that
@@ -149,34 +177,9 @@ func (l *Live) noteKafka(ctx context.Context, err error) {
 	if msg != l.kafkaErr && msg == "" {
 		l.log.Info("kafka answers again")
 	} else if msg != l.kafkaErr {
-		l.log.Warn("no facts from kafka; showing the files only", "err", err)
+		l.log.Warn("no facts from kafka; showing the snapshots held only", "err", err)
 	}
 	l.kafkaErr = msg
-}
-
-// readFiles reads every partition file with its time and owner. A file
-// that does not load is a File with Err, never left out.
-func (l *Live) readFiles() []view.File {
-	parts, err := l.store.Partitions()
-	if err != nil {
-		l.log.Error("list partition files", "err", err)
-	}
-	files := make([]view.File, 0, len(parts))
-	for _, p := range parts {
-		f := view.File{Partition: p, Owned: l.store.Held(p)}
-		f.Name = filepath.Base(l.store.Path(p))
-		// Stat before Load: the version loaded is this one or newer, so the
-		// age shown is never younger than the stats.
-		if info, err := os.Stat(l.store.Path(p)); err == nil {
-			f.ModTime = info.ModTime()
-		}
-		f.State, f.Err = l.store.Load(p)
-		if f.State == nil && f.Err == nil {
-			continue // removed since it was listed
-		}
-		files = append(files, f)
-	}
-	return files
 }
 
 // Current is the newest view, nil before the first refresh.
@@ -237,31 +240,39 @@ func encode(v view.View) (*Encoded, error) {
 	return &enc, err
 }
 
-// Metrics are the loop's Prometheus metrics.
+// Metrics are the loop's Prometheus metrics, and the follower's.
 type Metrics struct {
-	refresh     prometheus.Histogram
-	kafkaErrors prometheus.Counter
-	fileErrors  prometheus.Counter
-	streams     prometheus.Gauge
+	refresh         prometheus.Histogram
+	kafkaErrors     prometheus.Counter
+	snapshotErrors  prometheus.Counter
+	snapshotRecords prometheus.Counter
+	streams         prometheus.Gauge
 }
 
 // NewMetrics registers the metrics with reg.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		refresh: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "weather_dashboard_refresh_seconds", Help: "Time to read the files and Kafka and build a view.",
+			Name: "weather_dashboard_refresh_seconds", Help: "Time to take the newest snapshots, ask Kafka and build a view.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
 		}),
 		kafkaErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "weather_dashboard_kafka_errors_total", Help: "Refreshes in which Kafka did not answer.",
 		}),
-		fileErrors: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "weather_dashboard_file_errors_total", Help: "Partition files that did not load or were of another log, counted at each refresh.",
+		snapshotErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "weather_dashboard_snapshot_errors_total",
+			Help: "Partitions whose newest snapshot did not load or did not fit the log (error rows), counted at each refresh.",
+		}),
+		snapshotRecords: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "weather_dashboard_snapshot_records_total", Help: "Records read from the snapshot topic.",
 		}),
 		streams: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "weather_dashboard_event_streams", Help: "Open /api/v1/events streams.",
 		}),
 	}
-	reg.MustRegister(m.refresh, m.kafkaErrors, m.fileErrors, m.streams)
+	reg.MustRegister(m.refresh, m.kafkaErrors, m.snapshotErrors, m.snapshotRecords, m.streams)
 	return m
 }
+
+// SnapshotRecords counts the records the follower reads.
+func (m *Metrics) SnapshotRecords() prometheus.Counter { return m.snapshotRecords }

@@ -1,6 +1,7 @@
-// Package view is what the dashboard shows: the partition files, each next to
-// what Kafka says of its partition, and the stations merged over them. It is
-// built from facts gathered elsewhere (files, the log) and knows no I/O, so
+// Package view is what the dashboard shows: each partition's newest snapshot
+// (its state as its consumer last published it), next to what Kafka says of
+// the partition, and the stations merged over them. It is built from facts
+// gathered elsewhere (the snapshot topic, the log) and knows no I/O, so
 // every rule of what is shown is tested on plain values.
 package view
 
@@ -10,20 +11,19 @@ import (
 	"maps"
 	"math"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/weatherstream/weather/services/common/stats"
 )
 
-// File is one partition file as read from the directory.
-type File struct {
+// Snapshot is one partition's newest snapshot, as the dashboard follows the
+// snapshot topic: the state its consumer wrote to partition-N.json and then
+// published.
+type Snapshot struct {
 	Partition int32
-	Name      string           // partition-N.json
-	ModTime   time.Time        // when its current version was written
-	State     *stats.Partition // nil when Err is set
-	Err       error            // the file does not load
-	Owned     bool             // a consumer holds the partition's lock
+	State     *stats.Partition // with its log (State.Log); nil when Err is set
+	Time      time.Time        // when it was published: the record's timestamp
+	Err       error            // the partition's newest snapshot record does not load
 }
 
 // Log is what Kafka says of the topic at the time of a view. Err set means
@@ -38,7 +38,7 @@ type Log struct {
 	// StartOffsets are where the partitions' logs start (retention).
 	StartOffsets map[int32]int64
 	// NewestReport is, per partition, the Kafka timestamp of the newest
-	// record before the file's offset (the newest report the file counts).
+	// record before the snapshot's offset (the newest report it counts).
 	NewestReport map[int32]time.Time
 	// Latest are the latest reports of each station, oldest first.
 	Latest map[string][]Reading
@@ -64,10 +64,10 @@ type View struct {
 	Latest     map[string][]Reading `json:"latest"`
 }
 
-// Station is one station merged over the partitions whose files load.
+// Station is one station merged over the partitions whose snapshots load.
 // Count, Sum and Avg are null, with Error saying why, when its partitions'
-// stats add up to more than an int64 or a float64 holds (two files, each
-// valid, of a station written to two partitions on purpose): a view always
+// stats add up to more than an int64 or a float64 holds (two snapshots,
+// each valid, of a station written to two partitions on purpose): a view always
 // encodes, and never shows a wrapped count or an infinite sum as a number.
 type Station struct {
 	Station    string   `json:"station"`
@@ -82,31 +82,30 @@ type Station struct {
 
 // The states of a partition row.
 const (
-	StateOK     = "ok"     // its file loads and belongs to the topic
-	StateError  = "error"  // its file does not load, or is of another log
-	StateUnread = "unread" // a partition of the topic without a file
+	StateOK     = "ok"     // its snapshot loads and fits the topic's log
+	StateError  = "error"  // its newest snapshot does not load, or does not fit the log
+	StateUnread = "unread" // a partition of the topic without a snapshot of its log
 )
 
-// Partition is one row of the partitions table.
+// Partition is one row of the partitions table. CheckpointAgeSeconds is
+// the age of its snapshot (the time since it was published).
 type Partition struct {
 	Partition              int32      `json:"partition"`
 	State                  string     `json:"state"`
 	Error                  string     `json:"error,omitempty"`
-	File                   string     `json:"file"`
 	Offset                 *int64     `json:"offset"`
 	LogEnd                 *int64     `json:"log_end"`
 	Lag                    *int64     `json:"lag"`
 	CheckpointAgeSeconds   *float64   `json:"checkpoint_age_seconds"`
 	NewestReportAgeSeconds *float64   `json:"newest_report_age_seconds"`
 	Log                    *stats.Log `json:"log"`
-	Owned                  bool       `json:"owned"`
 	Stations               int        `json:"stations"`
 }
 
-// Build makes the view at now of topic's files and log. Files must have
-// been read before the log was asked, so that no file is newer than the
-// offsets it is compared with (a lag is never below zero).
-func Build(now time.Time, topic string, files []File, log Log) View {
+// Build makes the view at now of topic's snapshots and log. The snapshots
+// must have been taken before the log was asked, so that none is newer than
+// the offsets it is compared with (a lag is never below zero).
+func Build(now time.Time, topic string, snaps []Snapshot, log Log) View {
 	v := View{Time: now.UTC(), Topic: topic, TopicID: log.TopicID, Complete: true, Latest: log.Latest, Unread: []int32{}}
 	if v.Latest == nil {
 		v.Latest = map[string][]Reading{}
@@ -114,14 +113,14 @@ func Build(now time.Time, topic string, files []File, log Log) View {
 	if log.Err != nil {
 		v.KafkaError = log.Err.Error()
 	}
-	byPartition := map[int32]File{}
-	for _, f := range files {
-		byPartition[f.Partition] = f
+	byPartition := map[int32]Snapshot{}
+	for _, s := range snaps {
+		byPartition[s.Partition] = s
 	}
 	for p := range int32(log.Partitions) {
 		if _, ok := byPartition[p]; !ok {
 			v.Unread = append(v.Unread, p)
-			byPartition[p] = File{Partition: p, Name: fileName(p)}
+			byPartition[p] = Snapshot{Partition: p}
 		}
 	}
 	merged := map[string]*merging{}
@@ -148,13 +147,11 @@ func Build(now time.Time, topic string, files []File, log Log) View {
 	return v
 }
 
-func fileName(p int32) string { return "partition-" + strconv.Itoa(int(p)) + ".json" }
-
-// partitionRow is file f's row: its state and how far it is behind the log.
-func partitionRow(now time.Time, f File, log Log) Partition {
-	row := Partition{Partition: f.Partition, File: cmp.Or(f.Name, fileName(f.Partition)), Owned: f.Owned}
-	if !f.ModTime.IsZero() {
-		row.CheckpointAgeSeconds = ptr(now.Sub(f.ModTime).Seconds())
+// partitionRow is snapshot f's row: its state and how far it is behind the log.
+func partitionRow(now time.Time, f Snapshot, log Log) Partition {
+	row := Partition{Partition: f.Partition}
+	if !f.Time.IsZero() {
+		row.CheckpointAgeSeconds = ptr(now.Sub(f.Time).Seconds())
 	}
 	end, known := log.StableOffsets[f.Partition]
 	if known && log.Err == nil {
@@ -189,10 +186,11 @@ func partitionRow(now time.Time, f File, log Log) Partition {
 	return row
 }
 
-// belongs tells why file f is not a state of the topic's log: of another
-// topic, of another partition, or of the topic before it was recreated. A
-// file of the original's format does not say, and is taken as the topic's.
-func belongs(f File, log Log) error {
+// belongs tells why snapshot f is not a state of the topic's log: of a
+// partition the topic does not have, of another topic or partition, or of
+// the topic before it was recreated. A state that does not say is taken as
+// the topic's.
+func belongs(f Snapshot, log Log) error {
 	if log.Err == nil && log.Partitions > 0 && f.Partition >= int32(log.Partitions) {
 		return fmt.Errorf("topic %s has %d partitions: there is no partition %d", log.Topic, log.Partitions, f.Partition)
 	}
@@ -205,24 +203,24 @@ func belongs(f File, log Log) error {
 		want.Topic, want.TopicID = cmp.Or(log.Topic, l.Topic), log.TopicID
 	}
 	if !l.Is(want) {
-		return fmt.Errorf("the file is of another log: %s, not %s", l, want)
+		return fmt.Errorf("the snapshot is of another log: %s, not %s", l, want)
 	}
 	return nil
 }
 
-// inLog tells why file f's offset cannot be one of the log's: past its end
-// (the broker lost records, or the file is of another log), or below its
-// start (retention deleted records the file has not counted). Where Kafka
-// did not say, nothing is told.
-func inLog(f File, log Log) error {
+// inLog tells why snapshot f's offset cannot be one of the log's: past its
+// end (the broker lost records, or the snapshot is of another log), or
+// below its start (retention deleted records it has not counted). Where
+// Kafka did not say, nothing is told.
+func inLog(f Snapshot, log Log) error {
 	if log.Err != nil {
 		return nil
 	}
 	if end, ok := log.StableOffsets[f.Partition]; ok && f.State.Offset > end {
-		return fmt.Errorf("the file's offset %d is past the log's end %d: the broker lost records, or the file is of another log", f.State.Offset, end)
+		return fmt.Errorf("the snapshot's offset %d is past the log's end %d: the broker lost records, or the snapshot is of another log", f.State.Offset, end)
 	}
 	if start, ok := log.StartOffsets[f.Partition]; ok && f.State.Offset < start {
-		return fmt.Errorf("the file's offset %d is below the log's start %d: records it has not counted are deleted (retention)", f.State.Offset, start)
+		return fmt.Errorf("the snapshot's offset %d is below the log's start %d: records it has not counted are deleted (retention)", f.State.Offset, start)
 	}
 	return nil
 }

@@ -13,7 +13,7 @@ import (
 
 var now = time.Date(2026, 12, 2, 1, 0, 0, 0, time.UTC)
 
-// state is a partition file's state: offset, and per station "count sum start end".
+// state is a partition's state: offset, and per station its reports "date=degrees".
 func state(t *testing.T, log *stats.Log, offset int64, stations map[string][]string) *stats.Partition {
 	t.Helper()
 	p := stats.New(offset)
@@ -46,11 +46,11 @@ func healthyLog() Log {
 }
 
 func TestBuild(t *testing.T) {
-	files := func(t *testing.T) []File {
-		return []File{
-			{Partition: 0, Name: "partition-0.json", ModTime: now.Add(-time.Second), Owned: true,
+	snaps := func(t *testing.T) []Snapshot {
+		return []Snapshot{
+			{Partition: 0, Time: now.Add(-time.Second),
 				State: state(t, logOf(0), 90, map[string][]string{"StationA": {"2000-01-01=10", "2000-01-02=20.5"}, "StationC": {"2000-01-01=-3"}})},
-			{Partition: 1, Name: "partition-1.json", ModTime: now.Add(-3 * time.Second),
+			{Partition: 1, Time: now.Add(-3 * time.Second),
 				State: state(t, logOf(1), 50, map[string][]string{"StationB": {"2000-01-03=1"}})},
 		}
 	}
@@ -60,7 +60,7 @@ func TestBuild(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name         string
-		files        func(t *testing.T) []File
+		snaps        func(t *testing.T) []Snapshot
 		log          Log
 		wantComplete bool
 		wantStations string // "name:count:sum:start:end:partitions ..."
@@ -69,16 +69,16 @@ func TestBuild(t *testing.T) {
 		wantKafka    string
 	}{
 		{
-			name: "healthy", files: files, log: healthyLog(), wantComplete: true,
+			name: "healthy", snaps: snaps, log: healthyLog(), wantComplete: true,
 			wantStations: "StationA:2:30.5:2000-01-01:2000-01-02:[0] StationB:1:1:2000-01-03:2000-01-03:[1] StationC:1:-3:2000-01-01:2000-01-01:[0]",
 			wantRows:     []rowWant{{state: StateOK, offset: ptr[int64](90), lag: ptr[int64](10)}, {state: StateOK, offset: ptr[int64](50), lag: ptr[int64](0)}},
 			wantUnread:   []int32{},
 		},
 		{
-			name: "a corrupt file is an error row, its stations are not counted",
-			files: func(t *testing.T) []File {
-				f := files(t)
-				f[1] = File{Partition: 1, Name: "partition-1.json", ModTime: now, Err: errors.New("checkpoint partition-1.json is corrupt")}
+			name: "a snapshot that does not load is an error row, its stations are not counted",
+			snaps: func(t *testing.T) []Snapshot {
+				f := snaps(t)
+				f[1] = Snapshot{Partition: 1, Time: now, Err: errors.New("temperatures-snapshots partition 1 offset 7: not a snapshot: corrupt")}
 				return f
 			},
 			log:          healthyLog(),
@@ -87,17 +87,17 @@ func TestBuild(t *testing.T) {
 			wantUnread:   []int32{},
 		},
 		{
-			name:         "a partition without a file is unread",
-			files:        func(t *testing.T) []File { return files(t)[:1] },
+			name:         "a partition without a snapshot is unread",
+			snaps:        func(t *testing.T) []Snapshot { return snaps(t)[:1] },
 			log:          healthyLog(),
 			wantStations: "StationA:2:30.5:2000-01-01:2000-01-02:[0] StationC:1:-3:2000-01-01:2000-01-01:[0]",
 			wantRows:     []rowWant{{state: StateOK, offset: ptr[int64](90), lag: ptr[int64](10)}, {state: StateUnread}},
 			wantUnread:   []int32{1},
 		},
 		{
-			name: "a file of the topic before it was recreated is an error",
-			files: func(t *testing.T) []File {
-				f := files(t)
+			name: "a snapshot of the topic before it was recreated is an error",
+			snaps: func(t *testing.T) []Snapshot {
+				f := snaps(t)
 				f[0].State.Log = &stats.Log{Topic: "temperatures", TopicID: "OLD", Partition: 0}
 				return f
 			},
@@ -107,9 +107,9 @@ func TestBuild(t *testing.T) {
 			wantUnread:   []int32{},
 		},
 		{
-			name: "a file of another partition is an error",
-			files: func(t *testing.T) []File {
-				f := files(t)
+			name: "a snapshot of another partition is an error",
+			snaps: func(t *testing.T) []Snapshot {
+				f := snaps(t)
 				f[1].State.Log = logOf(0)
 				return f
 			},
@@ -119,9 +119,9 @@ func TestBuild(t *testing.T) {
 			wantUnread:   []int32{},
 		},
 		{
-			name: "a file beyond the topic's partitions is an error",
-			files: func(t *testing.T) []File {
-				return append(files(t), File{Partition: 2, Name: "partition-2.json", State: state(t, nil, 5, map[string][]string{"StationZ": {"2000-01-01=1"}})})
+			name: "a snapshot beyond the topic's partitions is an error",
+			snaps: func(t *testing.T) []Snapshot {
+				return append(snaps(t), Snapshot{Partition: 2, State: state(t, nil, 5, map[string][]string{"StationZ": {"2000-01-01=1"}})})
 			},
 			log:          healthyLog(),
 			wantStations: "StationA:2:30.5:2000-01-01:2000-01-02:[0] StationB:1:1:2000-01-03:2000-01-03:[1] StationC:1:-3:2000-01-01:2000-01-01:[0]",
@@ -131,8 +131,8 @@ func TestBuild(t *testing.T) {
 		},
 		{
 			name: "a station in two partitions adds up",
-			files: func(t *testing.T) []File {
-				f := files(t)
+			snaps: func(t *testing.T) []Snapshot {
+				f := snaps(t)
 				f[1].State = state(t, logOf(1), 50, map[string][]string{"StationA": {"1999-12-31=4", "2000-01-05=1.5"}})
 				return f
 			},
@@ -142,21 +142,21 @@ func TestBuild(t *testing.T) {
 			wantUnread:   []int32{},
 		},
 		{
-			name:  "kafka away: the files are shown, nothing is made up",
-			files: files, log: Log{Topic: "temperatures", Err: errors.New("kafka at 127.0.0.1:1 unreachable")}, wantComplete: true,
+			name:  "kafka away: the snapshots are shown, nothing is made up",
+			snaps: snaps, log: Log{Topic: "temperatures", Err: errors.New("kafka at 127.0.0.1:1 unreachable")}, wantComplete: true,
 			wantStations: "StationA:2:30.5:2000-01-01:2000-01-02:[0] StationB:1:1:2000-01-03:2000-01-03:[1] StationC:1:-3:2000-01-01:2000-01-01:[0]",
 			wantRows:     []rowWant{{state: StateOK, offset: ptr[int64](90)}, {state: StateOK, offset: ptr[int64](50)}},
 			wantUnread:   []int32{},
 			wantKafka:    "unreachable",
 		},
 		{
-			name: "nothing yet", files: func(*testing.T) []File { return nil }, log: healthyLog(),
+			name: "nothing yet", snaps: func(*testing.T) []Snapshot { return nil }, log: healthyLog(),
 			wantRows:   []rowWant{{state: StateUnread}, {state: StateUnread}},
 			wantUnread: []int32{0, 1},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			v := Build(now, "temperatures", tc.files(t), tc.log)
+			v := Build(now, "temperatures", tc.snaps(t), tc.log)
 			if v.Complete != tc.wantComplete {
 				t.Errorf("Complete = %v, want %v", v.Complete, tc.wantComplete)
 			}
@@ -195,32 +195,32 @@ func TestBuild(t *testing.T) {
 	}
 }
 
+// The checkpoint's age is its snapshot's: the time since it was published.
 func TestBuildAges(t *testing.T) {
-	v := Build(now, "temperatures", []File{
-		{Partition: 0, ModTime: now.Add(-1500 * time.Millisecond), State: state(t, logOf(0), 90, nil), Owned: true},
-		{Partition: 1, ModTime: now.Add(-time.Second), State: state(t, logOf(1), 50, nil)},
+	v := Build(now, "temperatures", []Snapshot{
+		{Partition: 0, Time: now.Add(-1500 * time.Millisecond), State: state(t, logOf(0), 90, nil)},
+		{Partition: 1, Time: now.Add(-time.Second), State: state(t, logOf(1), 50, nil)},
 	}, healthyLog())
 	p0, p1 := v.Partitions[0], v.Partitions[1]
-	if *p0.CheckpointAgeSeconds != 1.5 || *p0.NewestReportAgeSeconds != 2 || !p0.Owned || p0.File != "partition-0.json" {
-		t.Errorf("partition 0: checkpoint age %v, report age %v, owned %v, file %q; want 1.5, 2, true, partition-0.json",
-			deref(p0.CheckpointAgeSeconds), deref(p0.NewestReportAgeSeconds), p0.Owned, p0.File)
+	if *p0.CheckpointAgeSeconds != 1.5 || *p0.NewestReportAgeSeconds != 2 {
+		t.Errorf("partition 0: checkpoint age %v, report age %v; want 1.5, 2", deref(p0.CheckpointAgeSeconds), deref(p0.NewestReportAgeSeconds))
 	}
-	if p1.NewestReportAgeSeconds != nil || p1.Owned {
-		t.Errorf("partition 1: report age %v (Kafka did not say), owned %v; want null, false", deref(p1.NewestReportAgeSeconds), p1.Owned)
+	if *p1.CheckpointAgeSeconds != 1 || p1.NewestReportAgeSeconds != nil {
+		t.Errorf("partition 1: checkpoint age %v, report age %v (Kafka did not say); want 1, null", deref(p1.CheckpointAgeSeconds), deref(p1.NewestReportAgeSeconds))
 	}
 }
 
 // TestViewJSON pins the API's field names: the page, the e2e and users' scripts read them.
 func TestViewJSON(t *testing.T) {
-	v := Build(now, "temperatures", []File{{Partition: 0, Name: "partition-0.json", ModTime: now,
+	v := Build(now, "temperatures", []Snapshot{{Partition: 0, Time: now,
 		State: state(t, logOf(0), 3, map[string][]string{"StationA": {"2000-01-01=1.25"}})}},
 		Log{Topic: "temperatures", TopicID: "ID1", Partitions: 2, StableOffsets: map[int32]int64{0: 4, 1: 0},
 			Latest: map[string][]Reading{"StationA": {{Date: "2000-01-01", Degrees: 1.25}}}})
 	want := `{"time":"2026-12-02T01:00:00Z","topic":"temperatures","topic_id":"ID1","complete":false,` +
 		`"stations":[{"station":"StationA","count":1,"sum":1.25,"avg":1.25,"start":"2000-01-01","end":"2000-01-01","partitions":[0]}],` +
-		`"partitions":[{"partition":0,"state":"ok","file":"partition-0.json","offset":3,"log_end":4,"lag":1,"checkpoint_age_seconds":0,"newest_report_age_seconds":null,` +
-		`"log":{"topic":"temperatures","topic_id":"ID1","partition":0},"owned":false,"stations":1},` +
-		`{"partition":1,"state":"unread","file":"partition-1.json","offset":null,"log_end":0,"lag":null,"checkpoint_age_seconds":null,"newest_report_age_seconds":null,"log":null,"owned":false,"stations":0}],` +
+		`"partitions":[{"partition":0,"state":"ok","offset":3,"log_end":4,"lag":1,"checkpoint_age_seconds":0,"newest_report_age_seconds":null,` +
+		`"log":{"topic":"temperatures","topic_id":"ID1","partition":0},"stations":1},` +
+		`{"partition":1,"state":"unread","offset":null,"log_end":0,"lag":null,"checkpoint_age_seconds":null,"newest_report_age_seconds":null,"log":null,"stations":0}],` +
 		`"unread":[1],"latest":{"StationA":[{"date":"2000-01-01","degrees":1.25}]}}`
 	if got := jsonOf(t, v); got != want {
 		t.Errorf("JSON\n got %s\nwant %s", got, want)
@@ -245,7 +245,7 @@ func deref[T any](p *T) any {
 	return *p
 }
 
-// A file's offset outside its log is that row's error, with the log's facts
+// A snapshot's offset outside its log is that row's error, with the log's facts
 // still shown beside it; the other rows keep theirs.
 func TestBuildRowOfAnOffsetOutsideTheLog(t *testing.T) {
 	log := healthyLog()
@@ -255,11 +255,11 @@ func TestBuildRowOfAnOffsetOutsideTheLog(t *testing.T) {
 		offset int64
 		err    string
 	}{
-		{"past the end", 999999, "the file's offset 999999 is past the log's end 50"},
-		{"below the start", 10, "the file's offset 10 is below the log's start 20"},
+		{"past the end", 999999, "the snapshot's offset 999999 is past the log's end 50"},
+		{"below the start", 10, "the snapshot's offset 10 is below the log's start 20"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			v := Build(now, "temperatures", []File{
+			v := Build(now, "temperatures", []Snapshot{
 				{Partition: 0, State: state(t, logOf(0), 90, map[string][]string{"StationA": {"2000-01-01=1"}})},
 				{Partition: 1, State: state(t, logOf(1), tc.offset, map[string][]string{"StationB": {"2000-01-01=2"}})},
 			}, log)
@@ -277,26 +277,26 @@ func TestBuildRowOfAnOffsetOutsideTheLog(t *testing.T) {
 	}
 }
 
-// Two valid files whose station adds up past what a number holds: the
+// Two valid snapshots whose station adds up past what a number holds: the
 // station says so with null numbers, the view is incomplete, and it always
 // encodes (an infinite sum once made every refresh fail).
 func TestBuildStationWhoseStatsAddUpPastANumber(t *testing.T) {
-	big := func(p int32, offset, count int64, sum float64) File {
+	big := func(p int32, offset, count int64, sum float64) Snapshot {
 		st := stats.New(offset)
 		st.Log = logOf(p)
 		st.Stations["StationA"] = &stats.Station{Count: count, Sum: sum, Start: date(t, "2000-01-01"), End: date(t, "2000-01-02")}
-		return File{Partition: p, State: st}
+		return Snapshot{Partition: p, State: st}
 	}
 	for _, tc := range []struct {
 		name  string
-		files []File
+		snaps []Snapshot
 	}{
-		{"sums to +Inf", []File{big(0, 10, 1, 1.7e308), big(1, 10, 1, 1.7e308)}},
-		{"sums to -Inf", []File{big(0, 10, 1, -1.7e308), big(1, 10, 1, -1.7e308)}},
-		{"counts past int64", []File{big(0, math.MaxInt64, math.MaxInt64, 1), big(1, math.MaxInt64, 2, 1)}},
+		{"sums to +Inf", []Snapshot{big(0, 10, 1, 1.7e308), big(1, 10, 1, 1.7e308)}},
+		{"sums to -Inf", []Snapshot{big(0, 10, 1, -1.7e308), big(1, 10, 1, -1.7e308)}},
+		{"counts past int64", []Snapshot{big(0, math.MaxInt64, math.MaxInt64, 1), big(1, math.MaxInt64, 2, 1)}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			v := Build(now, "temperatures", tc.files, Log{Topic: "temperatures", Err: errors.New("away")})
+			v := Build(now, "temperatures", tc.snaps, Log{Topic: "temperatures", Err: errors.New("away")})
 			s := v.Stations[0]
 			if s.Count != nil || s.Sum != nil || s.Avg != nil || !strings.Contains(s.Error, "add up to more than a number holds") || v.Complete {
 				t.Errorf("station %+v, complete %v; want null numbers with the reason, incomplete", s, v.Complete)

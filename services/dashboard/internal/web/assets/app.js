@@ -198,17 +198,16 @@
       if (!obj(p) || (p.state !== 'error' && p.state !== 'unread')) continue;
       seen.add(p.partition);
       if (p.state === 'error') {
-        const file = typeof p.file === 'string' && p.file ? p.file : 'its file';
         const why = typeof p.error === 'string' && p.error ? p.error : 'unknown error';
-        items.push(['partition ' + fmtText(p.partition), file + ' does not load: ' + why]);
+        items.push(['partition ' + fmtText(p.partition), 'its snapshot does not load: ' + why]);
       } else {
-        items.push(['partition ' + fmtText(p.partition), 'no file, nobody checkpoints it']);
+        items.push(['partition ' + fmtText(p.partition), 'no snapshot: nobody checkpoints it']);
       }
     }
     for (const n of arr(v.unread)) {
       if (seen.has(n)) continue;
       seen.add(n);
-      items.push(['partition ' + fmtText(n), 'no file, nobody checkpoints it']);
+      items.push(['partition ' + fmtText(n), 'no snapshot: nobody checkpoints it']);
     }
     const partitions = items.length;
     // Stations whose partitions' stats cannot be added up (null numbers).
@@ -271,8 +270,8 @@
     );
   }
 
-  const PARTITION_CELLS = ['partition num', 'state', 'file', 'offset num', 'log-end num', 'lag num',
-    'checkpoint-age num', 'report-age num', 'owned', 'stations num', 'details'];
+  const PARTITION_CELLS = ['partition num', 'state', 'offset num', 'log-end num', 'lag num',
+    'checkpoint-age num', 'report-age num', 'stations num', 'details'];
   const STATES = new Set(['ok', 'error', 'unread']);
 
   function renderPartitions(v) {
@@ -304,20 +303,17 @@
         const badge = c[1].firstChild;
         setText(badge, fmtText(p.state));
         setClass(badge, 'badge badge-' + st);
-        setText(c[2], fmtText(p.file));
-        setText(c[3], fmtExact(p.offset));
-        setText(c[4], fmtExact(p.log_end));
-        setText(c[5], fmtExact(p.lag));
-        setText(c[6], fmtAge(p.checkpoint_age_seconds));
-        setText(c[7], fmtAge(p.newest_report_age_seconds));
-        setText(c[8], p.owned === true ? 'yes' : p.owned === false ? 'no' : DASH);
-        setClass(c[8], p.owned === true ? 'owned is-yes' : 'owned');
-        setText(c[9], fmtExact(p.stations));
+        setText(c[2], fmtExact(p.offset));
+        setText(c[3], fmtExact(p.log_end));
+        setText(c[4], fmtExact(p.lag));
+        setText(c[5], fmtAge(p.checkpoint_age_seconds));
+        setText(c[6], fmtAge(p.newest_report_age_seconds));
+        setText(c[7], fmtExact(p.stations));
         let details = '';
-        if (st === 'error') details = typeof p.error === 'string' && p.error ? p.error : 'the file does not load';
-        else if (st === 'unread') details = 'no file: nobody checkpoints it';
-        setText(c[10], details);
-        setClass(c[10], st === 'error' ? 'details error' : 'details');
+        if (st === 'error') details = typeof p.error === 'string' && p.error ? p.error : 'its snapshot does not load';
+        else if (st === 'unread') details = 'no snapshot: nobody checkpoints it';
+        setText(c[8], details);
+        setClass(c[8], st === 'error' ? 'details error' : 'details');
       },
     );
     setHidden($('partitions-empty'), list.length > 0);
