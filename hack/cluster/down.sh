@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Tear down the cluster of hack/cluster/up.sh and leave nothing behind: no
-# processes (components, containerd shims, containers), no mounts, no
-# iptables chains, no network bridge or namespaces, no cgroups, no files.
+# Tear down the cluster of hack/cluster/up.sh, both nodes, and leave nothing
+# behind: no processes (components, containerd shims, containers), no
+# mounts, no iptables chains, no network bridge, veth or namespaces (the
+# second node's and its pods'), no cgroups, no files.
 # Safe to run at any point (after a failed up.sh, twice, with nothing up),
 # and verifies the result: exits non-zero if something is left.
 #
@@ -29,33 +30,25 @@ stop() {
 }
 
 # The cgroup dirs of pods: the kubelet's cgroupfs driver puts every pod
-# under "kubepods" in each v1 hierarchy (and the named systemd one).
-kubepods_cgroups() { find /sys/fs/cgroup -maxdepth 2 -type d -name kubepods 2>/dev/null; }
-
+# under "kubepods" in each v1 hierarchy (and the named systemd one), the
+# second node's under its own parent (node_cgroups, lib.sh).
 # Every process of every pod container (and the pause processes).
-pod_pids() {
-	local cg
-	for cg in $(kubepods_cgroups); do
-		find "$cg" -name cgroup.procs -exec cat {} + 2>/dev/null
-	done | sort -un
+# shellcheck disable=SC2046  # one directory a line, no spaces
+pod_pids() { cgroup_pids $(node_cgroups); }
+# Both nodes' containerd shims.
+our_shim_pids() {
+	shim_pids "$CONTAINERD_SOCK"
+	shim_pids "$NODE2_CONTAINERD_SOCK"
 }
-
-# containerd's shims re-parent to init, so stopping containerd leaves them;
-# ours are the ones given our containerd's socket.
-shim_pids() {
-	local p
-	for p in /proc/[0-9]*; do
-		[[ $(tr '\0' ' ' 2>/dev/null <"$p/cmdline") == *containerd-shim*"$CONTAINERD_SOCK"* ]] && echo "${p#/proc/}"
-	done
-	return 0
-}
+# The second node's network namespace, by inode, while its bind mount is
+# there: the check at the end makes sure nothing holds it any more.
+node2_netns=$(stat -L -c %i "$NODE2_NETNS" 2>/dev/null || true)
 
 # -------------------------------------------------------------- processes ---
 # The node first, so nothing restarts the pods while they are killed; then
 # the pods themselves and their shims, then containerd; the control plane
 # last, apiserver before etcd (the apiserver hangs on SIGTERM once etcd is gone).
-stop kube-proxy
-stop kubelet
+for c in "kube-proxy@$NODE2_NAME" "kubelet@$NODE2_NAME" kube-proxy kubelet; do stop "$c"; done
 for _ in 1 2 3 4 5; do
 	pids=$(pod_pids)
 	[[ -z $pids ]] && break
@@ -64,12 +57,13 @@ for _ in 1 2 3 4 5; do
 	sleep 0.5
 done
 [[ -z $(pod_pids) ]] || log "warning: pod processes survive: $(pod_pids | tr '\n' ' ')"
-pids=$(shim_pids)
+pids=$(our_shim_pids)
 if [[ -n $pids ]]; then
 	# shellcheck disable=SC2086
 	kill -KILL $pids 2>/dev/null || true
 	log "killed containerd shims: ${pids//$'\n'/ }"
 fi
+stop "containerd@$NODE2_NAME"
 stop containerd
 stop kube-scheduler
 stop kube-controller-manager
@@ -122,6 +116,13 @@ if ip link show "$CNI_BRIDGE" >/dev/null 2>&1; then
 	ip link delete "$CNI_BRIDGE"
 	log "deleted bridge $CNI_BRIDGE"
 fi
+# The second node's veth pair (both ends, and the route through it); its
+# netns, with its bridge, pod veths and iptables, goes when its bind mount is
+# unmounted below and no process is left in it.
+if ip link show "$NODE2_VETH" >/dev/null 2>&1; then
+	ip link delete "$NODE2_VETH"
+	log "deleted veth $NODE2_VETH"
+fi
 # Conntrack entries of pod and Service flows would outlive the rules.
 if command -v conntrack >/dev/null; then
 	for f in "-s $CLUSTER_CIDR" "-d $CLUSTER_CIDR" "-d $SERVICE_CIDR"; do
@@ -151,7 +152,7 @@ for _ in 1 2 3 4 5; do
 done
 
 # ------------------------------------------------------------------ cgroups ---
-for cg in $(kubepods_cgroups); do
+for cg in $(node_cgroups); do
 	find "$cg" -depth -type d -exec rmdir {} + 2>/dev/null || true
 done
 
@@ -180,10 +181,20 @@ left=()
 # clusters on the machine (e.g. an envtest's etcd) are not ours to judge.
 ours=$(pgrep -f -- "$CLUSTER_DIR" | grep -vx "$$" || true)
 [[ -z $ours ]] || left+=("processes ${ours//$'\n'/ }")
-[[ -z $(shim_pids) ]] || left+=("containerd shims")
-[[ -z $(kubepods_cgroups) ]] || left+=("cgroups: $(kubepods_cgroups | tr '\n' ' ')")
+[[ -z $(our_shim_pids) ]] || left+=("containerd shims")
+[[ -z $(node_cgroups) ]] || left+=("cgroups: $(node_cgroups | tr '\n' ' ')")
 [[ -z $(mounts_under "$CLUSTER_DIR" "${UNDER[@]}") ]] || left+=("mounts")
 ip link show "$CNI_BRIDGE" >/dev/null 2>&1 && left+=("bridge $CNI_BRIDGE")
+ip link show "$NODE2_VETH" >/dev/null 2>&1 && left+=("veth $NODE2_VETH")
+routes=$(ip -4 route show to match "$NODE2_POD_CIDR" | grep -v '^default' || true)
+[[ -z $routes ]] || left+=("routes: $routes")
+# The second node's netns is gone once no process is in it (nor any mount
+# of it: checked with the mounts).
+if [[ -n $node2_netns ]]; then
+	# (find fails on processes that exit while it looks: not ours to judge.)
+	in_netns=$({ find /proc/[0-9]*/ns/net -maxdepth 0 -lname "net:\[$node2_netns\]" 2>/dev/null || true; } | cut -d/ -f3 | tr '\n' ' ')
+	[[ -z $in_netns ]] || left+=("processes in $NODE2_NAME's network namespace: $in_netns")
+fi
 compgen -G '/run/netns/cni-*' >/dev/null && left+=("netns $(echo /run/netns/cni-*)")
 for ipt in iptables ip6tables; do
 	"$ipt" -S -t nat 2>/dev/null | grep -qE '^-N (KUBE|CNI)-' && left+=("$ipt nat chains")

@@ -4,8 +4,12 @@
 #   1. hack/k8s/bins.sh cluster   Kubernetes v1.34, etcd, CoreDNS, local-path, helm
 #                                 (built from the Go module proxy; cached: ~14 min
 #                                 cold on 2 cores, seconds when cached)
-#   2. hack/images/build.sh       the images, without a container engine
-#   3. hack/cluster/up.sh         a single-node cluster (root; ~20 s)
+#   2. hack/images/build.sh       the images, without a container engine;
+#      hack/images/previous.sh    and the previous chart's, from its own commit
+#                                 (the upgrade step; cached)
+#   3. hack/cluster/up.sh         a two-node cluster: the second node in a network
+#                                 namespace of its own (root; ~30 s; E2E_NODES=1:
+#                                 one node, and TestChartOnTwoNodes skips)
 #   4. hack/cluster/e2e.sh        helm install + the checks (hack/cluster/e2e)
 #   5. hack/cluster/down.sh       always, even on failure or Ctrl-C: nothing is left
 #
@@ -66,5 +70,6 @@ trap 'exit 130' INT TERM
 
 step "Kubernetes binaries (hack/k8s/bins.sh cluster)" hack/k8s/bins.sh cluster >/dev/null
 step "images (hack/images/build.sh)" hack/images/build.sh >/dev/null
-step "cluster up (hack/cluster/up.sh)" "$CLUSTER_HACK/up.sh" >/dev/null
+step "the previous chart's images, for the upgrade step (hack/images/previous.sh)" hack/images/previous.sh >/dev/null
+step "cluster up, $E2E_NODES node(s) (hack/cluster/up.sh)" "$CLUSTER_HACK/up.sh" >/dev/null
 step "helm install and checks (hack/cluster/e2e.sh${E2E_RUN:+ -run $E2E_RUN})" "$CLUSTER_HACK/e2e.sh" ${E2E_RUN:+-run "$E2E_RUN"}

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Bring up a throwaway single-node Kubernetes cluster on this machine, without
+# Bring up a throwaway two-node Kubernetes cluster on this machine, without
 # Docker: etcd, kube-apiserver, kube-controller-manager, kube-scheduler,
-# containerd, kubelet and kube-proxy as plain processes, then CoreDNS and the
-# local-path provisioner (StorageClass "standard", kind's default) as
-# Deployments. Prints the admin kubeconfig's path on stdout.
+# containerd, kubelet and kube-proxy as plain processes (node 1, the control
+# plane's, on the host), a second node's containerd, kubelet and kube-proxy
+# in a network namespace of their own (see NODE2_* in lib.sh), then CoreDNS
+# and the local-path provisioner (StorageClass "standard", kind's default)
+# as Deployments. Prints the admin kubeconfig's path on stdout.
 #
 #   hack/cluster/up.sh                 # then: export KUBECONFIG=$(...)
+#   E2E_NODES=1 hack/cluster/up.sh     # node 1 only
 #   hack/cluster/down.sh               # removes all of it
 #
 # Needs root (containerd, the kubelet, iptables), the binaries of
@@ -26,6 +29,7 @@ START=$SECONDS
 phase() { log "$* (+$((SECONDS - START))s)"; }
 
 [[ $(id -u) == 0 ]] || die "must run as root"
+[[ $E2E_NODES == 1 || $E2E_NODES == 2 ]] || die "E2E_NODES=$E2E_NODES: 1 or 2 nodes"
 if pid_of kube-apiserver >/dev/null || pid_of etcd >/dev/null; then
 	die "a cluster is already running from $CLUSTER_DIR; run hack/cluster/down.sh first"
 fi
@@ -43,6 +47,13 @@ for port in $ETCD_CLIENT_PORT $ETCD_PEER_PORT $API_PORT 10248 10249 10250 10256 
 		die "port $port is in use (another cluster?)"
 	fi
 done
+if ((E2E_NODES == 2)); then
+	! ip link show "$NODE2_VETH" >/dev/null 2>&1 || die "interface $NODE2_VETH exists (another cluster?)"
+	for net in "$NODE2_POD_CIDR" "$NODE_LINK_HOST_IP/$NODE_LINK_PREFIX"; do
+		routes=$(ip -4 route show to match "$net" | grep -v '^default' || true)
+		[[ -z $routes ]] || die "the host already routes $net ($routes): the second node's networks would clash"
+	done
+fi
 
 # -------------------------------------------------------------- packages ---
 # From Debian 12: containerd 1.6, runc, the CNI plugins (in /usr/lib/cni),
@@ -68,6 +79,7 @@ for s in "${SYSCTLS[@]}"; do
 	echo "$s=$(sysctl -n "$s")"
 done >"$CLUSTER_DIR/saved-sysctls"
 echo "$HOST_IP" >"$CLUSTER_DIR/host-ip"
+echo "$E2E_NODES" >"$CLUSTER_DIR/nodes"
 
 # Pods reach each other and Services through the bridge; iptables must see
 # bridged traffic for kube-proxy's Service rules to apply to it.
@@ -102,6 +114,11 @@ cert scheduler "/CN=system:kube-scheduler"
 cert kube-proxy "/CN=system:kube-proxy"
 cert kubelet-client "/O=system:nodes/CN=system:node:$NODE_NAME"
 cert kubelet-serving "/CN=$NODE_NAME" "DNS:$NODE_NAME,IP:$HOST_IP,IP:127.0.0.1"
+if ((E2E_NODES == 2)); then
+	# The Node authorizer lets a kubelet touch only its own node's objects.
+	cert kubelet-client-2 "/O=system:nodes/CN=system:node:$NODE2_NAME"
+	cert kubelet-serving-2 "/CN=$NODE2_NAME" "DNS:$NODE2_NAME,IP:$NODE2_IP,IP:127.0.0.1"
+fi
 # The aggregation layer's client (the controller-manager and scheduler read
 # its CA from the cluster and log an error every minute without one).
 cert front-proxy-client "/CN=front-proxy-client"
@@ -109,7 +126,9 @@ cert front-proxy-client "/CN=front-proxy-client"
 openssl_quiet genrsa -out "$PKI/sa.key" 2048
 openssl_quiet rsa -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub"
 
-# kubeconfig NAME CERT: a kubeconfig for identity CERT.
+# kubeconfig FILE CERT [SERVER]: a kubeconfig for identity CERT, at
+# CLUSTER_DIR/FILE.kubeconfig. The second node reaches the API server on the
+# host's address (127.0.0.1 is its own netns's).
 kubeconfig() {
 	cat >"$CLUSTER_DIR/$1.kubeconfig" <<-EOF
 		apiVersion: v1
@@ -117,7 +136,7 @@ kubeconfig() {
 		clusters:
 		- name: $CLUSTER_NAME
 		  cluster:
-		    server: https://127.0.0.1:$API_PORT
+		    server: https://${3:-127.0.0.1}:$API_PORT
 		    certificate-authority: $PKI/ca.crt
 		users:
 		- name: $2
@@ -136,35 +155,12 @@ kubeconfig controller-manager controller-manager
 kubeconfig scheduler scheduler
 kubeconfig kube-proxy kube-proxy
 kubeconfig kubelet kubelet-client
+if ((E2E_NODES == 2)); then
+	mkdir -p "$NODE2_DIR"
+	kubeconfig "$NODE2_NAME/kubelet" kubelet-client-2 "$HOST_IP"
+	kubeconfig "$NODE2_NAME/kube-proxy" kube-proxy "$HOST_IP"
+fi
 
-# start NAME CMD...: run a component in its own session (so a Ctrl-C in the
-# caller's terminal does not reach it), log to logs/NAME.log, record its pid.
-# Without job control bash does not make the child a group leader, so setsid
-# execs in place and $! is the component's own pid.
-# All fds are redirected (3, our stdout, is closed): a daemon holding the
-# caller's pipe open would make $(hack/cluster/up.sh) wait for it forever.
-start() {
-	local name=$1
-	shift
-	setsid "$@" </dev/null >>"$LOGS/$name.log" 2>&1 3>&- &
-	echo $! >"$PIDS/$name.pid"
-}
-# check_alive NAME: fail with the end of its log if NAME has exited.
-check_alive() {
-	pid_of "$1" >/dev/null && return
-	tail -n 30 "$LOGS/$1.log" >&2
-	die "$1 exited during startup (log: $LOGS/$1.log)"
-}
-# wait_up SECONDS NAME CMD...: wait for CMD, failing early if NAME died.
-wait_up() {
-	local timeout=$1 name=$2 deadline=$((SECONDS + $1))
-	shift 2
-	until "$@" >/dev/null 2>&1; do
-		check_alive "$name"
-		((SECONDS < deadline)) || die "$name not ready after ${timeout}s (log: $LOGS/$name.log)"
-		sleep 0.5
-	done
-}
 curl_admin() { curl -sf --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key" "$@"; }
 
 # ------------------------------------------------------------ control plane ---
@@ -208,6 +204,7 @@ start kube-controller-manager "$K8S_BIN/kube-controller-manager" \
 	--root-ca-file "$PKI/ca.crt" --service-account-private-key-file "$PKI/sa.key" \
 	--use-service-account-credentials=true \
 	--cluster-signing-cert-file "$PKI/ca.crt" --cluster-signing-key-file "$PKI/ca.key" \
+	--node-monitor-grace-period "$NODE_MONITOR_GRACE_PERIOD" --node-monitor-period 1s \
 	--profiling=false --v 1
 start kube-scheduler "$K8S_BIN/kube-scheduler" \
 	--kubeconfig "$CLUSTER_DIR/scheduler.kubeconfig" \
@@ -215,9 +212,11 @@ start kube-scheduler "$K8S_BIN/kube-scheduler" \
 	--authorization-kubeconfig "$CLUSTER_DIR/scheduler.kubeconfig" \
 	--bind-address 127.0.0.1 --leader-elect=false --profiling=false --v 1
 
-# ------------------------------------------------------------------- node ---
-phase "containerd"
-mkdir -p "$CLUSTER_DIR/containerd" "$CLUSTER_DIR/cni/net.d"
+# ------------------------------------------------------------------ nodes ---
+# Each node's configuration is written by the functions below, for node 1
+# (the host) and the second node (its own directory, socket, netns address).
+
+# containerd_config DIR SOCKET CNI_DIR [NETNS_UNDER_STATE]: DIR/config.toml.
 # CRI settings these VMs need:
 #  - restrict_oom_score_adj: the VM withholds CAP_SYS_RESOURCE, so no process
 #    may lower its oom_score_adj; without this every sandbox fails in runc
@@ -225,26 +224,32 @@ mkdir -p "$CLUSTER_DIR/containerd" "$CLUSTER_DIR/cni/net.d"
 #  - sandbox_image: the locally built pause image; nothing can be pulled.
 #  - disable_apparmor: no AppArmor in this kernel.
 #  - SystemdCgroup = false: no systemd here; cgroupfs, as the kubelet.
-#  - Every path under CLUSTER_DIR so down.sh can remove it (runc's state too).
-cat >"$CLUSTER_DIR/containerd/config.toml" <<EOF
+#  - Every path under DIR so down.sh can remove it (runc's state too); the
+#    second node's pod network namespaces too (netns_mounts_under_state_dir),
+#    so that /run/netns holds node 1's only.
+containerd_config() {
+	local dir=$1 sock=$2 cni=$3 netns_under_state=${4:-false}
+	mkdir -p "$dir"
+	cat >"$dir/config.toml" <<EOF
 version = 2
-root = "$CLUSTER_DIR/containerd/root"
-state = "$CLUSTER_DIR/containerd/state"
+root = "$dir/root"
+state = "$dir/state"
 disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs",
   "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper",
   "io.containerd.tracing.processor.v1.otlp", "io.containerd.internal.v1.tracing"]
 
 [grpc]
-  address = "$CONTAINERD_SOCK"
+  address = "$sock"
 
 [plugins."io.containerd.internal.v1.opt"]
-  path = "$CLUSTER_DIR/containerd/opt"
+  path = "$dir/opt"
 
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "$IMG_PAUSE"
   restrict_oom_score_adj = true
   disable_apparmor = true
   enable_selinux = false
+  netns_mounts_under_state_dir = $netns_under_state
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "overlayfs"
     default_runtime_name = "runc"
@@ -252,15 +257,23 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
       runtime_type = "io.containerd.runc.v2"
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
         SystemdCgroup = false
-        Root = "$CLUSTER_DIR/runc"
+        Root = "$dir/runc"
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
-    conf_dir = "$CLUSTER_DIR/cni/net.d"
+    conf_dir = "$cni/net.d"
 EOF
-# One bridge for the node's pods, addresses from host-local, masquerade to
-# the outside, hairpin so a pod can reach itself through a Service; portmap
-# for hostPort. (containerd sets up each pod's loopback itself.)
-cat >"$CLUSTER_DIR/cni/net.d/10-weather-e2e.conflist" <<EOF
+}
+
+# cni_config CNI_DIR POD_CIDR: the node's network (CNI_DIR/net.d). One bridge for the
+# node's pods, addresses from host-local, hairpin so a pod can reach itself
+# through a Service; portmap for hostPort. (containerd sets up each pod's
+# loopback itself.) No ipMasq: the bridge plugin would masquerade pod to pod
+# traffic between the nodes too; MASQ_CHAIN masquerades only what leaves the
+# cluster network.
+cni_config() {
+	local dir=$1 cidr=$2
+	mkdir -p "$dir/net.d"
+	cat >"$dir/net.d/10-weather-e2e.conflist" <<EOF
 {
   "cniVersion": "1.0.0",
   "name": "weather-e2e",
@@ -269,55 +282,58 @@ cat >"$CLUSTER_DIR/cni/net.d/10-weather-e2e.conflist" <<EOF
       "type": "bridge",
       "bridge": "$CNI_BRIDGE",
       "isGateway": true,
-      "ipMasq": true,
+      "ipMasq": false,
       "hairpinMode": true,
       "ipam": {
         "type": "host-local",
-        "ranges": [[{"subnet": "$POD_CIDR"}]],
+        "ranges": [[{"subnet": "$cidr"}]],
         "routes": [{"dst": "0.0.0.0/0"}],
-        "dataDir": "$CLUSTER_DIR/cni/networks"
+        "dataDir": "$dir/networks"
       }
     },
     {"type": "portmap", "capabilities": {"portMappings": true}}
   ]
 }
 EOF
-start containerd containerd --config "$CLUSTER_DIR/containerd/config.toml"
-wait_up 30 containerd ctr version
+}
 
-phase "import images"
-"$CLUSTER_HACK/load.sh" >&2
-
-phase "kubelet"
-# An empty resolv.conf: pods with dnsPolicy Default (CoreDNS) get no
-# upstream, and the host's resolvers (unreachable from pods) leak nowhere.
-: >"$CLUSTER_DIR/kubelet-resolv.conf"
-mkdir -p "$KUBELET_ROOT"
-cat >"$CLUSTER_DIR/kubelet-config.yaml" <<EOF
+# kubelet_config FILE SOCKET ADDRESS NODE_DIR CGROUP_ROOT CERT: a kubelet's
+# configuration; CERT is its serving certificate in PKI.
+# How fast a stopped node is noticed: the kubelet renews its Lease every
+# nodeLeaseDurationSeconds/4 (2 s), and kube-controller-manager marks a
+# node NotReady NODE_MONITOR_GRACE_PERIOD after its last renewal; see there.
+kubelet_config() {
+	local file=$1 sock=$2 address=$3 dir=$4 cgroup_root=$5 cert=$6
+	cat >"$file" <<EOF
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
-containerRuntimeEndpoint: unix://$CONTAINERD_SOCK
+containerRuntimeEndpoint: unix://$sock
 # No systemd; cgroup v1 is deprecated and refused from 1.35 unless allowed.
 cgroupDriver: cgroupfs
 failCgroupV1: false
 failSwapOn: false
+# The parent of this node's pod cgroups (kubepods beneath it).
+cgroupRoot: $cgroup_root
 # No CAP_SYS_RESOURCE: the kubelet may not lower its own oom_score_adj.
 oomScoreAdj: 0
 resolvConf: $CLUSTER_DIR/kubelet-resolv.conf
 clusterDNS: [$DNS_SERVICE_IP]
 clusterDomain: $CLUSTER_DOMAIN
-podLogsDir: $CLUSTER_DIR/pod-logs
-address: $HOST_IP
+podLogsDir: $dir/pod-logs
+address: $address
 readOnlyPort: 0
 healthzBindAddress: 127.0.0.1
-tlsCertFile: $PKI/kubelet-serving.crt
-tlsPrivateKeyFile: $PKI/kubelet-serving.key
+tlsCertFile: $PKI/$cert.crt
+tlsPrivateKeyFile: $PKI/$cert.key
 authentication:
   anonymous: {enabled: false}
   webhook: {enabled: true}
   x509: {clientCAFile: $PKI/ca.crt}
 authorization:
   mode: Webhook
+nodeLeaseDurationSeconds: $NODE_LEASE_SECONDS
+nodeStatusUpdateFrequency: 4s
+nodeStatusReportFrequency: 1m
 # Images exist only locally: never garbage-collect them during a run.
 imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
@@ -326,19 +342,19 @@ evictionHard:
   nodefs.available: 2%
   imagefs.available: 2%
 EOF
-start kubelet "$K8S_BIN/kubelet" --config "$CLUSTER_DIR/kubelet-config.yaml" \
-	--kubeconfig "$CLUSTER_DIR/kubelet.kubeconfig" --root-dir "$KUBELET_ROOT" \
-	--hostname-override "$NODE_NAME" --node-ip "$HOST_IP" --v 1
+}
 
-phase "kube-proxy"
-cat >"$CLUSTER_DIR/kube-proxy-config.yaml" <<EOF
+# kube_proxy_config FILE NODE KUBECONFIG: a kube-proxy's configuration (its
+# metrics and health on its netns's loopback).
+kube_proxy_config() {
+	cat >"$1" <<EOF
 apiVersion: kubeproxy.config.k8s.io/v1alpha1
 kind: KubeProxyConfiguration
 clientConnection:
-  kubeconfig: $CLUSTER_DIR/kube-proxy.kubeconfig
+  kubeconfig: $3
 mode: iptables
 clusterCIDR: $CLUSTER_CIDR
-hostnameOverride: $NODE_NAME
+hostnameOverride: $2
 # No CAP_SYS_RESOURCE (see the kubelet).
 oomScoreAdj: 0
 # Leave the host's conntrack sysctls and route_localnet as they are.
@@ -352,12 +368,86 @@ iptables:
 metricsBindAddress: 127.0.0.1:10249
 healthzBindAddress: 127.0.0.1:10256
 EOF
+}
+
+# masquerade: pods' traffic to outside the cluster network leaves with the
+# host's address (as kind's kindnet does it); between pods, on one node or
+# two, it is routed as it is. On the host only: the second node's pods
+# leave through it.
+masquerade() {
+	iptables -t nat -N "$MASQ_CHAIN"
+	iptables -t nat -A "$MASQ_CHAIN" -d "$CLUSTER_CIDR" -j RETURN
+	iptables -t nat -A "$MASQ_CHAIN" -j MASQUERADE
+	iptables -t nat -A POSTROUTING -s "$CLUSTER_CIDR" -m comment --comment "weather-e2e: pods leaving the cluster network" -j "$MASQ_CHAIN"
+}
+
+# An empty resolv.conf: pods with dnsPolicy Default (CoreDNS) get no
+# upstream, and the host's resolvers (unreachable from pods) leak nowhere.
+: >"$CLUSTER_DIR/kubelet-resolv.conf"
+
+phase "node $NODE_NAME: containerd"
+containerd_config "$CLUSTER_DIR/containerd" "$CONTAINERD_SOCK" "$CLUSTER_DIR/cni"
+cni_config "$CLUSTER_DIR/cni" "$POD_CIDR"
+masquerade
+start containerd containerd --config "$CLUSTER_DIR/containerd/config.toml"
+wait_up 30 containerd ctr version
+
+if ((E2E_NODES == 2)); then
+	phase "node $NODE2_NAME: network namespace, veth, routes, containerd"
+	# The netns, held by a bind mount (no process needed to keep it).
+	touch "$NODE2_NETNS"
+	unshare --net="$NODE2_NETNS" true
+	in_node2 ip link set lo up
+	# The veth pair, made inside and its peer given to this (the host's) netns.
+	in_node2 ip link add eth0 type veth peer name "$NODE2_VETH" netns $$
+	ip addr add "$NODE_LINK_HOST_IP/$NODE_LINK_PREFIX" dev "$NODE2_VETH"
+	in_node2 ip addr add "$NODE2_IP/$NODE_LINK_PREFIX" dev eth0
+	# Its own sysctls: a new netns forwards nothing by default.
+	in_node2 sysctl -qw net.ipv4.ip_forward=1 net.bridge.bridge-nf-call-iptables=1 net.bridge.bridge-nf-call-ip6tables=1
+	node2_link_up
+	# The parent of its pods' cgroups, in every hierarchy (the kubelet
+	# requires its cgroupRoot to exist); cpuset's needs its CPUs and memory
+	# nodes before anything can join.
+	for h in /sys/fs/cgroup/*/; do
+		[[ -e $h/cgroup.procs ]] && mkdir -p "$h$NODE2_CGROUP"
+	done
+	cat /sys/fs/cgroup/cpuset/cpuset.cpus >"/sys/fs/cgroup/cpuset/$NODE2_CGROUP/cpuset.cpus"
+	cat /sys/fs/cgroup/cpuset/cpuset.mems >"/sys/fs/cgroup/cpuset/$NODE2_CGROUP/cpuset.mems"
+	containerd_config "$NODE2_DIR/containerd" "$NODE2_CONTAINERD_SOCK" "$NODE2_DIR/cni" true
+	cni_config "$NODE2_DIR/cni" "$NODE2_POD_CIDR"
+	node2_containerd
+fi
+
+phase "import images"
+"$CLUSTER_HACK/load.sh" >&2
+
+phase "node $NODE_NAME: kubelet, kube-proxy"
+mkdir -p "$KUBELET_ROOT"
+kubelet_config "$CLUSTER_DIR/kubelet-config.yaml" "$CONTAINERD_SOCK" "$HOST_IP" "$CLUSTER_DIR" / kubelet-serving
+start kubelet "$K8S_BIN/kubelet" --config "$CLUSTER_DIR/kubelet-config.yaml" \
+	--kubeconfig "$CLUSTER_DIR/kubelet.kubeconfig" --root-dir "$KUBELET_ROOT" \
+	--hostname-override "$NODE_NAME" --node-ip "$HOST_IP" --v 1
+kube_proxy_config "$CLUSTER_DIR/kube-proxy-config.yaml" "$NODE_NAME" "$CLUSTER_DIR/kube-proxy.kubeconfig"
 start kube-proxy "$K8S_BIN/kube-proxy" --config "$CLUSTER_DIR/kube-proxy-config.yaml" --v 1
 
 wait_up 60 kubelet curl -sf http://127.0.0.1:10248/healthz
 wait_up 60 kubelet kubectl get node "$NODE_NAME"
 kubectl wait --for=condition=Ready "node/$NODE_NAME" --timeout=60s >&2
 wait_up 30 kube-proxy curl -sf http://127.0.0.1:10256/healthz
+# As on kind: the control plane's node is labelled so; the cluster's own
+# add-ons stay on it (below), so that stopping the second node never takes
+# the cluster's DNS or storage with it. Untainted: any pod may run on it.
+kubectl label node "$NODE_NAME" node-role.kubernetes.io/control-plane= >&2
+
+if ((E2E_NODES == 2)); then
+	phase "node $NODE2_NAME: kubelet, kube-proxy"
+	mkdir -p "$NODE2_KUBELET_ROOT"
+	kubelet_config "$NODE2_DIR/kubelet-config.yaml" "$NODE2_CONTAINERD_SOCK" "$NODE2_IP" "$NODE2_DIR" "/$NODE2_CGROUP" kubelet-serving-2
+	kube_proxy_config "$NODE2_DIR/kube-proxy-config.yaml" "$NODE2_NAME" "$NODE2_DIR/kube-proxy.kubeconfig"
+	node2_kubelet
+	wait_up 60 "kubelet@$NODE2_NAME" kubectl get node "$NODE2_NAME"
+	kubectl wait --for=condition=Ready "node/$NODE2_NAME" --timeout=60s >&2
+fi
 
 # ---------------------------------------------------------------- add-ons ---
 phase "CoreDNS, local-path-provisioner"
@@ -368,6 +458,7 @@ sed -e "s|@DNS_SERVICE_IP@|$DNS_SERVICE_IP|g" -e "s|@CLUSTER_DOMAIN@|$CLUSTER_DO
 	-e "s|@IMG_COREDNS@|$IMG_COREDNS|g" "$CLUSTER_HACK/addons/coredns.yaml" |
 	kubectl apply -f - >&2
 sed -e "s|@LOCAL_PATH_DIR@|$LOCAL_PATH_DIR|g" -e "s|@IMG_LOCAL_PATH@|$IMG_LOCAL_PATH|g" \
+	-e "s|@NODE2_NAME@|$NODE2_NAME|g" -e "s|@NODE2_LOCAL_PATH_DIR@|$NODE2_LOCAL_PATH_DIR|g" \
 	-e "s|@IMG_BUSYBOX@|$IMG_BUSYBOX|g" "$CLUSTER_HACK/addons/local-path-storage.yaml" |
 	kubectl apply -f - >&2
 kubectl -n kube-system rollout status deployment/coredns --timeout=120s >&2
@@ -376,6 +467,11 @@ wait_up 60 kube-controller-manager kubectl -n default get serviceaccount default
 # Service routing works end to end once the cluster DNS answers on its
 # Service IP (kube-proxy has synced the CoreDNS endpoints) from the host.
 wait_up 60 kube-proxy busybox nslookup "kubernetes.default.svc.$CLUSTER_DOMAIN" "$DNS_SERVICE_IP"
+if ((E2E_NODES == 2)); then
+	# And from the second node's netns, through its own kube-proxy's rules
+	# and the route to node 1's pods.
+	wait_up 60 "kube-proxy@$NODE2_NAME" in_node2 busybox nslookup "kubernetes.default.svc.$CLUSTER_DOMAIN" "$DNS_SERVICE_IP"
+fi
 
 phase "cluster ready: KUBECONFIG=$KUBECONFIG_ADMIN"
 echo "$KUBECONFIG_ADMIN" >&3

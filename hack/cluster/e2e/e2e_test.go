@@ -21,21 +21,27 @@ import (
 // TestChart installs the chart with helm on the e2e cluster and proves, with
 // kubectl and an independent recount of the topic:
 //   - every pod becomes ready;
-//   - the partition files appear on the consumers' volume and grow;
+//   - the partition files appear on the consumer pods' volumes (one each,
+//     the StatefulSet's volumeClaimTemplates) and grow;
 //   - `kubectl logs` of the debug pod shows records (the generated ones);
 //   - the stats equal a recount of the topic (nothing lost, nothing counted
-//     twice), after each of: steady state; consumer pods deleted mid-stream
-//     (one gracefully, one killed), which resume from their checkpoints; the
-//     consumers scaled to zero and back; scaled out by one and back, with
-//     the chart's partition controller moving partitions between pods
-//     (2 -> 3 -> 1 -> 0 -> 2, every assignment logged); the
+//     twice) — every file on every consumer volume (a partition's newest on
+//     the pod that reads it, older ones a pod kept of a partition it gave
+//     up) and every partition's newest snapshot (<topic>-snapshots), each
+//     at its own offset — after each of: steady state; consumer pods
+//     deleted mid-stream (one gracefully, one killed), which resume from
+//     their checkpoints on their own volumes; the consumers scaled to zero
+//     and back; scaled out by one and back, with the chart's partition
+//     controller moving partitions between pods (2 -> 3 -> 1 -> 0 -> 2,
+//     every assignment logged), each moved partition continuing on its new
+//     pod from its snapshot (its log says so), none from offset 0; the
 //     broker pod deleted, which comes back with its data while the pipeline
 //     recovers;
 //   - at each of those points the dashboard, read through its Service (the
-//     API server's service proxy), shows every partition "ok" (its file,
-//     owned by a consumer while there are any, Kafka's log end and the lag)
-//     and per station exactly the recount's count, sum, start and end at
-//     the offsets it shows; and it serves its page;
+//     API server's service proxy), shows every partition "ok" (its snapshot,
+//     caught up with the files, Kafka's log end and the lag) and per
+//     station exactly the recount's count, sum, start and end at the
+//     offsets it shows; and it serves its page;
 //   - `helm test` passes: the chart's test pod runs the dashboard's check
 //     (every partition ok, the files advance, the lag bounded);
 //   - after each delete and scale step every partition's
@@ -58,14 +64,14 @@ func TestChart(t *testing.T) {
 	s := newSuite(t, env("E2E_NAMESPACE", "weather-e2e"))
 	s.phase("helm install (all workloads ready: --wait)", s.install)
 	s.phase("all pods ready", s.allReady)
-	s.phase("partition files appear on the volume and grow", s.filesGrow)
+	s.phase("partition files appear on the pods' volumes and grow", s.filesGrow)
 	s.phase("stats = recount of the topic (steady state)", func() error { return s.checkStats("steady state") })
 	s.phase("the dashboard serves its page and API through its Service", s.dashboardPage)
-	s.phase("helm test passes (the dashboard's check: files advance, lag bounded)", s.helmTest)
+	s.phase("helm test passes (the dashboard's check: checkpoints advance, lag bounded)", s.helmTest)
 	s.phase("kubectl logs of the debug pod shows records", s.debugLogs)
 	s.phase("consumer pods deleted mid-stream resume from their checkpoints", s.deleteConsumers)
 	s.phase("consumers scaled to 0 and back", s.scaleConsumers)
-	s.phase("consumers scaled 2 -> 3 -> 1 -> 0 -> 2 (the controller reassigns partitions)", s.scaleOut)
+	s.phase("consumers scaled 2 -> 3 -> 1 -> 0 -> 2 (the controller reassigns partitions; moved ones restore from their snapshots)", s.scaleOut)
 	s.phase("broker pod deleted: back with its data, pipeline recovers", s.deleteBroker)
 	s.phase("all pods ready at the end", s.allReady)
 }
@@ -113,15 +119,16 @@ type suite struct {
 	start   time.Time
 
 	// Learned after the install.
-	kafka      Kafka
-	seed       uint64
-	partitions int32
-	dataDir    string // the consumers' volume, on this host
-	consumers  string // the consumers' StatefulSet
-	replicas   int
-	dashboard  string // the dashboard's Service
-	dashPort   string // and its port
-	httpPort   string // the consumer pods' HTTP port (/metrics)
+	kafka          Kafka
+	seed           uint64
+	partitions     int32
+	consumers      string            // the consumers' StatefulSet
+	claimTemplates string            // its volumeClaimTemplates' names: "stats", a volume per pod
+	hostDirs       map[string]string // its pods' claims -> their PVs' directories on this host (volumes_test.go)
+	replicas       int
+	dashboard      string // the dashboard's Service
+	dashPort       string // and its port
+	httpPort       string // the consumer pods' HTTP port (/metrics)
 
 	phases []phaseResult
 }
@@ -182,7 +189,24 @@ func (s *suite) install() error {
 	if err := s.helmInstall(); err != nil {
 		return err
 	}
-	return s.learn()
+	if err := s.learn(); err != nil {
+		return err
+	}
+	return s.perPodVolumes()
+}
+
+// perPodVolumes: the consumers' StatefulSet gives each pod a volume of its
+// own (volumeClaimTemplates "stats"), and mounts no claim shared by pods.
+func (s *suite) perPodVolumes() error {
+	shared, err := s.kubectl("get", "statefulset", s.consumers, "-o",
+		"jsonpath={.spec.template.spec.volumes[?(@.persistentVolumeClaim)].persistentVolumeClaim.claimName}")
+	if err != nil {
+		return err
+	}
+	if s.claimTemplates != "stats" || shared != "" {
+		return fmt.Errorf("statefulset %s: volumeClaimTemplates %q and shared claims %q, want a volume per pod (stats) and none shared", s.consumers, s.claimTemplates, shared)
+	}
+	return nil
 }
 
 // freshNamespace deletes the test namespace, also when run again on a
@@ -232,7 +256,8 @@ func (s *suite) learn() error {
 		return err
 	}
 
-	// The consumers' StatefulSet and the host directory behind its volume.
+	// The consumers' StatefulSet; its pods' volumes are found as they come
+	// (volumes_test.go).
 	if s.consumers, err = s.kubectl("get", "statefulset", "-l", s.selector("consumer"), "-o", "jsonpath={.items[0].metadata.name}"); err != nil {
 		return err
 	}
@@ -243,23 +268,10 @@ func (s *suite) learn() error {
 	if s.replicas, err = strconv.Atoi(rep); err != nil {
 		return fmt.Errorf("replicas %q: %w", rep, err)
 	}
-	claim, err := s.kubectl("get", "statefulset", s.consumers, "-o",
-		"jsonpath={.spec.template.spec.volumes[?(@.persistentVolumeClaim)].persistentVolumeClaim.claimName}")
-	if err != nil {
+	if s.claimTemplates, err = s.kubectl("get", "statefulset", s.consumers, "-o", "jsonpath={.spec.volumeClaimTemplates[*].metadata.name}"); err != nil {
 		return err
 	}
-	pv, err := s.kubectl("get", "pvc", claim, "-o", "jsonpath={.spec.volumeName}")
-	if err != nil {
-		return err
-	}
-	path, err := s.kubectl("get", "pv", pv, "-o", "jsonpath={.spec.hostPath.path}{.spec.local.path}")
-	if err != nil {
-		return err
-	}
-	if path == "" {
-		return fmt.Errorf("PV %s of PVC %s is neither hostPath nor local", pv, claim)
-	}
-	s.dataDir = path
+	s.hostDirs = nil
 
 	// The dashboard's Service (the chart's default: dashboard.enabled).
 	svc, err := s.kubectl("get", "service", "-l", s.selector("dashboard"), "-o",
@@ -276,8 +288,8 @@ func (s *suite) learn() error {
 		`jsonpath={.spec.template.spec.containers[?(@.name=="consumer")].ports[?(@.name=="http")].containerPort}`); err != nil {
 		return err
 	}
-	s.t.Logf("kafka %s (DNS %s), topic %q with %d partitions, seed %d; consumers: statefulset %s, %d replicas, volume %s = %s; dashboard: service %s port %s",
-		s.kafka.Bootstrap, s.kafka.DNS, s.kafka.Topic, s.partitions, s.seed, s.consumers, s.replicas, claim, s.dataDir, s.dashboard, s.dashPort)
+	s.t.Logf("kafka %s (DNS %s), topic %q with %d partitions, seed %d; consumers: statefulset %s, %d replicas, claims stats-%[6]s-N; dashboard: service %[8]s port %[9]s",
+		s.kafka.Bootstrap, s.kafka.DNS, s.kafka.Topic, s.partitions, s.seed, s.consumers, s.replicas, s.dashboard, s.dashPort)
 	return nil
 }
 
@@ -304,20 +316,6 @@ func (s *suite) allReady() error {
 }
 
 // ------------------------------------------------------------------ files ---
-
-// files reads all partition files, failing if one is missing.
-func (s *suite) files() (map[int32]File, error) {
-	files, err := ReadFiles(s.dataDir, s.partitions)
-	if err != nil {
-		return nil, err
-	}
-	for p := range s.partitions {
-		if _, ok := files[p]; !ok {
-			return files, fmt.Errorf("no partition-%d.json in %s", p, s.dataDir)
-		}
-	}
-	return files, nil
-}
 
 // waitOffsets waits until every file's offset is at least min[p] (strictly
 // more if strict).
@@ -351,16 +349,30 @@ func (s *suite) filesGrow() error {
 	if err != nil {
 		return err
 	}
-	s.t.Logf("files present in %s: offsets %v", s.dataDir, Offsets(first))
+	claims, err := s.consumerClaims()
+	if err != nil {
+		return err
+	}
+	s.t.Logf("files present on the volumes %v: offsets %v", claims, Offsets(first))
 	return s.waitOffsets("files grow", 2*time.Minute, Offsets(first), true)
 }
 
 // checkStats compares the files and the dashboard with an independent
 // recount of the topic, and the topic with the producer's generated stream.
 func (s *suite) checkStats(when string) error {
-	files, err := s.files()
+	// Every consumer volume's files: per partition the newest (on the pod
+	// that reads it now, or last did), and the older ones a pod kept of a
+	// partition it gave up — each must be the partition's state at its
+	// offset all the same.
+	vols, err := s.volumes()
 	if err != nil {
 		return err
+	}
+	files, where := newest(vols)
+	for p := range s.partitions {
+		if _, ok := files[p]; !ok {
+			return fmt.Errorf("no partition-%d.json on any consumer volume (%d volumes)", p, len(vols))
+		}
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, 3*time.Minute)
 	defer cancel()
@@ -368,26 +380,57 @@ func (s *suite) checkStats(when string) error {
 	if err != nil {
 		return fmt.Errorf("topic offsets: %w", err)
 	}
-	for p, f := range files {
-		if f.Offset > end[p] {
-			return fmt.Errorf("partition %d: file offset %d is beyond the topic's end %d", p, f.Offset, end[p])
-		}
-		if f.Log.Topic != s.kafka.Topic || f.Log.Partition != p || f.Log.TopicID == "" {
-			return fmt.Errorf("partition %d: the file's log is %+v, want topic %s, its ID, partition %d", p, f.Log, s.kafka.Topic, p)
+	topicID := files[0].Log.TopicID
+	for _, v := range vols {
+		for p, f := range v.files {
+			if f.Offset > end[p] {
+				return fmt.Errorf("%s: partition %d: file offset %d is beyond the topic's end %d", v.claim, p, f.Offset, end[p])
+			}
+			if f.Log.Topic != s.kafka.Topic || f.Log.Partition != p || f.Log.TopicID == "" || f.Log.TopicID != topicID {
+				return fmt.Errorf("%s: partition %d: the file's log is %+v, want topic %s, ID %s, partition %d", v.claim, p, f.Log, s.kafka.Topic, topicID, p)
+			}
 		}
 	}
-	// The dashboard, once it shows a refresh after these files (its files
-	// are then at these offsets or later: a file only moves forward).
+	// The dashboard, once it shows a refresh after these files (its
+	// snapshots are then at these offsets or later: a file only moves
+	// forward, and its snapshot follows it).
 	dash, err := s.dashboardView(when, files)
 	if err != nil {
 		return err
 	}
+	// The snapshot topic's newest state of every partition, read after the
+	// dashboard showed them caught up: one for every partition.
+	snaps, err := s.snapshots(ctx, topicID)
+	if err != nil {
+		return err
+	}
+	if len(snaps) != int(s.partitions) {
+		return fmt.Errorf("%s: snapshots of partitions %v, want all %d", when, verify.SortedKeys(snaps), s.partitions)
+	}
+	also := []map[int32]int64{dash.Offsets(), Offsets(snaps)}
+	for _, v := range vols {
+		also = append(also, Offsets(v.files))
+	}
 	start := time.Now()
-	rc, err := s.kafka.Recount(ctx, Offsets(files), s.seed, dash.Offsets())
+	rc, err := s.kafka.Recount(ctx, Offsets(files), s.seed, also...)
 	if err != nil {
 		return err
 	}
 	diffs := append(Compare(files, rc), rc.StreamErrors...)
+	var older []string
+	for _, v := range vols {
+		stale := map[int32]File{}
+		for p, f := range v.files {
+			if where[p] != v.claim {
+				stale[p] = f
+				older = append(older, fmt.Sprintf("%s partition %d at %d", v.claim, p, f.Offset))
+			}
+		}
+		diffs = append(diffs, CompareAt(v.claim+" (a partition it gave up)", stale, rc)...)
+	}
+	diffs = append(diffs, CompareAt(s.kafka.Topic+"-snapshots", snaps, rc)...)
+	slices.Sort(older)
+	s.t.Logf("%s: newest files on %v, at %v; older files %v; snapshots at %v", when, where, Offsets(files), older, Offsets(snaps))
 	var total int64
 	for _, p := range verify.SortedKeys(files) {
 		total += rc.Records[p]
@@ -413,24 +456,18 @@ func (s *suite) checkStats(when string) error {
 }
 
 // dashboardView reads the dashboard's /api/v1/stations and
-// /api/v1/partitions through its Service until both are of one view that
-// is a refresh after files and shows every partition of the topic "ok"
-// (CheckDashboardPartitions), and returns that view. Its partitions are
-// owned while the consumers have pods. The log ends it shows are checked
-// against the topic's end read after it.
+// /api/v1/partitions through its Service until both are of one view whose
+// snapshots are caught up with files and that shows every partition of the
+// topic "ok" (CheckDashboardPartitions), and returns that view. The log
+// ends it shows are checked against the topic's end read after it.
 func (s *suite) dashboardView(when string, files map[int32]File) (Dashboard, error) {
-	rep, err := s.kubectl("get", "statefulset", s.consumers, "-o", "jsonpath={.spec.replicas}")
-	if err != nil {
-		return Dashboard{}, err
-	}
-	owned := rep != "0"
 	topicID := files[0].Log.TopicID
 	// Polled: one log line for all the requests, not one per request.
 	k := s.k
 	k.Log = func(string, ...any) {}
 	var d Dashboard
 	polls, start := 0, time.Now()
-	err = Eventually(s.ctx, 2*time.Minute, time.Second, func() error {
+	err := Eventually(s.ctx, 2*time.Minute, time.Second, func() error {
 		polls++
 		stations, err := k.ServiceGet(s.ctx, s.dashboard, s.dashPort, "/api/v1/stations")
 		if err != nil {
@@ -443,7 +480,7 @@ func (s *suite) dashboardView(when string, files map[int32]File) (Dashboard, err
 		if d, err = ParseDashboard(stations, partitions); err != nil {
 			return err
 		}
-		return CheckDashboardPartitions(d, s.partitions, s.kafka.Topic, topicID, Offsets(files), owned)
+		return CheckDashboardPartitions(d, s.partitions, s.kafka.Topic, topicID, Offsets(files))
 	})
 	s.t.Logf("%s: $ kubectl get --raw /api/v1/namespaces/%s/services/http:%s:%s/proxy/api/v1/{stations,partitions}: %d polls in %s",
 		when, s.k.Namespace, s.dashboard, s.dashPort, polls, time.Since(start).Round(time.Millisecond))
@@ -459,7 +496,7 @@ func (s *suite) dashboardView(when string, files map[int32]File) (Dashboard, err
 		if *p.LogEnd > end[p.Partition] {
 			return d, fmt.Errorf("%s: the dashboard shows partition %d's log end at %d, beyond the topic's end %d", when, p.Partition, *p.LogEnd, end[p.Partition])
 		}
-		rows = append(rows, fmt.Sprintf("%d: %s offset %d log end %d lag %d owned %v", p.Partition, p.State, *p.Offset, *p.LogEnd, *p.Lag, p.Owned))
+		rows = append(rows, fmt.Sprintf("%d: %s offset %d log end %d lag %d", p.Partition, p.State, *p.Offset, *p.LogEnd, *p.Lag))
 	}
 	s.t.Logf("%s: dashboard partitions (view of %s): %s", when, d.Partitions.Time, strings.Join(rows, "; "))
 	return d, nil
@@ -637,10 +674,6 @@ func (s *suite) podUID(name string) (string, error) {
 	return s.kubectl("get", "pod", name, "-o", "jsonpath={.metadata.uid}")
 }
 
-// resumeLine is the consumer's log line for a partition resumed from its
-// checkpoint (slog text or JSON).
-var resumeLine = regexp.MustCompile(`resuming from checkpoint.*?\bpartition"?[=:](\d+).*?\boffset"?[=:](\d+)`)
-
 func (s *suite) deleteConsumers() error {
 	pods, err := s.podNames("consumer")
 	if err != nil {
@@ -677,34 +710,38 @@ func (s *suite) deleteConsumers() error {
 		return err
 	}
 
-	// Each partition was picked up where its checkpoint left it: never
-	// before the offset it had before the deletion, never from scratch.
+	// Each partition was picked up where its checkpoint on the pod's own
+	// volume (same ordinal, same claim) left it, or its snapshot if newer:
+	// never before the offset it had before the deletion, never from
+	// scratch.
+	assignment, err := s.assignment()
+	if err != nil {
+		return err
+	}
+	ordinals := owners(assignment)
 	resumed := map[int32]int64{}
-	for _, pod := range pods[:min(2, len(pods))] {
-		var logs string
-		err := Eventually(s.ctx, time.Minute, time.Second, func() error {
-			var err error
-			if logs, err = s.kubectl("logs", pod); err != nil {
-				return err
+	for i, pod := range pods[:min(2, len(pods))] {
+		var mine []int32
+		for p, o := range ordinals {
+			if fmt.Sprintf("%s-%d", s.consumers, o) == pod {
+				mine = append(mine, p)
 			}
-			if !resumeLine.MatchString(logs) {
-				return fmt.Errorf("no %q line in the log of %s yet", "resuming from checkpoint", pod)
-			}
-			return nil
-		})
+		}
+		slices.Sort(mine)
+		got, err := s.starts(pod, mine)
 		if err != nil {
 			return err
 		}
-		if strings.Contains(logs, "no checkpoint, starting at the log start") || strings.Contains(logs, "starting partition afresh") {
-			return fmt.Errorf("%s started a partition from scratch:\n%s", pod, logs)
-		}
-		for _, m := range resumeLine.FindAllStringSubmatch(logs, -1) {
-			p, _ := strconv.ParseInt(m[1], 10, 32)
-			off, _ := strconv.ParseInt(m[2], 10, 64)
-			resumed[int32(p)] = off
-			s.t.Logf("%s resumed partition %d from its checkpoint at offset %d (before the deletion: %d)", pod, p, off, before[int32(p)].Offset)
-			if off < before[int32(p)].Offset {
-				return fmt.Errorf("%s resumed partition %d at %d, before its checkpoint %d", pod, p, off, before[int32(p)].Offset)
+		how := [2]string{"deleted", "force-deleted"}[i]
+		for _, p := range mine {
+			st := got[p]
+			resumed[p] = st.offset
+			s.t.Logf("%s (%s) continued partition %d from its %s at offset %d (before the deletion: %d)", pod, how, p, st.from, st.offset, before[p].Offset)
+			switch {
+			case st.from == "log start":
+				return fmt.Errorf("%s counted partition %d again from offset 0", pod, p)
+			case st.offset < before[p].Offset:
+				return fmt.Errorf("%s resumed partition %d at %d, before its checkpoint %d", pod, p, st.offset, before[p].Offset)
 			}
 		}
 	}
@@ -806,6 +843,14 @@ func (s *suite) scaleConsumers() error {
 // recount of the topic.
 func (s *suite) scaleOut() error {
 	for _, n := range []int{s.replicas + 1, 1, 0, s.replicas} {
+		before, err := s.assignment()
+		if err != nil {
+			return err
+		}
+		at, err := s.files()
+		if err != nil {
+			return err
+		}
 		if _, err := s.kubectl("scale", "statefulset/"+s.consumers, "--replicas="+strconv.Itoa(n)); err != nil {
 			return err
 		}
@@ -815,6 +860,11 @@ func (s *suite) scaleOut() error {
 		}
 		s.t.Logf("%d consumers settled, partitions by ordinal %q", n, assignment)
 		if n > 0 {
+			// A partition that moved to another pod (another volume)
+			// continued there from its snapshot, none from offset 0.
+			if err := s.checkMoved("scaled to "+strconv.Itoa(n), before, assignment, Offsets(at)); err != nil {
+				return err
+			}
 			if err := s.consumerLag("scaled to " + strconv.Itoa(n)); err != nil {
 				return err
 			}
@@ -831,6 +881,12 @@ func (s *suite) scaleOut() error {
 		}
 	}
 	return nil
+}
+
+// assignment is the consumer StatefulSet's PARTITIONS_BY_ORDINAL.
+func (s *suite) assignment() (string, error) {
+	return s.kubectl("get", "statefulset", s.consumers, "-o",
+		`jsonpath={.spec.template.spec.containers[?(@.name=="consumer")].env[?(@.name=="PARTITIONS_BY_ORDINAL")].value}`)
 }
 
 // settle waits until the consumer StatefulSet runs n ready pods of its
@@ -1078,11 +1134,5 @@ func (s *suite) diagnose() {
 		show("logs", p, "--all-containers", "--tail=80")
 		show("logs", p, "--all-containers", "--tail=80", "--previous")
 	}
-	if s.dataDir != "" {
-		entries, _ := os.ReadDir(s.dataDir)
-		for _, e := range entries {
-			data, _ := os.ReadFile(filepath.Join(s.dataDir, e.Name()))
-			fmt.Printf("\n----- %s\n%s\n", e.Name(), data)
-		}
-	}
+	s.dumpVolumes()
 }

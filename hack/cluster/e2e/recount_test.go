@@ -50,9 +50,9 @@ func TestDashboardChecks(t *testing.T) {
 			{"station": "StationA", "count": 2, "sum": 61.25, "avg": 30.625, "start": "2000-01-01", "end": "2000-01-02", "partitions": [1]},
 			{"station": "StationB", "count": 1, "sum": 3.5, "avg": 3.5, "start": "2000-01-01", "end": "2000-01-01", "partitions": [0]}]}`
 		partitions := `{"time": "2026-12-02T01:02:03.456Z", "topic": "temperatures", "topic_id": "ID", "unread": [], "partitions": [
-			{"partition": 0, "state": "ok", "file": "partition-0.json", "offset": 2, "log_end": 9, "lag": 7, "owned": true, "stations": 1,
+			{"partition": 0, "state": "ok", "offset": 2, "log_end": 9, "lag": 7, "stations": 1,
 			 "log": {"topic": "temperatures", "topic_id": "ID", "partition": 0}, "checkpoint_age_seconds": 0.5},
-			{"partition": 1, "state": "ok", "file": "partition-1.json", "offset": 3, "log_end": 3, "lag": 0, "owned": true, "stations": 1,
+			{"partition": 1, "state": "ok", "offset": 3, "log_end": 3, "lag": 0, "stations": 1,
 			 "log": {"topic": "temperatures", "topic_id": "ID", "partition": 1}, "newest_report_age_seconds": null}]}`
 		d, err := ParseDashboard([]byte(stations), []byte(partitions))
 		if err != nil {
@@ -68,26 +68,23 @@ func TestDashboardChecks(t *testing.T) {
 		t.Errorf("offsets %v", got)
 	}
 	files := map[int32]int64{0: 2, 1: 2}
-	if err := CheckDashboardPartitions(d, 2, "temperatures", "ID", files, true); err != nil {
+	if err := CheckDashboardPartitions(d, 2, "temperatures", "ID", files); err != nil {
 		t.Errorf("a good view refused: %v", err)
 	}
-	for name, bad := range map[string]func(d *Dashboard) (owned bool){
-		"behind the files": func(d *Dashboard) bool { d.Partitions.Partitions[1].Offset = ptr(1); return true },
-		"not owned":        func(d *Dashboard) bool { return false },
-		"error state":      func(d *Dashboard) bool { d.Partitions.Partitions[0].State = "error"; return true },
-		"unread":           func(d *Dashboard) bool { d.Partitions.Unread = []int32{2}; return true },
-		"kafka error":      func(d *Dashboard) bool { d.Partitions.KafkaError = "down"; return true },
-		"no log end":       func(d *Dashboard) bool { d.Partitions.Partitions[0].LogEnd = nil; return true },
-		"wrong lag":        func(d *Dashboard) bool { d.Partitions.Partitions[0].Lag = ptr(6); return true },
-		"other log":        func(d *Dashboard) bool { d.Partitions.Partitions[1].Log.TopicID = "old"; return true },
-		"missing row": func(d *Dashboard) bool {
-			d.Partitions.Partitions = d.Partitions.Partitions[:1]
-			return true
-		},
-		"incomplete": func(d *Dashboard) bool { d.Stations.Complete = false; return true },
+	for name, bad := range map[string]func(d *Dashboard){
+		"behind the files": func(d *Dashboard) { d.Partitions.Partitions[1].Offset = ptr(1) },
+		"error state":      func(d *Dashboard) { d.Partitions.Partitions[0].State = "error" },
+		"unread":           func(d *Dashboard) { d.Partitions.Unread = []int32{2} },
+		"kafka error":      func(d *Dashboard) { d.Partitions.KafkaError = "down" },
+		"no log end":       func(d *Dashboard) { d.Partitions.Partitions[0].LogEnd = nil },
+		"wrong lag":        func(d *Dashboard) { d.Partitions.Partitions[0].Lag = ptr(6) },
+		"other log":        func(d *Dashboard) { d.Partitions.Partitions[1].Log.TopicID = "old" },
+		"missing row":      func(d *Dashboard) { d.Partitions.Partitions = d.Partitions.Partitions[:1] },
+		"incomplete":       func(d *Dashboard) { d.Stations.Complete = false },
 	} {
 		d := view()
-		if err := CheckDashboardPartitions(d, 2, "temperatures", "ID", files, bad(&d)); err == nil {
+		bad(&d)
+		if err := CheckDashboardPartitions(d, 2, "temperatures", "ID", files); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}

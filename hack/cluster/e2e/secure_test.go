@@ -29,7 +29,7 @@ import (
 //     SASL_SSL listeners, the StandardAuthorizer with no access without an
 //     ACL); the test, as the super user over mutual TLS, creates a
 //     SCRAM-SHA-512 user per service and grants each only its ACLs (the
-//     README's table);
+//     table of docs/security.md);
 //   - the release connects over SASL_SSL with SCRAM-SHA-512, one principal
 //     per service, the CA and the passwords from Secrets the test makes as a
 //     user would; no password is in any pod's environment;
@@ -49,7 +49,7 @@ func TestSecuredExternalKafka(t *testing.T) {
 	s.phase("SCRAM-SHA-512 users and each service's ACLs (as the super user over mTLS)", b.users)
 	s.phase("helm install, kafka.enabled=false: SASL_SSL SCRAM-SHA-512, a principal per service (--wait)", b.install)
 	s.phase("all pods ready", s.allReady)
-	s.phase("partition files appear on the volume and grow", s.filesGrow)
+	s.phase("partition files appear on the pods' volumes and grow", s.filesGrow)
 	s.phase("stats = recount of the topic (secured Kafka)", func() error { return s.checkStats("secured Kafka") })
 	s.phase("kubectl logs of the debug pod shows records", s.debugLogs)
 	s.phase("a consumer pod with a wrong password in the Secret fails with the clear line", b.wrongPassword)
@@ -339,6 +339,7 @@ func (b *securedKafka) install() error {
 		"topic.name=" + securedResources.Topic,
 		"producer.transactionalId=" + securedResources.TransactionalID,
 		"debug.group=" + securedResources.Group,
+		"consumer.monitoringGroup=" + securedResources.MonitoringGroup,
 	}
 	for _, svc := range secure.Services {
 		sets = append(sets, "externalKafka.principals."+svc+".username="+svc, "externalKafka.principals."+svc+".passwordSecret.key="+svc)

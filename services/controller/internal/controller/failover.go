@@ -25,22 +25,48 @@ import (
 // lost returns the ordinals of pods that are lost — on a node NotReady (or
 // gone), or unscheduled, for longer than NodeLostAfter — with why, and how
 // soon a pod not lost yet would become so (to look again then).
-func (r *StatefulSetReconciler) lost(ctx context.Context, pods []*corev1.Pod) (map[int]string, time.Duration, error) {
+//
+// The clock is the ordinal's, not the pod's: after a failover's new
+// template the StatefulSet replaces an unschedulable pod of the older one
+// (its volume on a cordoned or lost node) with a new pod that is
+// unschedulable only from then, or not even judged by the scheduler yet.
+// Its ordinal has been unreachable all along, and stays lost (the live pods
+// are restarted at once, not NodeLostAfter later). An ordinal's clock stops
+// once its pod is on a Ready node, or the StatefulSet has no such ordinal
+// any more (forget). Kept in memory: a new controller starts the clocks again (a
+// later failover, never an early one).
+func (r *StatefulSetReconciler) lost(ctx context.Context, sts *appsv1.StatefulSet, pods []*corev1.Pod, replicas int) (map[int]string, time.Duration, error) {
 	now := r.now()
 	lost := map[int]string{}
 	recheck := time.Duration(1<<63 - 1)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.unreachable == nil {
+		r.unreachable = map[ordinalKey]time.Time{}
+	}
+	key := client.ObjectKeyFromObject(sts)
+	r.forgetLocked(key, replicas)
 	for _, pod := range pods {
 		ordinal, ok := podOrdinal(pod)
 		if !ok {
 			continue
 		}
-		since, why, err := r.unreachableSince(ctx, pod)
+		since, why, undecided, err := r.unreachableSince(ctx, pod)
 		if err != nil {
 			return nil, 0, err
 		}
-		if since.IsZero() {
+		k := ordinalKey{key, ordinal}
+		first, known := r.unreachable[k]
+		switch {
+		case undecided && !known, !undecided && since.IsZero():
+			delete(r.unreachable, k)
 			continue
+		case undecided:
+			since, why = first, "not scheduled yet, its predecessor unreachable"
+		case known && first.Before(since):
+			since, why = first, why+", its predecessor unreachable before it"
 		}
+		r.unreachable[k] = since
 		if left := since.Add(r.NodeLostAfter).Sub(now); left > 0 {
 			recheck = min(recheck, left+100*time.Millisecond)
 			continue
@@ -50,32 +76,58 @@ func (r *StatefulSetReconciler) lost(ctx context.Context, pods []*corev1.Pod) (m
 	return lost, recheck, nil
 }
 
+// forget stops the clocks of the StatefulSet's ordinals from on (0: all of
+// them): ordinals it does not have any more (scaled down or to zero,
+// deleted, or no longer managed). A pod made later for such an ordinal
+// starts a clock of its own.
+func (r *StatefulSetReconciler) forget(sts types.NamespacedName, from int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.forgetLocked(sts, from)
+}
+
+func (r *StatefulSetReconciler) forgetLocked(sts types.NamespacedName, from int) {
+	for k := range r.unreachable {
+		if k.sts == sts && k.ordinal >= from {
+			delete(r.unreachable, k)
+		}
+	}
+}
+
+// ordinalKey names an ordinal of a StatefulSet.
+type ordinalKey struct {
+	sts     types.NamespacedName
+	ordinal int
+}
+
 // unreachableSince is when pod stopped being reachable, and why: its node
 // NotReady (the Ready condition's last transition) or gone, or the pod
 // unschedulable (a volume bound to a lost node); zero if it is reachable.
-func (r *StatefulSetReconciler) unreachableSince(ctx context.Context, pod *corev1.Pod) (time.Time, string, error) {
+// undecided: the pod is not scheduled, and the scheduler has not said yet
+// whether it can be.
+func (r *StatefulSetReconciler) unreachableSince(ctx context.Context, pod *corev1.Pod) (since time.Time, why string, undecided bool, err error) {
 	if pod.Spec.NodeName == "" {
 		for _, c := range pod.Status.Conditions {
 			if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse {
-				return c.LastTransitionTime.Time, "unschedulable (" + c.Reason + ")", nil
+				return c.LastTransitionTime.Time, "unschedulable (" + c.Reason + ")", false, nil
 			}
 		}
-		return time.Time{}, "", nil
+		return time.Time{}, "", true, nil
 	}
 	var node corev1.Node
-	err := r.Get(ctx, types.NamespacedName{Name: pod.Spec.NodeName}, &node)
+	err = r.Get(ctx, types.NamespacedName{Name: pod.Spec.NodeName}, &node)
 	if apierrors.IsNotFound(err) {
-		return pod.CreationTimestamp.Time, "its node " + pod.Spec.NodeName + " is gone", nil
+		return pod.CreationTimestamp.Time, "its node " + pod.Spec.NodeName + " is gone", false, nil
 	}
 	if err != nil {
-		return time.Time{}, "", err
+		return time.Time{}, "", false, err
 	}
 	for _, c := range node.Status.Conditions {
 		if c.Type == corev1.NodeReady && c.Status != corev1.ConditionTrue {
-			return c.LastTransitionTime.Time, fmt.Sprintf("its node %s is NotReady (%s)", node.Name, c.Reason), nil
+			return c.LastTransitionTime.Time, fmt.Sprintf("its node %s is NotReady (%s)", node.Name, c.Reason), false, nil
 		}
 	}
-	return time.Time{}, "", nil
+	return time.Time{}, "", false, nil
 }
 
 // failover gives the lost pods' partitions to the live ones (one step), then
@@ -86,7 +138,7 @@ func (r *StatefulSetReconciler) failover(ctx context.Context, sts *appsv1.Statef
 ) (ctrl.Result, error) {
 	logger := log.FromContext(ctx)
 	isLost := map[int]bool{}
-	var why []string
+	why := make([]string, 0, len(lost))
 	for _, i := range slices.Sorted(maps.Keys(lost)) {
 		isLost[i] = true
 		why = append(why, lost[i])

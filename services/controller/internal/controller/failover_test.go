@@ -187,3 +187,152 @@ func TestEvenAssignmentReturnsWhenTheNodeIsBack(t *testing.T) {
 		settle(t, sts)
 	}
 }
+
+// A lost pod that the StatefulSet replaces stays lost: after the failover's
+// new template, the StatefulSet deletes the unschedulable pod of the older
+// one and makes it again (kubectl drain of a node holding a pod's local
+// volume: the pod can go nowhere), so the new pod is unschedulable only from
+// then, or not even judged by the scheduler yet. Its ordinal has been
+// unreachable all along: the live pod must be restarted to take the
+// partitions at once, not NodeLostAfter later (its partitions stalled that
+// much longer on the e2e cluster's drain).
+func TestFailoverSurvivesTheReplacementOfTheLostPod(t *testing.T) {
+	now := time.Now()
+	for _, tc := range []struct {
+		name        string
+		unscheduled bool // the replacement judged unschedulable (now), or not judged yet
+	}{
+		{"replacement not judged by the scheduler yet", false},
+		{"replacement unschedulable since now", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			good := node(t, corev1.ConditionTrue, now.Add(-time.Hour))
+			sts := newStatefulSet(t, 2, "0,2;1,3")
+			pods := placePods(t, sts, "rev-1", good, "") // pod 1 unschedulable for an hour
+			partitions := 4
+			r := reconciler(&partitions)
+			r.Now = func() time.Time { return now }
+			req := ctrl.Request{NamespacedName: client.ObjectKeyFromObject(sts)}
+			if _, err := r.Reconcile(ctx, req); err != nil {
+				t.Fatal(err)
+			}
+			if got := assignmentOf(t, sts); got != "0,1,2,3" {
+				t.Fatalf("assignment %q, want the failover's", got)
+			}
+			// The StatefulSet controller: the new template seen, the lost
+			// pod of the older one deleted and made again at the new one.
+			newRevision(t, sts, "rev-2")
+			if err := k8s.Delete(ctx, pods[1], client.GracePeriodSeconds(0)); err != nil {
+				t.Fatal(err)
+			}
+			replacement := &corev1.Pod{
+				ObjectMeta: metav1.ObjectMeta{Name: pods[1].Name, Namespace: sts.Namespace, Labels: map[string]string{
+					"app.kubernetes.io/component": "consumer", appsv1.ControllerRevisionHashLabelKey: "rev-2", appsv1.PodIndexLabel: "1"}},
+				Spec: sts.Spec.Template.Spec,
+			}
+			if err := ctrl.SetControllerReference(sts, replacement, scheme.Scheme); err != nil {
+				t.Fatal(err)
+			}
+			if err := k8s.Create(ctx, replacement); err != nil {
+				t.Fatal(err)
+			}
+			if tc.unscheduled {
+				replacement.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodScheduled, Status: corev1.ConditionFalse,
+					Reason: "Unschedulable", LastTransitionTime: metav1.NewTime(now)}}
+				if err := k8s.Status().Update(ctx, replacement); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := r.Reconcile(ctx, req); err != nil {
+				t.Fatal(err)
+			}
+			if exists(t, pods[0]) {
+				t.Errorf("the live pod %s, of the older template, was not restarted: its ordinal's partitions wait for the lost one's replacement to be lost %s more", pods[0].Name, r.NodeLostAfter)
+			}
+			if !exists(t, replacement) {
+				t.Errorf("the lost pod's replacement was deleted")
+			}
+			if got := assignmentOf(t, sts); got != "0,1,2,3" {
+				t.Errorf("assignment after the replacement %q, want the failover's kept", got)
+			}
+		})
+	}
+}
+
+// An ordinal's clock ends with the ordinal: scaled to zero (or the
+// StatefulSet deleted) while a pod's node was NotReady, the StatefulSet
+// scaled up again later makes a new pod for that ordinal, which starts a
+// clock of its own — it is not lost at once while the scheduler has not
+// placed it yet.
+func TestFailoverClocksEndWithTheirOrdinals(t *testing.T) {
+	ctx := context.Background()
+	now := time.Now()
+	good, bad := node(t, corev1.ConditionTrue, now.Add(-time.Hour)), node(t, corev1.ConditionFalse, now.Add(-10*time.Second))
+	sts := newStatefulSet(t, 2, "0,2;1,3")
+	pods := placePods(t, sts, "rev-0", good, bad) // pod 1 unreachable for 10s: not lost yet
+	partitions := 4
+	r := reconciler(&partitions)
+	clock := now
+	r.Now = func() time.Time { return clock }
+	req := ctrl.Request{NamespacedName: client.ObjectKeyFromObject(sts)}
+	reconcile := func(want string) {
+		t.Helper()
+		if _, err := r.Reconcile(ctx, req); err != nil {
+			t.Fatal(err)
+		}
+		if got := assignmentOf(t, sts); got != want {
+			t.Fatalf("assignment %q, want %q", got, want)
+		}
+	}
+	reconcile("0,2;1,3")
+
+	// Scaled to zero: the StatefulSet controller deletes the pods.
+	scale(t, sts, 0)
+	for _, pod := range pods {
+		if err := k8s.Delete(ctx, pod, client.GracePeriodSeconds(0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reconcile("0,2;1,3")
+
+	// Back to two, 25 s later: pod 1 made again, the scheduler has not
+	// judged it yet (its own clock would not even have started).
+	clock = now.Add(25 * time.Second)
+	scale(t, sts, 2)
+	for i, nodeName := range []string{good, ""} {
+		pod := &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("%s-%d", sts.Name, i), Namespace: sts.Namespace, Labels: map[string]string{
+				"app.kubernetes.io/component": "consumer", appsv1.ControllerRevisionHashLabelKey: "rev-0", appsv1.PodIndexLabel: fmt.Sprint(i)}},
+			Spec: sts.Spec.Template.Spec,
+		}
+		pod.Spec.NodeName = nodeName
+		if err := ctrl.SetControllerReference(sts, pod, scheme.Scheme); err != nil {
+			t.Fatal(err)
+		}
+		if err := k8s.Create(ctx, pod); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reconcile("0,2;1,3") // not "0,1,2,3": the new pod 1 is not lost
+	if len(r.unreachable) != 0 {
+		t.Errorf("clocks %v, want none", r.unreachable)
+	}
+
+	// Pod 0's node NotReady now (a clock starts), then the StatefulSet
+	// deleted: its clocks go too.
+	setReady(t, good, corev1.ConditionFalse, clock)
+	reconcile("0,2;1,3")
+	if len(r.unreachable) != 1 {
+		t.Fatalf("clocks %v, want pod 0's", r.unreachable)
+	}
+	if err := k8s.Delete(ctx, sts); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Reconcile(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.unreachable) != 0 {
+		t.Errorf("after the StatefulSet's deletion: clocks %v, want none", r.unreachable)
+	}
+}

@@ -19,6 +19,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -65,6 +66,10 @@ type StatefulSetReconciler struct {
 	NodeLostAfter time.Duration
 	// Now is the clock (tests); nil: time.Now.
 	Now func() time.Time
+
+	// Since when each ordinal's pod has been unreachable (see lost).
+	mu          sync.Mutex
+	unreachable map[ordinalKey]time.Time
 }
 
 // Reconcile moves one StatefulSet one step toward the even assignment.
@@ -72,9 +77,13 @@ func (r *StatefulSetReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	logger := log.FromContext(ctx)
 	var sts appsv1.StatefulSet
 	if err := r.Get(ctx, req.NamespacedName, &sts); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.forget(req.NamespacedName, 0)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if sts.Labels[ManagedLabel] != ManagedValue {
+		r.forget(req.NamespacedName, 0)
 		return ctrl.Result{}, nil // a pod event of a StatefulSet not ours
 	}
 	replicas := int32(1)
@@ -83,7 +92,8 @@ func (r *StatefulSetReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	}
 	if replicas == 0 {
 		// Nobody consumes; the template keeps the last assignment, and a
-		// scale-up starts from it.
+		// scale-up starts from it. No ordinal is unreachable any more.
+		r.forget(req.NamespacedName, 0)
 		return ctrl.Result{RequeueAfter: r.Poll}, nil
 	}
 	// An assignment the controller cannot read is never taken for an
@@ -110,7 +120,7 @@ func (r *StatefulSetReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	lost, recheck, err := r.lost(ctx, pods)
+	lost, recheck, err := r.lost(ctx, &sts, pods, int(replicas))
 	if err != nil {
 		return ctrl.Result{}, err
 	}
