@@ -39,6 +39,7 @@ sources: ## fail if git tracks a binary or a file over 1 MiB
 test-unit: ## unit tests of every module (and envtest ones against a real kube-apiserver)
 	KUBEBUILDER_ASSETS=$$(hack/k8s/bins.sh envtest); export KUBEBUILDER_ASSETS; \
 	for m in $(UNIT_MODULES); do (cd $$m && $(GO) test -count=1 ./...); done
+	cd hack/bench && GOWORK=off $(GO) test -count=1 ./... # the bench's own checks (its Kafka Streams parser); not in go.work
 
 .PHONY: test-integration
 test-integration: ## the binaries against the broker in KAFKA_BROKERS (unset: in-process kfake)

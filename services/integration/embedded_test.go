@@ -210,14 +210,22 @@ func TestMakeRunStopsCleanlyAndContinues(t *testing.T) {
 		t.Errorf("the embedded broker (pid %d) still runs", r.broker)
 	}
 	startMakeRun(t, data)
-	if _, err := os.Stat(filepath.Join(data, "logs.previous", "producer.log")); err != nil {
-		t.Errorf("the last run's logs are gone: %v", err)
+	previous, err := os.ReadFile(filepath.Join(data, "logs.previous", "producer.log"))
+	if err != nil {
+		t.Fatalf("the last run's logs are gone: %v", err)
+	}
+	// It continues exactly where the last run's producer said it stopped.
+	next := logInt(t, string(previous), "stopped", "next_index")
+	if next == 0 {
+		t.Fatalf("the first run committed nothing:\n%s", previous)
 	}
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		log, _ := os.ReadFile(filepath.Join(data, "logs", "producer.log"))
-		if m := regexp.MustCompile(`from_index=(\d+)`).FindSubmatch(log); m != nil {
-			if string(m[1]) == "0" {
-				t.Errorf("the producer started the stream again:\n%s", log)
+		if strings.Contains(string(log), "from_index=") {
+			from := logInt(t, string(log), "producing", "from_index")
+			t.Logf("the last run's producer stopped at index %d, this one continues from %d", next, from)
+			if from != next {
+				t.Errorf("the producer continues from index %d, want %d (right after the last run's):\n%s", from, next, log)
 			}
 			break
 		}

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -136,12 +138,23 @@ func TestSIGTERMStopsEachServiceCleanly(t *testing.T) {
 	if code := p.wait(30 * time.Second); code != 0 {
 		t.Fatalf("producer exited %d", code)
 	}
-	var n int64
-	for _, o := range endOffsets(t, topic) {
-		n += o
-	}
-	if n == 0 {
+	// What it says it committed is exactly what the topic holds, and a
+	// restart continues right after it.
+	next := logInt(t, p.stderr.String(), "stopped", "next_index")
+	if next == 0 {
 		t.Fatal("nothing committed before SIGTERM")
+	}
+	if foreign := checkStream(t, brokers, topic, next, seedOne); foreign != 0 {
+		t.Errorf("%d records in the topic beyond the %d reports the producer said it committed", foreign, next)
+	}
+	again := start(t, "producer", []string{"TOPIC=" + topic, "INTERVAL=1ms"})
+	again.waitForLog("producing", 30*time.Second)
+	if from := logInt(t, again.stderr.String(), "producing", "from_index"); from != next {
+		t.Errorf("the restarted producer continues from index %d, want %d: right after what was committed", from, next)
+	}
+	again.terminate()
+	if code := again.wait(30 * time.Second); code != 0 {
+		t.Fatalf("restarted producer exited %d", code)
 	}
 	for _, tt := range []struct {
 		name, svc, topic, log string
@@ -210,4 +223,25 @@ func TestStatefulSetPodTakesItsOrdinalsPartitions(t *testing.T) {
 			t.Errorf("partition %d written by pod 1", p)
 		}
 	}
+}
+
+// logInt is the integer attribute key of the first line of log that
+// contains msg (slog's text format: key=123).
+func logInt(t testing.TB, log, msg, key string) int64 {
+	t.Helper()
+	re := regexp.MustCompile(`\b` + regexp.QuoteMeta(key) + `=(\d+)`)
+	for _, line := range strings.Split(log, "\n") {
+		if !strings.Contains(line, msg) {
+			continue
+		}
+		if m := re.FindStringSubmatch(line); m != nil {
+			n, err := strconv.ParseInt(m[1], 10, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+	}
+	t.Fatalf("no line with %q and %s=<n> in the log:\n%s", msg, key, tail(log, 20))
+	return 0
 }
