@@ -119,14 +119,15 @@ func (s *Service) Wait() { s.running.Wait() }
 
 // Restart stops the running process (SIGTERM: it finishes what it does, as
 // a pod being replaced) and has it started again with args, waiting up to
-// a minute for the old one to be gone; it reports whether one was running.
-func (s *Service) Restart(args ...string) bool {
+// a minute for the old one to be gone (between two runs, the next one takes
+// the args).
+func (s *Service) Restart(args ...string) {
 	s.mu.Lock()
 	s.Cmd = append(s.Cmd[:1:1], args...)
 	proc := s.proc
 	s.mu.Unlock()
 	if proc == nil {
-		return false // between two runs: the next one takes the args
+		return
 	}
 	_ = proc.Signal(syscall.SIGCONT)
 	_ = proc.Signal(syscall.SIGTERM)
@@ -135,11 +136,10 @@ func (s *Service) Restart(args ...string) bool {
 		gone := s.proc != proc
 		s.mu.Unlock()
 		if gone {
-			return true
+			return
 		}
 	}
 	_ = proc.Kill()
-	return true
 }
 
 // Args are the arguments it runs with now.

@@ -81,7 +81,7 @@ func judge(ctx context.Context, w world) ([]check, facts, error) {
 	if err != nil {
 		return nil, f, fmt.Errorf("recount: %w", err)
 	}
-	var checks []check
+	checks := make([]check, 0, 7)
 
 	// 1. Every file is there, of this log, read to the log's end.
 	var problems []string
@@ -104,7 +104,8 @@ func judge(ctx context.Context, w world) ([]check, facts, error) {
 	for p, file := range files {
 		atFiles.Stations[p] = rc.At[p][file.Offset]
 	}
-	checks = append(checks, verdictOf("every partition file = a recount of the topic (committed records, exact sums in offset order), and read the original's way each station's count is its days",
+	checks = append(checks, verdictOf("every partition file = a recount of the topic (committed records, exact sums in offset order), "+
+		"and read the original's way each station's count is its days",
 		append(verify.Compare(files, atFiles), verify.DaysMismatch(files)...)))
 
 	// 3. The topic holds the generated stream, each report exactly once.

@@ -54,6 +54,35 @@ func Report(key, value []byte) (*reportpb.Report, error) {
 	return &r, nil
 }
 
+// streamCheck holds a topic to the producer's stream: it notes in
+// rc.StreamErrors (the first 10) each report that is not the next day of its
+// station, or not the generator's report of that day.
+type streamCheck struct {
+	rc   *Recount
+	gen  *generator.Generator
+	want reportpb.Report
+}
+
+// check: report r at offset of partition p is its station's count-th.
+func (c *streamCheck) check(p int32, r *reportpb.Report, offset int64, count int64) {
+	if len(c.rc.StreamErrors) >= 10 {
+		return
+	}
+	idx, err := generator.Index(r.Date, r.StationId)
+	if err == nil {
+		expected := (count-1)*generator.NumStations + idx%generator.NumStations // its day count-1
+		if idx != expected {
+			err = fmt.Errorf("report %d of %s is for %s, expected day %d (a gap or a duplicate)",
+				count, r.StationId, r.Date, expected/generator.NumStations)
+		} else if c.gen.Fill(idx, &c.want); c.want.Degrees != r.Degrees {
+			err = fmt.Errorf("%s on %s: %v degrees, the stream has %v", r.StationId, r.Date, r.Degrees, c.want.Degrees)
+		}
+	}
+	if err != nil {
+		c.rc.StreamErrors = append(c.rc.StreamErrors, fmt.Sprintf("partition %d offset %d: %v", p, offset, err))
+	}
+}
+
 // Count reads each partition of topic from offset 0 up to (not including)
 // upTo[p] and folds every committed valid report into per-station stats in
 // offset order: what a correct consumer that never lost or repeated a record
@@ -84,27 +113,7 @@ func Count(ctx context.Context, opts []kgo.Opt, topic string, upTo map[int32]int
 		Records:  map[int32]int64{}, Skipped: map[int32]int64{}, Controls: map[int32]int64{}, Aborted: map[int32]int64{},
 		At: map[int32]map[int64]map[string]Station{},
 	}
-	gen := generator.New(seed)
-	var want reportpb.Report
-	// checkStream: report r of partition p is the next one of its station.
-	checkStream := func(p int32, r *reportpb.Report, offset int64, count int64) {
-		if len(rc.StreamErrors) >= 10 {
-			return
-		}
-		idx, err := generator.Index(r.Date, r.StationId)
-		if err == nil {
-			expected := (count-1)*generator.NumStations + idx%generator.NumStations // its day count-1
-			if idx != expected {
-				err = fmt.Errorf("report %d of %s is for %s, expected day %d (a gap or a duplicate)",
-					count, r.StationId, r.Date, expected/generator.NumStations)
-			} else if gen.Fill(idx, &want); want.Degrees != r.Degrees {
-				err = fmt.Errorf("%s on %s: %v degrees, the stream has %v", r.StationId, r.Date, r.Degrees, want.Degrees)
-			}
-		}
-		if err != nil {
-			rc.StreamErrors = append(rc.StreamErrors, fmt.Sprintf("partition %d offset %d: %v", p, offset, err))
-		}
-	}
+	stream := streamCheck{rc: rc, gen: generator.New(seed)}
 	// cuts[p]: the offsets below which partition p's stats are kept, in
 	// order; a partition is read until the last one is passed.
 	cuts := map[int32][]int64{}
@@ -182,7 +191,7 @@ func Count(ctx context.Context, opts []kgo.Opt, topic string, upTo map[int32]int
 			s.Sum += report.Degrees
 			s.End = report.Date
 			m[report.StationId] = s
-			checkStream(p, report, r.Offset, s.Count)
+			stream.check(p, report, r.Offset, s.Count)
 		}
 		cut(p, r.Offset+1)
 	}
