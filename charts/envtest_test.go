@@ -3,8 +3,6 @@ package charts
 import (
 	"context"
 	"maps"
-	"os"
-	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -14,7 +12,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 )
 
 // warnings collects the API server's warnings (deprecated fields, PodSecurity
@@ -46,37 +43,7 @@ func (w *warnings) take() []string {
 // a directory with kube-apiserver and etcd (make test sets it from
 // hack/k8s/bins.sh envtest). Without it the test fails; it never skips.
 func TestServerSideDryRun(t *testing.T) {
-	assets := os.Getenv("KUBEBUILDER_ASSETS")
-	if assets == "" {
-		t.Fatal("KUBEBUILDER_ASSETS is not set: the chart's server-side validation needs a kube-apiserver and etcd. " +
-			"Run `make test` (it sets KUBEBUILDER_ASSETS from hack/k8s/bins.sh envtest), or " +
-			"KUBEBUILDER_ASSETS=$(hack/k8s/bins.sh envtest) go test ./charts/...")
-	}
-	for _, bin := range []string{"kube-apiserver", "etcd"} {
-		if _, err := os.Stat(filepath.Join(assets, bin)); err != nil {
-			t.Fatalf("KUBEBUILDER_ASSETS=%s: %v", assets, err)
-		}
-	}
-
-	start := time.Now()
-	env := &envtest.Environment{BinaryAssetsDirectory: assets, ErrorIfCRDPathMissing: true}
-	cfg, err := env.Start()
-	if err != nil {
-		t.Fatalf("start kube-apiserver and etcd from %s: %v", assets, err)
-	}
-	t.Cleanup(func() {
-		if err := env.Stop(); err != nil {
-			t.Errorf("stop envtest: %v", err)
-		}
-	})
-	t.Logf("kube-apiserver and etcd up in %s", time.Since(start).Round(time.Millisecond))
-
-	warns := &warnings{}
-	cfg.WarningHandlerWithContext = warns
-	c, err := client.New(cfg, client.Options{Scheme: scheme.Scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, warns := apiServer(t, scheme.Scheme)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 

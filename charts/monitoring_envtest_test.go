@@ -2,10 +2,8 @@ package charts
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,7 +14,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 )
 
 // The Go module whose types decode the monitoring objects; the Prometheus
@@ -49,23 +46,12 @@ func operatorCRDs(t *testing.T, names ...string) []string {
 	if version == "" {
 		t.Fatalf("go.mod does not require %s", operatorAPIModule)
 	}
-	// Outside any module (a temporary directory): nothing here changes a go.sum.
-	cmd := exec.Command("go", "mod", "download", "-json", operatorModule+"@"+version)
-	cmd.Dir = t.TempDir()
-	cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=mod")
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("go mod download %s@%s: %v\n%s", operatorModule, version, err, out)
-	}
-	var mod struct{ Dir, Error string }
-	if err := json.Unmarshal(out, &mod); err != nil || mod.Error != "" || mod.Dir == "" {
-		t.Fatalf("go mod download %s@%s: %v %s\n%s", operatorModule, version, err, mod.Error, out)
-	}
+	dir := moduleDir(t, operatorModule, version, "")
 	var paths []string
 	for _, n := range names {
-		paths = append(paths, filepath.Join(mod.Dir, "example", "prometheus-operator-crd", "monitoring.coreos.com_"+n+".yaml"))
+		paths = append(paths, filepath.Join(dir, "example", "prometheus-operator-crd", "monitoring.coreos.com_"+n+".yaml"))
 	}
-	t.Logf("Prometheus Operator %s CRDs from %s", version, mod.Dir)
+	t.Logf("Prometheus Operator %s CRDs from %s", version, dir)
 	return paths
 }
 
@@ -75,36 +61,7 @@ func operatorCRDs(t *testing.T, names ...string) []string {
 // refused by the CRD's schema), together with every other object of the
 // same rendering. It needs KUBEBUILDER_ASSETS, as TestServerSideDryRun.
 func TestMonitoringServerSideDryRun(t *testing.T) {
-	assets := os.Getenv("KUBEBUILDER_ASSETS")
-	if assets == "" {
-		t.Fatal("KUBEBUILDER_ASSETS is not set: run `make test`, or KUBEBUILDER_ASSETS=$(hack/k8s/bins.sh envtest) go test ./charts/...")
-	}
-	env := &envtest.Environment{
-		BinaryAssetsDirectory: assets,
-		ErrorIfCRDPathMissing: true,
-		CRDInstallOptions: envtest.CRDInstallOptions{
-			Paths:              operatorCRDs(t, "servicemonitors", "podmonitors", "prometheusrules"),
-			ErrorIfPathMissing: true,
-		},
-	}
-	start := time.Now()
-	cfg, err := env.Start()
-	if err != nil {
-		t.Fatalf("start kube-apiserver and etcd from %s with the CRDs: %v", assets, err)
-	}
-	t.Cleanup(func() {
-		if err := env.Stop(); err != nil {
-			t.Errorf("stop envtest: %v", err)
-		}
-	})
-	t.Logf("kube-apiserver and etcd up with %d CRDs in %s", len(env.CRDs), time.Since(start).Round(time.Millisecond))
-
-	warns := &warnings{}
-	cfg.WarningHandlerWithContext = warns
-	c, err := client.New(cfg, client.Options{Scheme: monitoringScheme})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, warns := apiServer(t, monitoringScheme, operatorCRDs(t, "servicemonitors", "podmonitors", "prometheusrules")...)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	for _, ns := range []string{namespace, "monitoring"} {
