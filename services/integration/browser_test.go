@@ -122,14 +122,16 @@ func eventually[T any](t *testing.T, b *browser, what, js string, ok func(T) boo
 	}
 }
 
-// pageStation is a row of the page's stations table, as a person reads it.
+// pageStation is a row of the page's stations table: its numbers exact, as
+// the page gives them on hover (title), for a person who wants every digit.
 type pageStation struct {
 	Station, Count, Sum, Avg, Start, End string
 }
 
 const readStations = `Array.from(document.querySelectorAll('#stations tbody tr[data-station]')).map(tr => {
-	const cell = c => (tr.querySelector('.' + c) || {textContent: ''}).textContent.trim();
-	return {Station: tr.dataset.station, Count: cell('count'), Sum: cell('sum'), Avg: cell('avg'), Start: cell('start'), End: cell('end')};
+	const cell = c => tr.querySelector('.' + c) || {textContent: '', title: ''};
+	return {Station: tr.dataset.station, Count: cell('count').title, Sum: cell('sum').title, Avg: cell('avg').title,
+		Start: cell('start').textContent.trim(), End: cell('end').textContent.trim()};
 })`
 
 // pagePartition is a row of the page's partitions table.
@@ -142,7 +144,7 @@ const readPartitions = `Array.from(document.querySelectorAll('#partitions tbody 
 	Error: (tr.querySelector('.error') || {textContent: ''}).textContent.trim()}))`
 
 // shows reports whether the page's stations are exactly files' (sums
-// compared as numbers: the page prints the JSON's shortest form).
+// compared as numbers: the page's hover text is the JSON's shortest form).
 func shows(rows []pageStation, files map[string]fileStation) bool {
 	if len(rows) != len(files) {
 		return false

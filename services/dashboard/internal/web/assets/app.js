@@ -15,6 +15,11 @@
   const state = {
     view: null,          // the last view rendered
     lag: new Map(),      // time (ms) -> {"0": 12, "1": null, …}
+    filter: '',          // the station filter, lower case ('' shows all)
+    filterText: '',      // as typed
+    page: 0,             // the stations table's page, from 0
+    shown: [],           // the stations of that page: what the table and the station charts draw
+    station: null,       // the station open in the station view (the URL's #station=NAME)
   };
 
   // ---------- small helpers ----------
@@ -24,38 +29,67 @@
   const arr = (x) => (Array.isArray(x) ? x : []);
   const obj = (x) => (x !== null && typeof x === 'object' && !Array.isArray(x) ? x : null);
 
-  // A JSON number exactly as JSON gives it (String(x)); null and missing: a dash.
-  const fmtExact = (x) => (isNum(x) ? String(x) : DASH);
-  const fmtText = (x) => (x === null || x === undefined || x === '' ? DASH : String(x));
+  // ---------- numbers for people: the one home of formatting ----------
+  // Every number a person reads is rounded here, and only here: counts with
+  // thousands separators, averages and sums to 2 decimals (°C where they are
+  // temperatures), ages in s/min/h/d, axis labels compact. The exact value —
+  // JSON's own shortest form, String(x) — goes to the element's title (shown
+  // on hover) by setNum; the API stays exact. One locale on purpose: the page
+  // is English, and 1,234.57 reads the same on every browser.
+  const LOCALE = 'en-US';
+  const INT = new Intl.NumberFormat(LOCALE, { maximumFractionDigits: 0 });
+  const DEC1 = new Intl.NumberFormat(LOCALE, { minimumFractionDigits: 1, maximumFractionDigits: 1 });
+  const DEC2 = new Intl.NumberFormat(LOCALE, { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+  const CELSIUS = '\u00a0°C'; // a no-break space: the unit never wraps away from its number
 
-  // Ages: "0.4 s", "42 s", "3 min", "2.5 h", "4 d".
-  function fmtAge(s) {
-    if (!isNum(s)) return DASH;
-    const a = Math.abs(s);
-    let out;
-    if (a < 10) out = a.toFixed(1) + ' s';
-    else if (a < 60) out = Math.round(a) + ' s';
-    else if (a < 3600) out = Math.floor(a / 60) + ' min';
-    else if (a < 86400) out = (a < 36000 ? (a / 3600).toFixed(1) : String(Math.floor(a / 3600))) + ' h';
-    else out = Math.floor(a / 86400) + ' d';
-    return (s < 0 ? '-' : '') + out;
-  }
+  const fmt = {
+    // A JSON number exactly as JSON gives it; null and missing: a dash.
+    exact: (x) => (isNum(x) ? String(x) : DASH),
+    text: (x) => (x === null || x === undefined || x === '' ? DASH : String(x)),
+    // Counts, offsets, lags: 1,234,567.
+    count: (x) => (isNum(x) ? INT.format(Math.trunc(x)) : DASH),
+    // Sums and averages: 1,234.57.
+    dec2: (x) => (isNum(x) ? DEC2.format(x) : DASH),
+    // A sum or an average of temperatures: 27.71 °C.
+    temp: (x) => (isNum(x) ? DEC2.format(x) + CELSIUS : DASH),
+    // One daily maximum, where room is short (the small charts): 27.7°.
+    reading: (x) => (isNum(x) ? DEC1.format(x) + '°' : DASH),
+    // Ages: "0.4 s", "42 s", "3 min", "2.5 h", "4 d".
+    age(s) {
+      if (!isNum(s)) return DASH;
+      const a = Math.abs(s);
+      let out;
+      if (a < 10) out = DEC1.format(a) + ' s';
+      else if (a < 60) out = Math.round(a) + ' s';
+      else if (a < 3600) out = Math.floor(a / 60) + ' min';
+      else if (a < 86400) out = (a < 36000 ? DEC1.format(a / 3600) : INT.format(Math.floor(a / 3600))) + ' h';
+      else out = INT.format(Math.floor(a / 86400)) + ' d';
+      return (s < 0 ? '-' : '') + out;
+    },
+    // Axis labels: 950, 12k, 1.5M.
+    compact(v) {
+      const a = Math.abs(v);
+      if (a >= 1e9) return +(v / 1e9).toFixed(1) + 'G';
+      if (a >= 1e6) return +(v / 1e6).toFixed(1) + 'M';
+      if (a >= 1e4) return +(v / 1e3).toFixed(1) + 'k';
+      return String(+v.toFixed(2));
+    },
+    clock(ms) {
+      try {
+        return new Date(ms).toLocaleTimeString(undefined, { hour12: false });
+      } catch (e) {
+        return new Date(ms).toISOString().slice(11, 19);
+      }
+    },
+    // "1 station", "100,000 stations".
+    plural: (n, one, many) => fmt.count(n) + ' ' + (n === 1 ? one : many),
+  };
 
-  // Axis labels: 950, 12k, 1.5M.
-  function fmtCompact(v) {
-    const a = Math.abs(v);
-    if (a >= 1e9) return +(v / 1e9).toFixed(1) + 'G';
-    if (a >= 1e6) return +(v / 1e6).toFixed(1) + 'M';
-    if (a >= 1e4) return +(v / 1e3).toFixed(1) + 'k';
-    return String(+v.toFixed(2));
-  }
-
-  function fmtClock(ms) {
-    try {
-      return new Date(ms).toLocaleTimeString(undefined, { hour12: false });
-    } catch (e) {
-      return new Date(ms).toISOString().slice(11, 19);
-    }
+  // setNum shows text (a number rounded by fmt) and the exact value x on hover.
+  function setNum(el, text, x) {
+    setText(el, text);
+    const exact = isNum(x) ? String(x) : '';
+    if (el && el.title !== exact) el.title = exact;
   }
 
   const parseTime = (s) => (typeof s === 'string' ? Date.parse(s) : NaN);
@@ -162,7 +196,7 @@
   }
 
   function renderHeader(v) {
-    setText($('topic'), fmtText(v.topic));
+    setText($('topic'), fmt.text(v.topic));
     const id = $('topic-id');
     const tid = typeof v.topic_id === 'string' ? v.topic_id : '';
     setText(id, tid);
@@ -171,10 +205,10 @@
     const up = $('updated');
     const t = parseTime(v.time);
     if (Number.isNaN(t)) {
-      setText(up, fmtText(v.time));
+      setText(up, fmt.text(v.time));
       up.removeAttribute('datetime');
     } else {
-      setText(up, fmtClock(t));
+      setText(up, fmt.clock(t));
       up.setAttribute('datetime', v.time);
       up.title = v.time;
     }
@@ -199,20 +233,20 @@
       seen.add(p.partition);
       if (p.state === 'error') {
         const why = typeof p.error === 'string' && p.error ? p.error : 'unknown error';
-        items.push(['partition ' + fmtText(p.partition), 'its snapshot does not load: ' + why]);
+        items.push(['partition ' + fmt.text(p.partition), 'its snapshot does not load: ' + why]);
       } else {
-        items.push(['partition ' + fmtText(p.partition), 'no snapshot: nobody checkpoints it']);
+        items.push(['partition ' + fmt.text(p.partition), 'no snapshot: nobody checkpoints it']);
       }
     }
     for (const n of arr(v.unread)) {
       if (seen.has(n)) continue;
       seen.add(n);
-      items.push(['partition ' + fmtText(n), 'no snapshot: nobody checkpoints it']);
+      items.push(['partition ' + fmt.text(n), 'no snapshot: nobody checkpoints it']);
     }
     const partitions = items.length;
     // Stations whose partitions' stats cannot be added up (null numbers).
     for (const s of arr(v.stations)) {
-      if (obj(s) && typeof s.error === 'string' && s.error) items.push(['station ' + fmtText(s.station), s.error]);
+      if (obj(s) && typeof s.error === 'string' && s.error) items.push(['station ' + fmt.text(s.station), s.error]);
     }
     const box = $('incomplete-text');
     const lead = partitions
@@ -237,37 +271,102 @@
 
   // ---------- tables ----------
 
+  // The stations table shows one page of the stations that match the filter:
+  // at most PAGE_SIZE rows in the DOM, whether the view has ten stations or
+  // 100,000. The charts of stations (averages, latest maxima) draw the same
+  // page, so they stay bounded too.
+  const PAGE_SIZE = 25;
   const STATION_CELLS = ['station', 'count num', 'sum num', 'avg num', 'start', 'end', 'partitions'];
 
+  // The view's stations (valid rows), and those matching the filter: each
+  // computed once per view (and per filter), not per page turn.
+  const cache = { view: null, all: [], filter: null, matched: [], reports: 0 };
+
+  function stationsOf(v) {
+    if (cache.view !== v) {
+      cache.view = v;
+      cache.all = arr(v.stations).filter((s) => obj(s) && s.station !== undefined && s.station !== null);
+      cache.filter = null;
+      cache.reports = 0;
+      for (const s of cache.all) if (isNum(s.count)) cache.reports += s.count;
+    }
+    if (cache.filter !== state.filter) {
+      cache.filter = state.filter;
+      const q = state.filter;
+      cache.matched = q ? cache.all.filter((s) => String(s.station).toLowerCase().includes(q)) : cache.all;
+    }
+    return cache;
+  }
+
+  const stationHash = (name) => '#station=' + encodeURIComponent(name);
+
+  function makeStationRow() {
+    const tr = makeRow(STATION_CELLS);
+    tr.cells[0].appendChild(html('a', 'station-link'));
+    return tr;
+  }
+
   function renderStations(v) {
-    const table = $('stations');
-    const list = arr(v.stations).filter((s) => obj(s) && s.station !== undefined && s.station !== null);
+    const { all, matched, reports } = stationsOf(v);
+    const pages = Math.max(1, Math.ceil(matched.length / PAGE_SIZE));
+    state.page = Math.min(Math.max(0, state.page), pages - 1);
+    const from = state.page * PAGE_SIZE;
+    const shown = matched.slice(from, from + PAGE_SIZE);
+    state.shown = shown;
     syncRows(
-      table.tBodies[0],
-      list,
+      $('stations').tBodies[0],
+      shown,
       (s) => String(s.station),
       'station',
-      () => makeRow(STATION_CELLS),
+      makeStationRow,
       (tr, s) => {
         const c = tr.cells;
-        setText(c[0], String(s.station));
-        setText(c[1], isNum(s.count) ? String(Math.trunc(s.count)) : DASH);
-        setText(c[2], fmtExact(s.sum));
-        setText(c[3], fmtExact(s.avg));
-        setText(c[4], fmtText(s.start));
-        setText(c[5], fmtText(s.end));
+        const name = String(s.station);
+        const link = c[0].firstChild;
+        setText(link, name);
+        const href = stationHash(name);
+        if (link.getAttribute('href') !== href) link.setAttribute('href', href);
+        tr.classList.toggle('selected', name === state.station);
+        setNum(c[1], fmt.count(s.count), s.count);
+        setNum(c[2], fmt.temp(s.sum), s.sum);
+        setNum(c[3], fmt.temp(s.avg), s.avg);
+        setText(c[4], fmt.text(s.start));
+        setText(c[5], fmt.text(s.end));
         setText(c[6], arr(s.partitions).length ? arr(s.partitions).join(', ') : DASH);
       },
     );
-    setHidden($('stations-empty'), list.length > 0);
-    let reports = 0;
-    for (const s of list) if (isNum(s.count)) reports += s.count;
-    setText(
-      $('stations-summary'),
-      list.length
-        ? list.length + (list.length === 1 ? ' station · ' : ' stations · ') + reports + (reports === 1 ? ' report' : ' reports')
-        : '',
-    );
+
+    const empty = $('stations-empty');
+    setText(empty, all.length ? 'No station matches \u201c' + state.filterText + '\u201d.' : 'No stations yet.');
+    setHidden(empty, shown.length > 0);
+    const summary = $('stations-summary');
+    setText(summary, all.length ? fmt.plural(all.length, 'station', 'stations') + ' · ' + fmt.plural(reports, 'report', 'reports') : '');
+
+    // The pager: "1–25 of 100,000", "26–50 of 312 matching".
+    let info = 'none';
+    if (shown.length) {
+      info = fmt.count(from + 1) + '\u2013' + fmt.count(from + shown.length) + ' of ' + fmt.count(matched.length);
+      if (state.filter) info += ' matching';
+    }
+    setText($('page-info'), info);
+    const prev = $('page-prev');
+    const next = $('page-next');
+    if (prev.disabled !== (state.page === 0)) prev.disabled = state.page === 0;
+    if (next.disabled !== (state.page >= pages - 1)) next.disabled = state.page >= pages - 1;
+    setHidden($('pager'), all.length === 0);
+    const note = shown.length ? 'stations ' + info + ' (the table\u2019s page)' : '';
+    setText($('avg-note'), shown.length ? '°C · ' + note : '°C');
+    setText($('latest-note'), shown.length ? 'oldest → newest · ' + note : 'oldest → newest');
+  }
+
+  // The table, and the charts that draw its page, again (a filter typed, a
+  // page turned, a station selected): no new view needed.
+  function renderPage() {
+    if (!state.view) return;
+    const v = state.view;
+    guard('stations', () => renderStations(v));
+    guard('avg chart', () => renderAvg(v));
+    guard('latest chart', () => renderLatest(v));
   }
 
   const PARTITION_CELLS = ['partition num', 'state', 'offset num', 'log-end num', 'lag num',
@@ -301,14 +400,14 @@
         const c = tr.cells;
         setText(c[0], String(p.partition));
         const badge = c[1].firstChild;
-        setText(badge, fmtText(p.state));
+        setText(badge, fmt.text(p.state));
         setClass(badge, 'badge badge-' + st);
-        setText(c[2], fmtExact(p.offset));
-        setText(c[3], fmtExact(p.log_end));
-        setText(c[4], fmtExact(p.lag));
-        setText(c[5], fmtAge(p.checkpoint_age_seconds));
-        setText(c[6], fmtAge(p.newest_report_age_seconds));
-        setText(c[7], fmtExact(p.stations));
+        setNum(c[2], fmt.count(p.offset), p.offset);
+        setNum(c[3], fmt.count(p.log_end), p.log_end);
+        setNum(c[4], fmt.count(p.lag), p.lag);
+        setNum(c[5], fmt.age(p.checkpoint_age_seconds), p.checkpoint_age_seconds);
+        setNum(c[6], fmt.age(p.newest_report_age_seconds), p.newest_report_age_seconds);
+        setNum(c[7], fmt.count(p.stations), p.stations);
         let details = '';
         if (st === 'error') details = typeof p.error === 'string' && p.error ? p.error : 'its snapshot does not load';
         else if (st === 'unread') details = 'no snapshot: nobody checkpoints it';
@@ -318,9 +417,9 @@
     );
     setHidden($('partitions-empty'), list.length > 0);
     const bits = [];
-    if (list.length) bits.push(list.length + (list.length === 1 ? ' partition' : ' partitions'));
-    for (const k of ['ok', 'error', 'unread']) if (counts[k]) bits.push(counts[k] + ' ' + k);
-    if (lagKnown) bits.push('total lag ' + totalLag);
+    if (list.length) bits.push(fmt.plural(list.length, 'partition', 'partitions'));
+    for (const k of ['ok', 'error', 'unread']) if (counts[k]) bits.push(fmt.count(counts[k]) + ' ' + k);
+    if (lagKnown) bits.push('total lag ' + fmt.count(totalLag));
     setText($('partitions-summary'), bits.join(' · '));
   }
 
@@ -328,7 +427,8 @@
 
   function renderAvg(v) {
     const el = $('chart-avg');
-    const list = arr(v.stations).filter((s) => obj(s) && s.station !== undefined && s.station !== null && isNum(s.avg));
+    // The table's page only: at most PAGE_SIZE bars, whatever the view holds.
+    const list = arr(state.shown).filter((s) => isNum(s.avg));
     const W = chartWidth(el, 600);
     const nodes = [];
     if (!list.length) {
@@ -338,7 +438,7 @@
       el.replaceChildren(...nodes);
       return;
     }
-    const row = 31; // about a table row: the chart is as tall as the table beside it
+    const row = list.length <= 12 ? 31 : 20; // about a table row; thinner when the page is long
     const top = 4;
     const bottom = 4;
     const H = top + list.length * row + bottom;
@@ -352,7 +452,7 @@
     }
     if (lo === hi) hi = 1;
     // room for the value label at a bar's end
-    const valW = Math.min(Math.round(W * 0.3), 12 + 7 * Math.max(...list.map((s) => s.avg.toFixed(2).length)));
+    const valW = Math.min(Math.round(W * 0.3), 12 + 7 * Math.max(...list.map((s) => fmt.dec2(s.avg).length)));
     const x0 = labelW + (lo < 0 ? valW : 0);
     const x1 = W - (hi > 0 ? valW : 6);
     const sx = (val) => x0 + frac(val, lo, hi) * Math.max(10, x1 - x0);
@@ -362,7 +462,7 @@
     list.forEach((s, i) => {
       const y = top + i * row;
       const g = svg('g', { class: 'bar-row' });
-      g.appendChild(svg('title', null, `${s.station}: avg ${s.avg}` + (isNum(s.count) ? ` over ${s.count} reports` : '')));
+      g.appendChild(svg('title', null, `${s.station}: avg ${s.avg} °C` + (isNum(s.count) ? ` over ${fmt.count(s.count)} reports` : '')));
       g.appendChild(svg('text', { x: labelW - 8, y: y + row / 2, 'text-anchor': 'end', 'dominant-baseline': 'central', class: 'label' }, String(s.station)));
       const a = sx(Math.min(0, s.avg));
       const b = sx(Math.max(0, s.avg));
@@ -374,7 +474,7 @@
       g.appendChild(svg('text', {
         x: r1(neg ? a - 5 : b + 5), y: y + row / 2, 'text-anchor': neg ? 'end' : 'start',
         'dominant-baseline': 'central', class: 'value',
-      }, s.avg.toFixed(2)));
+      }, fmt.dec2(s.avg)));
       nodes.push(g);
     });
     nodes.push(svg('line', { x1: r1(zero), x2: r1(zero), y1: top, y2: H - bottom, class: 'zero' }));
@@ -447,7 +547,7 @@
     const yMax = Math.ceil(Math.max(maxVal, 4) / step) * step;
     const yLabels = [];
     for (let i = 0; i <= 10 && i * step <= yMax + step / 2; i++) yLabels.push(i * step);
-    const labelW = Math.max(...yLabels.map((y) => fmtCompact(y).length)) * 7 + 10;
+    const labelW = Math.max(...yLabels.map((y) => fmt.compact(y).length)) * 7 + 10;
 
     const m = { top: 22, right: 14, bottom: 40, left: Math.max(30, labelW) };
     const pw = Math.max(10, W - m.left - m.right);
@@ -461,7 +561,7 @@
     for (const y of yLabels) {
       const yy = r1(sy(y));
       nodes.push(svg('line', { x1: m.left, x2: m.left + pw, y1: yy, y2: yy, class: y === 0 ? 'axis-line' : 'grid-line' }));
-      nodes.push(svg('text', { x: m.left - 6, y: yy, 'text-anchor': 'end', 'dominant-baseline': 'central', class: 'tick' }, fmtCompact(y)));
+      nodes.push(svg('text', { x: m.left - 6, y: yy, 'text-anchor': 'end', 'dominant-baseline': 'central', class: 'tick' }, fmt.compact(y)));
     }
     // x axis: a tick per minute, in minutes before the newest point.
     for (let i = 5; i >= 0; i--) {
@@ -471,7 +571,7 @@
     }
     nodes.push(svg('text', { x: m.left, y: 12, 'text-anchor': 'start', class: 'axis-title' }, 'lag (records)'));
     nodes.push(svg('text', { x: m.left + pw, y: H - 4, 'text-anchor': 'end', class: 'axis-title' },
-      pts.length ? 'time (now = ' + fmtClock(tEnd) + ')' : 'time'));
+      pts.length ? 'time (now = ' + fmt.clock(tEnd) + ')' : 'time'));
 
     // A gap in time (the stream was down) breaks the line.
     const steps = [];
@@ -526,7 +626,9 @@
       const li = html('li', 'legend-item ' + colorClass(k));
       li.appendChild(html('span', 'swatch'));
       li.appendChild(html('span', 'legend-name', 'partition ' + k));
-      li.appendChild(html('span', 'legend-value', fmtExact(current[k])));
+      const val = html('span', 'legend-value');
+      setNum(val, fmt.count(current[k]), current[k]);
+      li.appendChild(val);
       return li;
     });
     legend.replaceChildren(...items);
@@ -534,53 +636,59 @@
 
   // ---------- chart: latest daily maxima (one sparkline per station) ----------
 
+  // A sparkline of reports (oldest first, each {date, degrees}), W×H.
+  function sparkline(name, reports, W, H, cls) {
+    const pad = 4;
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (const r of reports) {
+      lo = Math.min(lo, r.degrees);
+      hi = Math.max(hi, r.degrees);
+    }
+    const n = reports.length;
+    const lastR = reports[n - 1];
+    const sx = (i) => (n === 1 ? W / 2 : pad + (i / (n - 1)) * (W - 2 * pad));
+    const sy = (d) => (hi === lo ? H / 2 : pad + (1 - frac(d, lo, hi)) * (H - 2 * pad));
+    const s = svg('svg', { viewBox: `0 0 ${W} ${H}`, class: cls, role: 'img', 'aria-label': `${name}: latest daily maxima` });
+    s.appendChild(svg('title', null,
+      `${name}: ${n} day${n === 1 ? '' : 's'}, ${fmt.text(reports[0].date)} … ${fmt.text(lastR.date)}, min ${lo} °C, max ${hi} °C`));
+    let d = '';
+    reports.forEach((r, i) => {
+      d += (i ? 'L' : 'M') + r1(sx(i)) + ' ' + r1(sy(r.degrees));
+    });
+    if (n > 1) {
+      s.appendChild(svg('path', { d: d + `L${r1(sx(n - 1))} ${H}L${r1(sx(0))} ${H}Z`, class: 'spark-area' }));
+      s.appendChild(svg('path', { d, class: 'spark-line', fill: 'none' }));
+    }
+    s.appendChild(svg('circle', { cx: r1(sx(n - 1)), cy: r1(sy(lastR.degrees)), r: 2.8, class: 'spark-dot' }));
+    return { el: s, lo, hi };
+  }
+
+  const reportsOf = (v, name) => arr((obj(v.latest) || {})[name]).filter((r) => obj(r) && isNum(r.degrees));
+
+  // The latest maxima of the table's page's stations (at most PAGE_SIZE cards).
   function renderLatest(v) {
     const box = $('chart-latest');
-    const latest = obj(v.latest) || {};
-    const names = Object.keys(latest).sort();
     const cards = [];
-    for (const name of names) {
-      const reports = arr(latest[name]).filter((r) => obj(r) && isNum(r.degrees));
+    for (const st of arr(state.shown)) {
+      const name = String(st.station);
+      const reports = reportsOf(v, name);
       if (!reports.length) continue;
-      const card = html('div', 'spark');
+      const card = html('a', 'spark');
+      card.setAttribute('href', stationHash(name));
       card.dataset.station = name;
       const head = html('div', 'spark-head');
       head.appendChild(html('span', 'spark-name', name));
       const lastR = reports[reports.length - 1];
-      const val = html('span', 'spark-value', lastR.degrees.toFixed(1) + '°');
-      val.title = `${fmtText(lastR.date)}: ${lastR.degrees}`;
+      const val = html('span', 'spark-value', fmt.reading(lastR.degrees));
+      val.title = `${fmt.text(lastR.date)}: ${lastR.degrees} °C`;
       head.appendChild(val);
       card.appendChild(head);
-
-      const W = 160;
-      const H = 44;
-      const pad = 4;
-      let lo = Infinity;
-      let hi = -Infinity;
-      for (const r of reports) {
-        lo = Math.min(lo, r.degrees);
-        hi = Math.max(hi, r.degrees);
-      }
-      const n = reports.length;
-      const sx = (i) => (n === 1 ? W / 2 : pad + (i / (n - 1)) * (W - 2 * pad));
-      const sy = (d) => (hi === lo ? H / 2 : pad + (1 - frac(d, lo, hi)) * (H - 2 * pad));
-      const s = svg('svg', { viewBox: `0 0 ${W} ${H}`, class: 'spark-svg', role: 'img', 'aria-label': `${name}: latest daily maxima` });
-      s.appendChild(svg('title', null,
-        `${name}: ${n} day${n === 1 ? '' : 's'}, ${fmtText(reports[0].date)} … ${fmtText(lastR.date)}, min ${lo}, max ${hi}`));
-      let d = '';
-      reports.forEach((r, i) => {
-        d += (i ? 'L' : 'M') + r1(sx(i)) + ' ' + r1(sy(r.degrees));
-      });
-      if (n > 1) {
-        s.appendChild(svg('path', { d: d + `L${r1(sx(n - 1))} ${H}L${r1(sx(0))} ${H}Z`, class: 'spark-area' }));
-        s.appendChild(svg('path', { d, class: 'spark-line', fill: 'none' }));
-      }
-      s.appendChild(svg('circle', { cx: r1(sx(n - 1)), cy: r1(sy(lastR.degrees)), r: 2.8, class: 'spark-dot' }));
-      card.appendChild(s);
-
+      const { el, lo, hi } = sparkline(name, reports, 160, 44, 'spark-svg');
+      card.appendChild(el);
       const foot = html('div', 'spark-foot');
-      foot.appendChild(html('span', 'spark-range', `${lo.toFixed(1)}–${hi.toFixed(1)}`));
-      foot.appendChild(html('span', 'spark-date', fmtText(lastR.date)));
+      foot.appendChild(html('span', 'spark-range', `${fmt.reading(lo)} – ${fmt.reading(hi)}`));
+      foot.appendChild(html('span', 'spark-date', fmt.text(lastR.date)));
       card.appendChild(foot);
       cards.push(card);
     }
@@ -588,11 +696,133 @@
     setHidden($('latest-empty'), cards.length > 0);
   }
 
+  // ---------- one station: #station=NAME ----------
+
+  // The station named by the URL's hash, or null.
+  function stationFromHash() {
+    const m = /^#station=(.+)$/.exec(window.location.hash);
+    if (!m) return null;
+    try {
+      return decodeURIComponent(m[1]);
+    } catch (e) {
+      return m[1];
+    }
+  }
+
+  function fact(dl, term, text, exact) {
+    const div = html('div', 'fact');
+    div.appendChild(html('dt', null, term));
+    const dd = html('dd', null);
+    setNum(dd, text, exact);
+    div.appendChild(dd);
+    dl.appendChild(div);
+  }
+
+  // The station of state.station: its numbers, each of its partitions with
+  // that partition's state and lag (from the view's partitions), and its
+  // latest reports (the view's latest, when the tail of its partition holds
+  // any). Redrawn at every view while open.
+  function renderStationView(v) {
+    const box = $('station-view');
+    const name = state.station;
+    setHidden(box, name === null);
+    if (name === null) return;
+    setText($('sv-name'), name);
+    const body = [];
+    const st = v ? arr(v.stations).find((s) => obj(s) && String(s.station) === name) : null;
+    if (!v) {
+      body.push(html('p', 'empty', 'Waiting for the first view\u2026'));
+    } else if (!st) {
+      body.push(html('p', 'empty sv-missing',
+        'No station \u201c' + name + '\u201d in this view: it has no reports yet, or its partition is in error or unread (see Partitions).'));
+    } else {
+      const dl = html('dl', 'facts');
+      fact(dl, 'Reports', fmt.count(st.count), st.count);
+      fact(dl, 'Average', fmt.temp(st.avg), st.avg);
+      fact(dl, 'Sum', fmt.temp(st.sum), st.sum);
+      fact(dl, 'First day', fmt.text(st.start));
+      fact(dl, 'Last day', fmt.text(st.end));
+      body.push(dl);
+      if (typeof st.error === 'string' && st.error) body.push(html('p', 'details error', st.error));
+
+      const parts = arr(st.partitions);
+      const table = html('table', 'data sv-partitions');
+      const head = table.createTHead().insertRow();
+      for (const [t, c] of [['Partition', 'num'], ['State', ''], ['Offset', 'num'], ['Log end', 'num'], ['Lag', 'num'], ['Snapshot age', 'num']]) {
+        const th = html('th', c || null, t);
+        th.setAttribute('scope', 'col');
+        head.appendChild(th);
+      }
+      const tbody = table.createTBody();
+      for (const n of parts) {
+        const p = arr(v.partitions).find((row) => obj(row) && row.partition === n) || { partition: n };
+        const st2 = STATES.has(p.state) ? p.state : 'unknown';
+        const tr = makeRow(['partition num', 'state', 'offset num', 'log-end num', 'lag num', 'checkpoint-age num']);
+        tr.dataset.partition = String(n);
+        tr.className = 'state-' + st2;
+        setText(tr.cells[0], String(n));
+        tr.cells[1].appendChild(html('span', 'badge badge-' + st2, fmt.text(p.state)));
+        setNum(tr.cells[2], fmt.count(p.offset), p.offset);
+        setNum(tr.cells[3], fmt.count(p.log_end), p.log_end);
+        setNum(tr.cells[4], fmt.count(p.lag), p.lag);
+        setNum(tr.cells[5], fmt.age(p.checkpoint_age_seconds), p.checkpoint_age_seconds);
+        tbody.appendChild(tr);
+      }
+      const wrap = html('div', 'table-wrap');
+      wrap.appendChild(table);
+      body.push(html('h3', null, parts.length === 1 ? 'Its partition' : 'Its partitions'), wrap);
+    }
+
+    if (v) {
+      const reports = reportsOf(v, name);
+      body.push(html('h3', null, 'Latest reports'));
+      if (!reports.length) {
+        body.push(html('p', 'empty', 'None in the tail of its partition (the newest records of each partition are read).'));
+      } else {
+        body.push(sparkline(name, reports, 600, 90, 'spark-svg sv-chart').el);
+        const table = html('table', 'data sv-latest');
+        const head = table.createTHead().insertRow();
+        for (const [t, c] of [['Date', ''], ['Daily maximum', 'num']]) {
+          const th = html('th', c || null, t);
+          th.setAttribute('scope', 'col');
+          head.appendChild(th);
+        }
+        const tbody = table.createTBody();
+        for (let i = reports.length - 1; i >= 0; i--) { // newest first
+          const tr = makeRow(['date', 'degrees num']);
+          setText(tr.cells[0], fmt.text(reports[i].date));
+          setNum(tr.cells[1], fmt.temp(reports[i].degrees), reports[i].degrees);
+          tbody.appendChild(tr);
+        }
+        const wrap = html('div', 'table-wrap sv-latest-wrap');
+        wrap.appendChild(table);
+        body.push(wrap);
+      }
+    }
+    $('sv-body').replaceChildren(...body);
+  }
+
+  // Opens (or closes) the station the hash names; scrolls to it when asked.
+  function followHash(scroll) {
+    state.station = stationFromHash();
+    guard('station view', () => renderStationView(state.view));
+    renderPage();
+    if (scroll && state.station !== null) $('station-view').scrollIntoView({ block: 'nearest' });
+  }
+
+  function closeStation() {
+    if (state.station === null) return;
+    // No "#" left behind, and no hashchange event: render by hand.
+    window.history.pushState(null, '', window.location.pathname + window.location.search);
+    followHash(false);
+  }
+
   // ---------- the view ----------
 
   function render(v) {
     guard('header', () => renderHeader(v));
     guard('banners', () => renderBanners(v));
+    guard('station view', () => renderStationView(v));
     guard('stations', () => renderStations(v));
     guard('avg chart', () => renderAvg(v));
     guard('lag chart', () => renderLag());
@@ -682,8 +912,35 @@
     });
   });
 
+  // The filter, the pager and the station view: the page's own controls.
+  function wireControls() {
+    const filter = $('station-filter');
+    filter.addEventListener('input', () => {
+      state.filterText = filter.value.trim();
+      state.filter = state.filterText.toLowerCase();
+      state.page = 0;
+      renderPage();
+    });
+    $('page-prev').addEventListener('click', () => {
+      state.page--;
+      renderPage();
+    });
+    $('page-next').addEventListener('click', () => {
+      state.page++;
+      renderPage();
+    });
+    $('sv-close').addEventListener('click', closeStation);
+    document.addEventListener('keydown', (e) => {
+      if (e.key === 'Escape') closeStation();
+    });
+    window.addEventListener('hashchange', () => followHash(true));
+    window.addEventListener('popstate', () => followHash(false));
+  }
+
   function start() {
     setStatus('connecting');
+    wireControls();
+    followHash(false);
     seedLag();
     // No fetch of /api/v1/view: the stream sends the current view as soon as
     // it connects (or the first one, once the dashboard has it), and a fetch
