@@ -89,7 +89,16 @@ func TestConsumerStepsOverBadRecordsOnce(t *testing.T) {
 
 	again := start(t, "consumer", []string{"TOPIC=" + topic, "DATA_DIR=" + dir}, "0", "1", "2", "3")
 	again.waitForLog("consuming", 30*time.Second)
-	time.Sleep(300 * time.Millisecond)
+	// Until its offsets are at the log's end: had it resumed before the bad
+	// records, it would have stepped over them again by then.
+	scrapeUntil(t, again, "at the log's end", 30*time.Second, func(m families) bool {
+		for _, p := range allPartitions {
+			if l := m.lag(p); l.records != 0 || l.end == 0 {
+				return false
+			}
+		}
+		return true
+	})
 	again.terminate()
 	again.wait(30 * time.Second)
 	if strings.Contains(again.stderr.String(), "skipping bad record") {
