@@ -333,7 +333,7 @@ func TestRefusedConnectionsAreOneClearLineAtOnce(t *testing.T) {
 		{"the password from a file", "", secure.ViaSCRAM, []string{"KAFKA_SASL_PASSWORD"}, []string{"KAFKA_SASL_PASSWORD_FILE=" + passwordFile}, ""},
 		{"consumer: wrong SCRAM password", "consumer", secure.ViaSCRAM, nil, []string{"KAFKA_SASL_PASSWORD=wrong"}, "refused User:consumer (SCRAM-SHA-512): SASL_AUTHENTICATION_FAILED"},
 		{"debug: wrong SCRAM password", "debug", secure.ViaSCRAM, nil, []string{"KAFKA_SASL_PASSWORD=wrong"}, "refused User:debug (SCRAM-SHA-512): SASL_AUTHENTICATION_FAILED"},
-		{"dashboard: wrong SCRAM password", "dashboard", secure.ViaSCRAM, nil, []string{"KAFKA_SASL_PASSWORD=wrong"}, "refused User:dashboard (SCRAM-SHA-512): SASL_AUTHENTICATION_FAILED"},
+		{"dashboard: wrong SCRAM password", "dashboard", secure.ViaSCRAM, nil, []string{"KAFKA_SASL_PASSWORD=wrong"}, "refused User:dashboard (SCRAM-SHA-512): follow the snapshot topic "}, // then which topic, then SASL_AUTHENTICATION_FAILED
 		{"wrong SCRAM password", "", secure.ViaSCRAM, nil, []string{"KAFKA_SASL_PASSWORD=wrong"}, "refused User:producer (SCRAM-SHA-512): SASL_AUTHENTICATION_FAILED"},
 		{"wrong PLAIN password", "", secure.ViaPLAIN, nil, []string{"KAFKA_SASL_PASSWORD=wrong"}, "refused User:producer (PLAIN): SASL_AUTHENTICATION_FAILED"},
 		{"unknown SCRAM user", "", secure.ViaSCRAM, nil, []string{"KAFKA_SASL_USERNAME=nobody"}, "refused User:nobody (SCRAM-SHA-512)"},
