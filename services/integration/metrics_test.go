@@ -329,7 +329,10 @@ func scrapeAllServiceMetrics(t *testing.T) map[string]bool {
 	}
 	debug := start(t, "debug", []string{"TOPIC=" + topic, "GROUP=" + topic})
 	debug.waitForLog("partitions assigned", time.Minute)
-	time.Sleep(time.Second) // the group's start offsets resolve to the end, as in the debug test
+	// A day at a time until it prints: its start offsets have resolved (to
+	// the end as it found it), whenever that is; the producer below then
+	// continues the stream.
+	untilPrinting(t, debug, topic, 0)
 	const count = 2000
 	producer := start(t, "producer", append(env, "INTERVAL=0", fmt.Sprintf("COUNT=%d", count), "TXN_MAX_RECORDS=500", "IDLE_AFTER_COUNT=true"))
 	consumer := start(t, "consumer", env, "0", "1", "2", "3")
@@ -345,10 +348,6 @@ func scrapeAllServiceMetrics(t *testing.T) map[string]bool {
 		}
 		return true
 	}))
-	// A new group starts at the end of the topic as it finds it: on a real
-	// broker the start offsets can resolve after some of the stream is in,
-	// so what it prints is the tail of the stream, not always all of it.
-	waitForLines(t, debug, 1, 2*time.Minute)
 	add(scrapeUntil(t, debug, "printing", 30*time.Second, func(m families) bool {
 		v, _ := m.value("weather_debug_records_total")
 		return v >= 1 && v == float64(strings.Count(debug.stdout.String(), "\n"))
