@@ -19,7 +19,10 @@ import (
 func writeForeign(t *testing.T, topic string, p int32, index int64, headers []kgo.RecordHeader) {
 	t.Helper()
 	r := generator.New(1).Report(index)
-	v, _ := codec.Encode(nil, r)
+	v, err := codec.Encode(nil, r)
+	if err != nil {
+		t.Fatal(err)
+	}
 	w := newClient(t, kgo.DefaultProduceTopic(topic), kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	rec := &kgo.Record{Partition: p, Key: []byte(r.StationId), Value: v, Headers: headers}
 	if err := w.ProduceSync(context.Background(), rec).FirstErr(); err != nil {
