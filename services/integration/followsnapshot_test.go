@@ -83,6 +83,23 @@ func TestPartitionStateFollowsItToAnotherNode(t *testing.T) {
 
 	a := start(t, "consumer", env(nodeA), "0", "1", "2", "3")
 	progressed(nodeA, 1000)
+	// Every partition, not just the sum: behind a backlog a fetch can fill
+	// up with some partitions' records, and a partition that has not come
+	// yet has no state to give up (its successor then rightly starts at 0).
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
+		missing := []int32{}
+		for _, p := range allPartitions {
+			if f, err := readFile(t, partitionFile(nodeA, p)); err != nil || f.Offset == 0 {
+				missing = append(missing, p)
+			}
+		}
+		if len(missing) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("partitions %v never checkpointed in %s", missing, nodeA)
+		}
+	}
 	stop(a) // gives every partition up: each one's newest state is in Kafka
 
 	a = start(t, "consumer", env(nodeA), "0", "1")
