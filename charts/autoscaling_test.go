@@ -1,10 +1,7 @@
 package charts
 
 import (
-	"log"
 	"maps"
-	"os"
-	"path"
 	"reflect"
 	"slices"
 	"strings"
@@ -13,17 +10,15 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
-	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/engine"
-	"helm.sh/helm/v3/pkg/lint/support"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	sigsyaml "sigs.k8s.io/yaml"
 )
 
 // The template of consumer.autoscaling: KEDA's ScaledObject.
-const scaledObjectTemplate = "weather/templates/scaledobject.yaml"
+const scaledObjectTemplate = "weather/templates/consumer/scaledobject.yaml"
 
 // renderAutoscaling renders the chart (as helm install, or with release and
 // lookup answered by cluster when given) and returns the ScaledObjects (KEDA's
@@ -37,49 +32,33 @@ func renderAutoscaling(t *testing.T, release, values string, opts *chartutil.Rel
 	if opts == nil && cluster == nil {
 		files, err = renderChart(t, release, values)
 	} else {
-		vals, verr := chartutil.ReadValues([]byte(values))
-		if verr != nil {
-			t.Fatal(verr)
-		}
-		caps := chartutil.DefaultCapabilities.Copy()
-		caps.KubeVersion = kubeVersion
-		top, terr := chartutil.ToRenderValues(loadWeatherChart(t), vals, *opts, caps)
-		if terr != nil {
-			return nil, nil, terr
-		}
-		files, err = engine.RenderWithClientProvider(loadWeatherChart(t), top, cluster)
+		files, err = renderRelease(t, loadWeatherChart(t), values, *opts, cluster)
 	}
 	if err != nil {
 		return nil, nil, err
 	}
 	var scaled []*unstructured.Unstructured
-	for _, name := range slices.Sorted(maps.Keys(files)) {
-		if path.Base(name) == "NOTES.txt" || strings.HasPrefix(path.Base(name), "_") {
+	rest := map[string]string{notesFile: files[notesFile]}
+	for _, d := range objectDocs(t, files) {
+		var o map[string]any
+		if err := sigsyaml.Unmarshal(d.yaml, &o); err != nil {
+			t.Fatalf("%s: %v", d.file, err)
+		}
+		if o["kind"] == "ScaledObject" {
+			if d.file != scaledObjectTemplate {
+				t.Errorf("ScaledObject in %s, want it in %s", d.file, scaledObjectTemplate)
+			}
+			scaled = append(scaled, &unstructured.Unstructured{Object: o})
 			continue
 		}
-		rest := []string{}
-		for _, doc := range yamlDocs(t, name, files[name]) {
-			var o map[string]any
-			if err := sigsyaml.Unmarshal(doc, &o); err != nil {
-				t.Fatalf("%s: %v", name, err)
-			}
-			if o["kind"] == "ScaledObject" {
-				if name != scaledObjectTemplate {
-					t.Errorf("ScaledObject in %s, want it in %s", name, scaledObjectTemplate)
-				}
-				scaled = append(scaled, &unstructured.Unstructured{Object: o})
-				continue
-			}
-			// The Prometheus Operator's objects: the monitoring tests' (they
-			// are not in the Kubernetes scheme either).
-			if av, _ := o["apiVersion"].(string); strings.HasPrefix(av, "monitoring.coreos.com/") {
-				continue
-			}
-			rest = append(rest, string(doc))
+		// The Prometheus Operator's objects: the monitoring tests' (they
+		// are not in the Kubernetes scheme either).
+		if av, _ := o["apiVersion"].(string); strings.HasPrefix(av, "monitoring.coreos.com/") {
+			continue
 		}
-		files[name] = strings.Join(rest, "\n---\n")
+		rest[d.file] += "\n---\n" + string(d.yaml)
 	}
-	return decodeManifest(t, files), scaled, nil
+	return decodeManifest(t, rest), scaled, nil
 }
 
 // Values that turn autoscaling on, for the other tests.
@@ -448,23 +427,7 @@ consumer: {autoscaling: {enabled: true}}`, "needs its credentials: create a Trig
 // TestAutoscalingBadValues: each bad value is refused, by the schema or by
 // the template, with a message that says what to do.
 func TestAutoscalingBadValues(t *testing.T) {
-	log.SetOutput(testLogWriter{t})
-	t.Cleanup(func() { log.SetOutput(os.Stderr) })
-	for _, bv := range autoscalingBadValues {
-		t.Run(bv.name, func(t *testing.T) {
-			_, err := renderChart(t, "weather", bv.values)
-			if err == nil {
-				t.Fatalf("values %s rendered; want an error with %q", bv.values, bv.wantErr)
-			}
-			isSchema := strings.Contains(err.Error(), "values don't meet the specifications of the schema")
-			if isSchema != bv.schema {
-				t.Errorf("schema error = %v, want %v: %v", isSchema, bv.schema, err)
-			}
-			if !strings.Contains(err.Error(), bv.wantErr) {
-				t.Errorf("error does not mention %q: %v", bv.wantErr, err)
-			}
-		})
-	}
+	checkBadValues(t, autoscalingBadValues)
 }
 
 // autoscalingLintValues are value sets with autoscaling on, for helm lint
@@ -485,24 +448,6 @@ consumer: {autoscaling: {enabled: true, authenticationRef: {name: keda-kafka}}}`
 // TestAutoscalingLint is helm lint --strict with autoscaling on.
 func TestAutoscalingLint(t *testing.T) {
 	for name, values := range autoscalingLintValues {
-		t.Run(name, func(t *testing.T) {
-			vals, err := chartutil.ReadValues([]byte(values))
-			if err != nil {
-				t.Fatal(err)
-			}
-			lint := action.NewLint()
-			lint.Strict = true
-			lint.Namespace = namespace
-			lint.KubeVersion = &kubeVersion
-			result := lint.Run([]string{chartDir}, vals)
-			for _, err := range result.Errors {
-				t.Errorf("helm lint --strict: %v", err)
-			}
-			for _, msg := range result.Messages {
-				if msg.Severity >= support.WarningSev {
-					t.Errorf("helm lint: %v", msg)
-				}
-			}
-		})
+		t.Run(name, func(t *testing.T) { lintChart(t, values) })
 	}
 }

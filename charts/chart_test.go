@@ -10,13 +10,8 @@
 package charts
 
 import (
-	"bufio"
-	"bytes"
-	"errors"
 	"flag"
 	"fmt"
-	"io"
-	"log"
 	"maps"
 	"os"
 	"path"
@@ -26,23 +21,15 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
-	"helm.sh/helm/v3/pkg/action"
-	"helm.sh/helm/v3/pkg/chart"
-	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
-	"helm.sh/helm/v3/pkg/engine"
-	"helm.sh/helm/v3/pkg/lint/support"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	kjson "k8s.io/apimachinery/pkg/runtime/serializer/json"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	kindv1alpha4 "sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
@@ -51,18 +38,9 @@ import (
 	"github.com/weatherstream/weather/services/common/assignment"
 )
 
-const (
-	chartDir  = "weather"
-	namespace = "weather-test"
-)
-
 // go test ./charts -run TestRender -args -dump DIR writes each scenario's
 // rendered chart to DIR/<scenario>.yaml, for reading.
 var dumpDir = flag.String("dump", "", "write each scenario's rendered manifests to this directory")
-
-// The Kubernetes the chart is rendered for (the version hack/k8s builds and
-// kind's node image runs).
-var kubeVersion = chartutil.KubeVersion{Version: "v1.34.4", Major: "1", Minor: "34"}
 
 // scenario is one set of values and what must hold for it (on top of the
 // checks every rendering gets, see checkCommon).
@@ -502,13 +480,6 @@ dashboard:
 }
 
 // Values the chart must refuse, and a piece of the error it must give.
-// schema: true means values.schema.json must be what refuses them.
-// badValue is values the chart must refuse, with a part of the error.
-type badValue struct {
-	name, values, wantErr string
-	schema                bool
-}
-
 var badValues = []badValue{
 	{"unknown top-level key", `consumr: {replicas: 3}`, "consumr", true},
 	{"unknown nested key", `consumer: {replica: 3}`, "replica", true},
@@ -570,58 +541,6 @@ var badValues = []badValue{
 		"topic.replicationFactor is 3, but the chart's Kafka (kafka.enabled) has kafka.replicas=1 broker(s): use at most 1", false},
 }
 
-var (
-	chartOnce   sync.Once
-	loadedChart *chart.Chart
-	chartErr    error
-)
-
-func loadWeatherChart(t testing.TB) *chart.Chart {
-	t.Helper()
-	chartOnce.Do(func() { loadedChart, chartErr = loader.Load(chartDir) })
-	if chartErr != nil {
-		t.Fatalf("load chart %s: %v", chartDir, chartErr)
-	}
-	return loadedChart
-}
-
-// renderChart renders the chart as `helm install --dry-run` would (values
-// coalesced with values.yaml and checked against values.schema.json), in
-// strict mode: a template using a value that does not exist fails.
-func renderChart(t testing.TB, release, valuesYAML string) (map[string]string, error) {
-	t.Helper()
-	ch := loadWeatherChart(t)
-	vals, err := chartutil.ReadValues([]byte(valuesYAML))
-	if err != nil {
-		t.Fatalf("test values: %v", err)
-	}
-	caps := chartutil.DefaultCapabilities.Copy()
-	caps.KubeVersion = kubeVersion
-	top, err := chartutil.ToRenderValues(ch, vals, chartutil.ReleaseOptions{
-		Name: release, Namespace: namespace, Revision: 1, IsInstall: true,
-	}, caps)
-	if err != nil {
-		return nil, err
-	}
-	return engine.Engine{Strict: true}.Render(ch, top)
-}
-
-// object is one rendered Kubernetes object.
-type object struct {
-	file string
-	obj  client.Object
-}
-
-type manifest struct {
-	objects []object
-	notes   string
-}
-
-// strictDecoder decodes YAML into the registered Go type of its
-// apiVersion/kind and fails on unknown and duplicate fields.
-var strictDecoder = kjson.NewSerializerWithOptions(kjson.DefaultMetaFactory, scheme.Scheme, scheme.Scheme,
-	kjson.SerializerOptions{Yaml: true, Strict: true})
-
 // renderObjects renders a scenario and decodes every object strictly.
 func renderObjects(t *testing.T, s scenario) *manifest {
 	t.Helper()
@@ -639,46 +558,6 @@ func renderObjects(t *testing.T, s scenario) *manifest {
 		}
 	}
 	return decodeManifest(t, files)
-}
-
-// decodeManifest decodes every rendered object strictly, and keeps NOTES.txt.
-func decodeManifest(t *testing.T, files map[string]string) *manifest {
-	t.Helper()
-	m := &manifest{}
-	for _, name := range slices.Sorted(maps.Keys(files)) {
-		switch {
-		case path.Base(name) == "NOTES.txt":
-			m.notes = files[name]
-			continue
-		case strings.HasPrefix(path.Base(name), "_"):
-			continue
-		}
-		for _, doc := range yamlDocs(t, name, files[name]) {
-			obj, gvk, err := strictDecoder.Decode(doc, nil, nil)
-			if err != nil {
-				t.Fatalf("%s: strict decode: %v\n%s", name, err, doc)
-			}
-			cobj, ok := obj.(client.Object)
-			if !ok {
-				t.Fatalf("%s: %v is not an object", name, gvk)
-			}
-			m.objects = append(m.objects, object{file: name, obj: cobj})
-		}
-	}
-	if m.notes == "" {
-		t.Errorf("NOTES.txt rendered empty")
-	}
-	return m
-}
-
-func isEmptyYAML(doc []byte) bool {
-	for _, line := range bytes.Split(doc, []byte("\n")) {
-		line = bytes.TrimSpace(line)
-		if len(line) > 0 && line[0] != '#' && string(line) != "---" {
-			return false
-		}
-	}
-	return true
 }
 
 func kindOf(o client.Object) string {
@@ -1759,62 +1638,14 @@ func (v chartValues) intAt(t *testing.T, p string) int {
 }
 
 func TestBadValues(t *testing.T) {
-	// Helm logs some value problems (a table replaced by a scalar) with the
-	// standard logger as it coalesces: into the test's log, not stderr.
-	log.SetOutput(testLogWriter{t})
-	t.Cleanup(func() { log.SetOutput(os.Stderr) })
-	for _, bv := range slices.Concat(badValues, kafkaBadValues, brokersBadValues, policyBadValues) {
-		t.Run(bv.name, func(t *testing.T) {
-			_, err := renderChart(t, "weather", bv.values)
-			if err == nil {
-				t.Fatalf("values %s rendered; want an error with %q", bv.values, bv.wantErr)
-			}
-			isSchema := strings.Contains(err.Error(), "values don't meet the specifications of the schema")
-			if isSchema != bv.schema {
-				t.Errorf("schema error = %v, want %v: %v", isSchema, bv.schema, err)
-			}
-			if !strings.Contains(err.Error(), bv.wantErr) {
-				t.Errorf("error does not mention %q: %v", bv.wantErr, err)
-			}
-		})
-	}
-}
-
-type testLogWriter struct{ t *testing.T }
-
-func (w testLogWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimSpace(string(p)))
-	return len(p), nil
+	checkBadValues(t, slices.Concat(badValues, kafkaBadValues, brokersBadValues, policyBadValues))
 }
 
 // TestLint is `helm lint --strict` (warnings fail too) for the default values
 // and every scenario's.
 func TestLint(t *testing.T) {
 	for _, s := range scenarios {
-		t.Run(s.name, func(t *testing.T) {
-			vals, err := chartutil.ReadValues([]byte(s.values))
-			if err != nil {
-				t.Fatal(err)
-			}
-			lint := action.NewLint()
-			lint.Strict = true
-			lint.Namespace = namespace
-			lint.KubeVersion = &kubeVersion
-			result := lint.Run([]string{chartDir}, vals)
-			if result.TotalChartsLinted != 1 {
-				t.Errorf("linted %d charts", result.TotalChartsLinted)
-			}
-			for _, err := range result.Errors {
-				t.Errorf("helm lint --strict: %v", err)
-			}
-			for _, msg := range result.Messages {
-				if msg.Severity >= support.WarningSev {
-					t.Errorf("helm lint: %v", msg)
-				} else {
-					t.Logf("helm lint: %v", msg)
-				}
-			}
-		})
+		t.Run(s.name, func(t *testing.T) { lintChart(t, s.values) })
 	}
 }
 
@@ -1837,24 +1668,5 @@ func TestKindConfig(t *testing.T) {
 	}
 	if img := cfg.Nodes[0].Image; !regexp.MustCompile(`^kindest/node:v1\.34\.[0-9]+@sha256:[0-9a-f]{64}$`).MatchString(img) {
 		t.Errorf("node image %q: want kindest/node:v1.34.x pinned by digest", img)
-	}
-}
-
-// yamlDocs splits a rendered file into its YAML documents, empty ones left out.
-func yamlDocs(t *testing.T, name, file string) [][]byte {
-	t.Helper()
-	var docs [][]byte
-	r := utilyaml.NewYAMLReader(bufio.NewReader(strings.NewReader(file)))
-	for {
-		doc, err := r.Read()
-		if errors.Is(err, io.EOF) {
-			return docs
-		}
-		if err != nil {
-			t.Fatalf("%s: split YAML: %v", name, err)
-		}
-		if !isEmptyYAML(doc) {
-			docs = append(docs, doc)
-		}
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"maps"
 	"os"
-	"path"
 	"reflect"
 	"regexp"
 	"slices"
@@ -15,9 +14,6 @@ import (
 
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	"github.com/prometheus/prometheus/model/labels"
-	"helm.sh/helm/v3/pkg/action"
-	"helm.sh/helm/v3/pkg/chartutil"
-	"helm.sh/helm/v3/pkg/lint/support"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -52,17 +48,8 @@ func renderMonitoring(t *testing.T, release, values string) []client.Object {
 		t.Fatalf("render: %v", err)
 	}
 	var objs []client.Object
-	for _, name := range slices.Sorted(maps.Keys(files)) {
-		if path.Base(name) == "NOTES.txt" || strings.HasPrefix(path.Base(name), "_") {
-			continue
-		}
-		for _, doc := range yamlDocs(t, name, files[name]) {
-			obj, _, err := monitoringDecoder.Decode(doc, nil, nil)
-			if err != nil {
-				t.Fatalf("%s: strict decode: %v\n%s", name, err, doc)
-			}
-			objs = append(objs, obj.(client.Object))
-		}
+	for _, o := range decodeObjects(t, monitoringDecoder, objectDocs(t, files)) {
+		objs = append(objs, o.obj)
 	}
 	return objs
 }
@@ -737,24 +724,6 @@ func TestMonitoringLint(t *testing.T) {
 		"service monitor": `metrics: {serviceMonitor: {enabled: true}, prometheusRule: {enabled: true}, grafanaDashboard: {enabled: true}}`,
 		"pod monitor":     `metrics: {podMonitor: {enabled: true, namespace: monitoring}, prometheusRule: {enabled: true, ruleLabels: {team: data}}, grafanaDashboard: {enabled: true}}`,
 	} {
-		t.Run(name, func(t *testing.T) {
-			vals, err := chartutil.ReadValues([]byte(values))
-			if err != nil {
-				t.Fatal(err)
-			}
-			lint := action.NewLint()
-			lint.Strict = true
-			lint.Namespace = namespace
-			lint.KubeVersion = &kubeVersion
-			result := lint.Run([]string{chartDir}, vals)
-			for _, err := range result.Errors {
-				t.Errorf("helm lint --strict: %v", err)
-			}
-			for _, msg := range result.Messages {
-				if msg.Severity >= support.WarningSev {
-					t.Errorf("helm lint: %v", msg)
-				}
-			}
-		})
+		t.Run(name, func(t *testing.T) { lintChart(t, values) })
 	}
 }

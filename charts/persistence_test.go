@@ -5,17 +5,12 @@ import (
 	"strings"
 	"testing"
 
-	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chartutil"
-	"helm.sh/helm/v3/pkg/engine"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/dynamic"
-	dynamicfake "k8s.io/client-go/dynamic/fake"
 )
 
 // The stats consumers' StatefulSet with a volume per pod. Its
@@ -118,52 +113,4 @@ func TestUpgradeFromSharedVolume(t *testing.T) {
 			}
 		})
 	}
-}
-
-// renderWith renders ch with values for release, lookup answered by
-// cluster (nil: as helm template, every lookup empty), and decodes every
-// object strictly.
-func renderWith(t *testing.T, ch *chart.Chart, valuesYAML string, release chartutil.ReleaseOptions, cluster engine.ClientProvider) *manifest {
-	t.Helper()
-	vals, err := chartutil.ReadValues([]byte(valuesYAML))
-	if err != nil {
-		t.Fatal(err)
-	}
-	caps := chartutil.DefaultCapabilities.Copy()
-	caps.KubeVersion = kubeVersion
-	top, err := chartutil.ToRenderValues(ch, vals, release, caps)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var files map[string]string
-	if cluster == nil {
-		files, err = engine.Engine{Strict: true}.Render(ch, top)
-	} else {
-		files, err = engine.RenderWithClientProvider(ch, top, cluster)
-	}
-	if err != nil {
-		t.Fatalf("render: %v", err)
-	}
-	return decodeManifest(t, files)
-}
-
-// fakeCluster answers the chart's lookups (PersistentVolumeClaims and
-// StatefulSets) from objects.
-type fakeClusterProvider struct {
-	client *dynamicfake.FakeDynamicClient
-}
-
-func fakeCluster(objects ...runtime.Object) engine.ClientProvider {
-	return fakeClusterProvider{dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{
-		{Version: "v1", Resource: "persistentvolumeclaims"}:      "PersistentVolumeClaimList",
-		{Group: "apps", Version: "v1", Resource: "statefulsets"}: "StatefulSetList",
-	}, objects...)}
-}
-
-func (f fakeClusterProvider) GetClientFor(apiVersion, kind string) (dynamic.NamespaceableResourceInterface, bool, error) {
-	gv, err := schema.ParseGroupVersion(apiVersion)
-	if err != nil {
-		return nil, false, err
-	}
-	return f.client.Resource(gv.WithResource(strings.ToLower(kind) + "s")), true, nil
 }

@@ -37,6 +37,11 @@ one PVC of every consumer pod, left behind by an upgrade (resource-policy keep).
 {{- define "weather.debug.fullname" -}}{{ include "weather.fullname" . }}-debug{{- end -}}
 {{- define "weather.dashboard.fullname" -}}{{ include "weather.fullname" . }}-dashboard{{- end -}}
 {{- define "weather.controller.fullname" -}}{{ include "weather.fullname" . }}-controller{{- end -}}
+{{- /* The controller's ClusterRole and its binding: cluster-wide, so the
+namespace is in the name (two releases of one name in two namespaces). */}}
+{{- define "weather.controller.clusterRoleName" -}}
+{{- printf "%s-%s" .Release.Namespace (include "weather.controller.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
 
 {{/*
 Labels. Call with (dict "ctx" $ "component" "producer").

@@ -54,6 +54,31 @@ metricRelabelings:
 {{- end }}
 {{- end -}}
 
+{{/*
+The headless Service through which the ServiceMonitor scrapes a component
+whose pods have no Service of their own (the producer, the debug consumer,
+the controller). Call with (dict "ctx" $ "component" "producer").
+*/}}
+{{- define "weather.metrics.service" -}}
+# The {{ .component }}'s /metrics for the ServiceMonitor.
+apiVersion: v1
+kind: Service
+metadata:
+  name: {{ include "weather.fullname" .ctx }}-{{ .component }}
+  labels:
+    {{- include "weather.labels" . | nindent 4 }}
+spec:
+  type: ClusterIP
+  clusterIP: None
+  selector:
+    {{- include "weather.selectorLabels" . | nindent 4 }}
+  ports:
+    - name: http
+      port: {{ int .ctx.Values.httpPort }}
+      targetPort: http
+      protocol: TCP
+{{- end -}}
+
 {{- define "weather.metrics.checks" -}}
 {{- if and .Values.metrics.serviceMonitor.enabled .Values.metrics.podMonitor.enabled -}}
 {{- fail "metrics.serviceMonitor.enabled and metrics.podMonitor.enabled: both scrape the same pods (every series twice); enable one" -}}

@@ -141,7 +141,7 @@ func (b *securedKafka) up() error {
 // kafkaImage is the image of the chart's own Kafka, with E2E_HELM_SET (the
 // locally built one).
 func (b *securedKafka) kafkaImage() (string, error) {
-	args := []string{"template", "e2e", b.s.chart, "--show-only", "templates/kafka.yaml"}
+	args := []string{"template", "e2e", b.s.chart, "--show-only", "templates/kafka/statefulset.yaml"}
 	for _, set := range strings.Fields(os.Getenv("E2E_HELM_SET")) {
 		args = append(args, "--set", set)
 	}
@@ -151,7 +151,7 @@ func (b *securedKafka) kafkaImage() (string, error) {
 	}
 	m := regexp.MustCompile(`(?m)^\s+image:\s+"?([^"\s]+)"?\s*$`).FindStringSubmatch(out)
 	if m == nil {
-		return "", fmt.Errorf("no image in the chart's templates/kafka.yaml:\n%s", out)
+		return "", fmt.Errorf("no image in the chart's templates/kafka/statefulset.yaml:\n%s", out)
 	}
 	return m[1], nil
 }
