@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -33,166 +34,282 @@ const (
 
 // run is one campaign; it reports whether every check passed.
 func run(ctx context.Context, o options) (bool, error) {
-	began := time.Now()
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	say := func(format string, args ...any) { fmt.Fprintf(os.Stderr, "chaos: "+format+"\n", args...) }
-	say("seed %d (replay this schedule: make chaos CHAOS_FLAGS='-seed %d'), %d reports over %s, work dir %s",
-		o.seed, o.seed, o.reports, o.duration, o.dir)
-	if err := os.RemoveAll(o.dir); err != nil {
+	c := &campaign{o: o, began: time.Now(),
+		log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
+	defer c.close()
+	if err := c.prepare(ctx); err != nil {
 		return false, err
 	}
-	logs := filepath.Join(o.dir, "logs")
-	if err := os.MkdirAll(logs, 0o755); err != nil {
+	if err := c.startKafka(ctx); err != nil {
 		return false, err
 	}
+	c.startServices(ctx)
+	c.planFaults()
+	c.showProgress(ctx)
+	if err := c.injectFaults(ctx); err != nil {
+		return false, err
+	}
+	c.windDown(ctx)
+	checks, facts, err := c.verdict(ctx)
+	if err != nil {
+		return false, err
+	}
+	return c.report(checks, facts), nil
+}
 
-	bin, err := build(ctx, o.dir)
-	if err != nil {
-		return false, err
+// campaign is one run's world: the work dir, the brokers, the supervised
+// services, the faults' plan and what became of it.
+type campaign struct {
+	o     options
+	began time.Time
+	log   *slog.Logger // the brokers' and the supervisor's, warnings only
+
+	logs string // the services' logs
+	bin  string // the services' binaries
+	disk *checkpointDisk
+
+	kafka *cluster.Cluster
+	addrs string    // the brokers (their proxies), as KAFKA_BROKERS
+	opts  []kgo.Opt // a client's of the brokers
+	adm   *kadm.Client
+
+	producer  *Service
+	consumers []*Service
+	debug     *Service
+	services  []*Service // the four above
+	spares    int        // consumers started for a moved partition
+	running   sync.WaitGroup
+	stop      context.CancelFunc // the services'
+	stopped   <-chan struct{}    // closed by stop
+
+	nemesis *nemesis
+	plan    []Fault
+	sched   schedule
+	// deadline is when the producer must have produced its count: twice the
+	// run's duration and 5 minutes after the faults began.
+	deadline time.Time
+
+	cleanup []func() // what close undoes, in the order it was done
+}
+
+// close undoes what the steps did, the last first.
+func (c *campaign) close() {
+	for _, f := range slices.Backward(c.cleanup) {
+		f()
 	}
-	disk, err := newCheckpointDisk(filepath.Join(o.dir, "checkpoints"))
-	if err != nil {
-		return false, err
+}
+
+// say is a line for whoever runs the campaign.
+func (c *campaign) say(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "chaos: "+format+"\n", args...)
+}
+
+// prepare empties the work dir, builds the services and makes the
+// checkpoint disk.
+func (c *campaign) prepare(ctx context.Context) error {
+	c.say("seed %d (replay this schedule: make chaos CHAOS_FLAGS='-seed %d'), %d reports over %s, work dir %s",
+		c.o.seed, c.o.seed, c.o.reports, c.o.duration, c.o.dir)
+	if err := os.RemoveAll(c.o.dir); err != nil {
+		return err
 	}
-	defer disk.Close(filepath.Join(o.dir, "files"))
+	c.logs = filepath.Join(c.o.dir, "logs")
+	if err := os.MkdirAll(c.logs, 0o755); err != nil {
+		return err
+	}
+	bin, err := build(ctx, c.o.dir)
+	if err != nil {
+		return err
+	}
+	c.bin = bin
+	disk, err := newCheckpointDisk(filepath.Join(c.o.dir, "checkpoints"))
+	if err != nil {
+		return err
+	}
+	c.disk = disk
+	c.cleanup = append(c.cleanup, func() { _ = disk.Close(filepath.Join(c.o.dir, "files")) })
 	if !disk.mounted {
-		say("not root: the checkpoints are on a plain directory and the disk-full fault is left out")
+		c.say("not root: the checkpoints are on a plain directory and the disk-full fault is left out")
 	}
-	say("starting %d Kafka brokers behind Toxiproxy ...", brokers)
-	kafka, err := cluster.Start(ctx, cluster.Options{Nodes: brokers, Dir: filepath.Join(o.dir, "kafka"), Log: log})
-	if err != nil {
-		return false, err
-	}
-	defer kafka.Close()
-	addrs := strings.Join(kafka.Brokers(), ",")
-	say("brokers %s (through the proxies; Toxiproxy API %s)", addrs, kafka.ToxiproxyURL())
+	return nil
+}
 
-	opts := []kgo.Opt{kgo.SeedBrokers(kafka.Brokers()...), kgo.RequestTimeoutOverhead(5 * time.Second)}
-	admClient, err := kgo.NewClient(opts...)
+// startKafka starts the brokers, each behind its Toxiproxy proxy, and
+// connects to them.
+func (c *campaign) startKafka(ctx context.Context) error {
+	c.say("starting %d Kafka brokers behind Toxiproxy ...", brokers)
+	kafka, err := cluster.Start(ctx, cluster.Options{Nodes: brokers, Dir: filepath.Join(c.o.dir, "kafka"), Log: c.log})
 	if err != nil {
-		return false, err
+		return err
 	}
-	defer admClient.Close()
-	adm := kadm.NewClient(admClient)
-	say("transaction.version %s (2 = KIP-890 part 2: the producer's epoch bumps on every commit or abort, so a late EndTxn cannot act on the next transaction)",
+	c.kafka = kafka
+	c.cleanup = append(c.cleanup, func() { _ = kafka.Close() })
+	c.addrs = strings.Join(kafka.Brokers(), ",")
+	c.say("brokers %s (through the proxies; Toxiproxy API %s)", c.addrs, kafka.ToxiproxyURL())
+
+	c.opts = []kgo.Opt{kgo.SeedBrokers(kafka.Brokers()...), kgo.RequestTimeoutOverhead(5 * time.Second)}
+	admClient, err := kgo.NewClient(c.opts...)
+	if err != nil {
+		return err
+	}
+	c.cleanup = append(c.cleanup, admClient.Close)
+	c.adm = kadm.NewClient(admClient)
+	c.say("transaction.version %s (2 = KIP-890 part 2: the producer's epoch bumps on every commit or abort, so a late EndTxn cannot act on the next transaction)",
 		transactionVersion(ctx, admClient))
+	return nil
+}
 
-	common := []string{"KAFKA_BROKERS=" + addrs, "TOPIC=" + topic, "HTTP_ADDR=127.0.0.1:0", "LOG_LEVEL=info"}
-	svc := func(name string, once bool, env []string, args ...string) *Service {
-		return &Service{Name: name, Cmd: append([]string{filepath.Join(bin, strings.SplitN(name, "-", 2)[0])}, args...),
-			Env: append(env, common...), Log: filepath.Join(logs, name+".log"), Once: once}
-	}
-	interval := o.duration / time.Duration(o.reports)
-	producer := svc("producer", true, []string{
-		fmt.Sprintf("COUNT=%d", o.reports), "INTERVAL=" + interval.String(), "SEED=1", "TRANSACTIONAL_ID=" + txnID,
+// service is one of the pipeline's binaries as a supervised process on the
+// brokers, its output in logs/<name>.log.
+func (c *campaign) service(name string, once bool, env []string, args ...string) *Service {
+	common := []string{"KAFKA_BROKERS=" + c.addrs, "TOPIC=" + topic, "HTTP_ADDR=127.0.0.1:0", "LOG_LEVEL=info"}
+	return &Service{Name: name, Cmd: append([]string{filepath.Join(c.bin, strings.SplitN(name, "-", 2)[0])}, args...),
+		Env: append(env, common...), Log: filepath.Join(c.logs, name+".log"), Once: once}
+}
+
+// startServices starts the producer (its count at the run's pace), two
+// stats consumers of two partitions each and the debug consumer. They run
+// until stopServices, even once ctx is done: the campaign stops them itself.
+func (c *campaign) startServices(ctx context.Context) {
+	interval := c.o.duration / time.Duration(c.o.reports)
+	c.producer = c.service("producer", true, []string{
+		fmt.Sprintf("COUNT=%d", c.o.reports), "INTERVAL=" + interval.String(), "SEED=1", "TRANSACTIONAL_ID=" + txnID,
 		fmt.Sprintf("TOPIC_PARTITIONS=%d", partitions), fmt.Sprintf("TOPIC_REPLICATION_FACTOR=%d", brokers),
 	})
-	consumers := []*Service{
-		svc("consumer-0-2", false, []string{"DATA_DIR=" + disk.Dir}, "0", "2"),
-		svc("consumer-1-3", false, []string{"DATA_DIR=" + disk.Dir}, "1", "3"),
+	c.consumers = []*Service{
+		c.service("consumer-0-2", false, []string{"DATA_DIR=" + c.disk.Dir}, "0", "2"),
+		c.service("consumer-1-3", false, []string{"DATA_DIR=" + c.disk.Dir}, "1", "3"),
 	}
-	debug := svc("debug", false, nil)
-	services := append([]*Service{producer, debug}, consumers...)
+	c.debug = c.service("debug", false, nil)
+	c.services = append([]*Service{c.producer, c.debug}, c.consumers...)
 
-	var wg sync.WaitGroup
-	svcCtx, stopServices := context.WithCancel(context.WithoutCancel(ctx))
-	defer func() { stopServices(); wg.Wait() }()
-	for _, s := range services {
-		wg.Go(func() {
-			if err := s.Run(svcCtx, log); err != nil {
-				say("%v", err)
+	svcCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	c.stop, c.stopped = stop, svcCtx.Done()
+	c.cleanup = append(c.cleanup, c.stopServices)
+	for _, s := range c.services {
+		c.running.Go(func() {
+			if err := s.Run(svcCtx, c.log); err != nil {
+				c.say("%v", err)
 			}
 		})
 	}
+}
 
-	spares := 0
-	spare := func(ctx context.Context, p int32) (*Service, error) {
-		spares++
-		dir, err := os.MkdirTemp(o.dir, fmt.Sprintf("spare-%d-", spares))
-		if err != nil {
-			return nil, err
-		}
-		s := svc(fmt.Sprintf("consumer-spare-%d", spares), false, []string{"DATA_DIR=" + dir}, strconv.Itoa(int(p)))
-		s.Start(ctx, log)
-		return s, nil
-	}
-	n := &nemesis{log: log, kafka: kafka, adm: adm, topic: topic, partitions: partitions, txnID: txnID,
-		producer: producer, consumers: consumers, debug: debug, disk: disk, spare: spare}
-	plan := Plan(o.seed, o.duration, n.possible)
-	say("the schedule: %d faults planned over %s; faults begin once the producer runs", len(plan), o.duration)
+// stopServices stops every service (SIGTERM) and waits until they are gone.
+func (c *campaign) stopServices() {
+	c.stop()
+	c.running.Wait()
+}
 
-	w := world{opts: opts, topic: topic, partitions: partitions, dir: disk.Dir, reports: o.reports, seed: 1}
-	var sched schedule
-	progress := func() {
-		nf, now := sched.state()
-		logEnd, filesAt := offsetsNow(ctx, adm, disk.Dir)
-		starts := make([]string, 0, len(services))
-		for _, s := range services {
-			starts = append(starts, fmt.Sprintf("%s %d", s.Name, s.Starts()))
-		}
-		say("%s  log end %s, files at %s  faults %d/%d%s  starts: %s",
-			time.Since(began).Truncate(time.Second), logEnd, filesAt, nf, len(plan), now, strings.Join(starts, ", "))
+// spare starts a consumer of partition p on an empty disk of its own: a
+// moved partition's new node.
+func (c *campaign) spare(ctx context.Context, p int32) (*Service, error) {
+	c.spares++
+	dir, err := os.MkdirTemp(c.o.dir, fmt.Sprintf("spare-%d-", c.spares))
+	if err != nil {
+		return nil, err
 	}
+	s := c.service(fmt.Sprintf("consumer-spare-%d", c.spares), false, []string{"DATA_DIR=" + dir}, strconv.Itoa(int(p)))
+	s.Start(ctx, c.log)
+	return s, nil
+}
+
+// planFaults draws the seed's schedule of the faults this world allows.
+func (c *campaign) planFaults() {
+	c.nemesis = &nemesis{log: c.log, kafka: c.kafka, adm: c.adm, topic: topic, partitions: partitions, txnID: txnID,
+		producer: c.producer, consumers: c.consumers, debug: c.debug, disk: c.disk, spare: c.spare}
+	c.plan = Plan(c.o.seed, c.o.duration, c.nemesis.possible)
+	c.say("the schedule: %d faults planned over %s; faults begin once the producer runs", len(c.plan), c.o.duration)
+}
+
+// showProgress prints a progress line every 10 s while the services run.
+func (c *campaign) showProgress(ctx context.Context) {
 	tick := time.NewTicker(10 * time.Second)
-	defer tick.Stop()
+	c.cleanup = append(c.cleanup, tick.Stop)
 	go func() {
 		for {
 			select {
-			case <-svcCtx.Done():
+			case <-c.stopped:
 				return
 			case <-tick.C:
-				progress()
+				c.progress(ctx)
 			}
 		}
 	}()
+}
 
-	// The faults, in turn, until the schedule or the producer is done; the
-	// clock starts once the producer has written to the topic.
-	if err := waitProducing(ctx, adm); err != nil {
-		return false, err
+// progress is one line: the time, the log's end and the files', the faults
+// done and the one being done, how often each service started.
+func (c *campaign) progress(ctx context.Context) {
+	nf, now := c.sched.state()
+	logEnd, filesAt := offsetsNow(ctx, c.adm, c.disk.Dir)
+	starts := make([]string, 0, len(c.services))
+	for _, s := range c.services {
+		starts = append(starts, fmt.Sprintf("%s %d", s.Name, s.Starts()))
 	}
-	deadline := time.Now().Add(2*o.duration + 5*time.Minute)
-	sched.run(ctx, n, plan, say)
-	history, _ := sched.state()
-	if ctx.Err() != nil {
-		return false, ctx.Err()
+	c.say("%s  log end %s, files at %s  faults %d/%d%s  starts: %s",
+		time.Since(c.began).Truncate(time.Second), logEnd, filesAt, nf, len(c.plan), now, strings.Join(starts, ", "))
+}
+
+// injectFaults does the faults, in turn, until the schedule or the producer
+// is done; the clock starts once the producer has written to the topic.
+func (c *campaign) injectFaults(ctx context.Context) error {
+	if err := waitProducing(ctx, c.adm); err != nil {
+		return err
 	}
-	heal(ctx, kafka, services)
-	say("faults over (%d done); waiting for the producer to finish ...", history)
-	for !producer.Done() && time.Now().Before(deadline) && ctx.Err() == nil {
+	c.deadline = time.Now().Add(2*c.o.duration + 5*time.Minute)
+	c.sched.run(ctx, c.nemesis, c.plan, c.say)
+	return ctx.Err()
+}
+
+// windDown heals the world, waits for the producer to finish (until the
+// deadline) and for the consumers to catch up, and stops the services.
+func (c *campaign) windDown(ctx context.Context) {
+	history, _ := c.sched.state()
+	heal(ctx, c.kafka, c.services)
+	c.say("faults over (%d done); waiting for the producer to finish ...", history)
+	for !c.producer.Done() && time.Now().Before(c.deadline) && ctx.Err() == nil {
 		time.Sleep(time.Second)
 	}
-	if err := waitCaughtUp(ctx, adm, disk.Dir, catchUp); err != nil {
-		say("%v", err)
+	if err := waitCaughtUp(ctx, c.adm, c.disk.Dir, catchUp); err != nil {
+		c.say("%v", err)
 	}
-	stopServices()
-	wg.Wait()
-	progress()
+	c.stopServices()
+	c.progress(ctx)
+}
 
+// verdict is the checks: the producer's and the faults', then the
+// independent verdict on the files and the topic (judge).
+func (c *campaign) verdict(ctx context.Context) ([]check, facts, error) {
 	judged, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
+	w := world{opts: c.opts, topic: topic, partitions: partitions, dir: c.disk.Dir, reports: c.o.reports, seed: 1}
 	checks, facts, err := judge(judged, w)
 	if err != nil {
-		return false, fmt.Errorf("verdict: %w", err)
+		return nil, facts, fmt.Errorf("verdict: %w", err)
 	}
-	checks = append([]check{
-		{Name: "the producer produced its count and exited 0", OK: producer.Done(),
-			Detail: map[bool]string{false: "not done by the deadline: " + lastLine(producer.Log)}[producer.Done()]},
-		faultsCheck(sched.history, o.minFaults),
-	}, checks...)
-	r := report{seed: o.seed, reports: o.reports, duration: time.Since(began), faults: sched.history, checks: checks,
-		facts: facts, services: services, brokers: brokers}
+	return append([]check{
+		{Name: "the producer produced its count and exited 0", OK: c.producer.Done(),
+			Detail: map[bool]string{false: "not done by the deadline: " + lastLine(c.producer.Log)}[c.producer.Done()]},
+		faultsCheck(c.sched.history, c.o.minFaults),
+	}, checks...), facts, nil
+}
+
+// report prints the table (and writes it to result.md) and says whether
+// the campaign passed; the work dir goes then, unless -keep.
+func (c *campaign) report(checks []check, facts facts) bool {
+	r := report{seed: c.o.seed, reports: c.o.reports, duration: time.Since(c.began), faults: c.sched.history, checks: checks,
+		facts: facts, services: c.services, brokers: brokers}
 	fmt.Print(r.table())
-	_ = os.WriteFile(filepath.Join(o.dir, "result.md"), []byte(r.table()), 0o644)
+	_ = os.WriteFile(filepath.Join(c.o.dir, "result.md"), []byte(r.table()), 0o644)
 	passed := r.passed()
-	if passed && !o.keep {
-		_ = disk.Close(filepath.Join(o.dir, "files"))
-		_ = kafka.Close()
-		_ = os.RemoveAll(filepath.Join(o.dir, "kafka"))
+	if passed && !c.o.keep {
+		_ = c.disk.Close(filepath.Join(c.o.dir, "files"))
+		_ = c.kafka.Close()
+		_ = os.RemoveAll(filepath.Join(c.o.dir, "kafka"))
 	} else {
-		say("kept: %s (logs/, kafka/node-*/kafka.log, files/)", o.dir)
+		c.say("kept: %s (logs/, kafka/node-*/kafka.log, files/)", c.o.dir)
 	}
-	return passed, nil
+	return passed
 }
 
 // schedule does a plan's faults in turn, each at its time (or at once, if

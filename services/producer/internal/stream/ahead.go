@@ -2,6 +2,7 @@ package stream
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -68,4 +69,28 @@ func ahead(ctx context.Context, gen *generator.Generator, headers []kgo.RecordHe
 		}
 	}()
 	return out
+}
+
+// queue hands out ahead's records one at a time.
+type queue struct {
+	batches <-chan batch
+	cur     batch // cur.recs[pos] is the next record
+	pos     int
+}
+
+// take is the record of index next, or why the generator stopped before it.
+func (q *queue) take(next int64) (*kgo.Record, error) {
+	if q.pos == len(q.cur.recs) {
+		b, ok := <-q.batches
+		if !ok { // it ends at cfg.Count only
+			return nil, fmt.Errorf("the generator stopped before report %d", next)
+		}
+		if b.err != nil {
+			return nil, b.err
+		}
+		q.cur, q.pos = b, 0
+	}
+	rec := &q.cur.recs[q.pos]
+	q.pos++
+	return rec, nil
 }

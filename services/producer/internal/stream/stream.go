@@ -91,149 +91,204 @@ func Run(ctx context.Context, log *slog.Logger, client *kgo.Client, cfg Config, 
 	if err != nil {
 		return next, err
 	}
-	var (
-		mu      sync.Mutex
-		failure error
-		onDone  = func(rec *kgo.Record, err error) {
-			if err != nil {
-				mu.Lock()
-				failure = cmp.Or(failure, err) // the first
-				mu.Unlock()
-				return
-			}
-			guard.Written(rec.Partition, rec.Offset)
+	l := newLoop(ctx, log, client, cfg, gen, next, guard, m)
+	defer l.close()
+	for l.more(ctx) {
+		if l.pace.wait(ctx) {
+			continue
 		}
-		txnFirst = next // first index of the open transaction
-		txnStart time.Time
-		inTxn    bool
-	)
-	// Pacing by schedule: report k of this run is due at start + k*Interval,
-	// and each wake-up produces every report that is due. (One report per
-	// tick of a time.Ticker caps the pace near 1000/s: a ticker fires at most
-	// about once per millisecond and drops the ticks it cannot deliver.)
-	var (
-		tick  <-chan time.Time
-		start = time.Now()
-		sent  int64
-	)
-	if cfg.Interval > 0 {
-		t := time.NewTicker(max(cfg.Interval, time.Millisecond))
-		defer t.Stop()
-		tick = t.C
+		if err := l.begin(); err != nil {
+			return l.committed, err
+		}
+		if err := l.produce(); err != nil {
+			return l.committed, err
+		}
+		if l.dayEndsTransaction() {
+			if err := l.commit(ctx); err != nil {
+				return l.committed, err
+			}
+		}
 	}
-	// A whole day takes this long at the pace: a transaction ends at the end
-	// of a day if waiting for the next one would make it older than
-	// TxnInterval.
-	day := time.Duration(gen.Stations()) * cfg.Interval
+	if err := l.commit(ctx); err != nil {
+		return l.committed, err
+	}
+	if l.reachedCount() {
+		m.done.Set(1)
+	}
+	return l.committed, nil
+}
+
+// loop is Run's state: where the stream is, and its open transaction.
+type loop struct {
+	log    *slog.Logger
+	client *kgo.Client
+	cfg    Config
+	guard  Guard
+	m      *Metrics
+
+	stations  int64         // reports a day
+	day       time.Duration // a day's reports take at the pace
+	next      int64         // index of the next report
+	committed int64         // every report before it is committed
+	records   queue         // made ahead
+	stopGen   context.CancelFunc
+	pace      pacer
+
+	// grace bounds a commit once Run's ctx is done (see StopGrace).
+	grace       context.Context
+	cancelGrace context.CancelFunc
+	stopGrace   func() bool
+
+	inTxn    bool
+	txnFirst int64 // first index of the open transaction (the last one's, between two)
+	txnStart time.Time
+	// promise is told each record's fate; it keeps the first failure.
+	promise func(*kgo.Record, error)
+	mu      sync.Mutex
+	failure error
+}
+
+func newLoop(ctx context.Context, log *slog.Logger, client *kgo.Client, cfg Config, gen *generator.Generator, next int64, guard Guard, m *Metrics) *loop {
+	l := &loop{log: log, client: client, cfg: cfg, guard: guard, m: m,
+		stations: gen.Stations(), day: time.Duration(gen.Stations()) * cfg.Interval,
+		next: next, committed: next, txnFirst: next, pace: newPacer(cfg.Interval)}
+	l.promise = l.landed // one func value for every record
 	// The records, made ahead on a goroutine of their own; it stops when Run
 	// returns.
 	genCtx, stopGen := context.WithCancel(context.Background())
-	defer stopGen()
-	records := ahead(genCtx, gen, cfg.Headers, next, cfg.Count)
-	var (
-		cur batch // the records being produced, cur.recs[pos] the next
-		pos int
-	)
+	l.records, l.stopGen = queue{batches: ahead(genCtx, gen, cfg.Headers, next, cfg.Count)}, stopGen
+	// A SIGTERM (ctx done) still commits what was produced, but for StopGrace
+	// at most: with the broker gone a commit would wait its whole minute,
+	// and a stop must not.
+	l.grace, l.cancelGrace = context.WithCancel(context.Background())
+	l.stopGrace = context.AfterFunc(ctx, func() { time.AfterFunc(StopGrace, l.cancelGrace) })
 	m.next.Set(float64(next))
 	m.lastCommitted.Set(float64(next - 1)) // the topic holds the stream up to here
+	return l
+}
 
-	// commit ends the open transaction. A SIGTERM (ctx done) still commits
-	// what was produced, but for StopGrace at most: with the broker gone a
-	// commit would wait its whole minute, and a stop must not.
-	grace, cancelGrace := context.WithCancel(context.Background())
-	defer cancelGrace()
-	stopGrace := context.AfterFunc(ctx, func() { time.AfterFunc(StopGrace, cancelGrace) })
-	defer stopGrace()
-	commit := func() error {
-		if !inTxn {
-			return nil
-		}
-		inTxn = false
-		end, cancel := context.WithTimeout(grace, time.Minute)
-		defer cancel()
-		began := time.Now()
-		flushErr := client.Flush(end)
-		mu.Lock()
-		err := cmp.Or(failure, flushErr)
-		mu.Unlock()
-		if err == nil {
-			err = guard.Check(end)
-		}
-		if err != nil {
-			if abortErr := client.EndTransaction(end, kgo.TryAbort); abortErr != nil {
-				log.Error("abort transaction", "err", abortErr)
-			}
-			return fmt.Errorf("produce reports %d to %d (transaction aborted): %w", txnFirst, next-1, err)
-		}
-		if err := client.EndTransaction(end, kgo.TryCommit); err != nil {
-			return fmt.Errorf("commit reports %d to %d: %w", txnFirst, next-1, err)
-		}
-		guard.Committed()
-		now := time.Now()
-		m.commitSeconds.Observe(now.Sub(began).Seconds())
-		m.records.Add(float64(next - txnFirst))
-		m.transactions.Inc()
-		m.next.Set(float64(next))
-		m.lastCommitted.Set(float64(next - 1))
-		m.lastCommitAt.Set(float64(now.UnixNano()) / 1e9)
-		log.Debug("committed", "from", txnFirst, "to", next-1)
+// close stops what newLoop started.
+func (l *loop) close() {
+	l.stopGrace()
+	l.cancelGrace()
+	l.stopGen()
+	l.pace.stop()
+}
+
+// more reports whether there are reports left to produce, and time to.
+func (l *loop) more(ctx context.Context) bool {
+	return (l.cfg.Count == 0 || l.next < l.cfg.Count) && ctx.Err() == nil
+}
+
+// reachedCount reports whether the stream is produced up to cfg.Count.
+func (l *loop) reachedCount() bool {
+	return l.cfg.Count > 0 && l.next >= l.cfg.Count
+}
+
+// begin opens a transaction, unless one is open.
+func (l *loop) begin() error {
+	if l.inTxn {
 		return nil
 	}
+	if err := l.client.BeginTransaction(); err != nil {
+		return err
+	}
+	l.inTxn, l.txnFirst, l.txnStart = true, l.next, time.Now()
+	return nil
+}
 
-	// failed is a failed commit's error, unless the producer is stopping:
-	// then what is not committed is not in the topic, the next start resumes
-	// after the last report that is, nothing is lost, and the stop is clean.
-	failed := func(err error) error {
-		if ctx.Err() == nil {
-			return err
-		}
-		log.Warn("stopped before the open transaction was committed: its reports are not in the topic; the next start resumes after the last committed one",
-			"not_committed", fmt.Sprintf("%d-%d", txnFirst, next-1), "err", err)
-		return ctx.Err()
+// produce hands the next report to the client.
+func (l *loop) produce() error {
+	rec, err := l.records.take(l.next)
+	if err != nil {
+		return err
 	}
-	for cfg.Count == 0 || next < cfg.Count {
-		if ctx.Err() != nil {
-			break
-		}
-		if tick != nil && sent > int64(time.Since(start)/cfg.Interval) {
-			select {
-			case <-ctx.Done():
-			case <-tick:
-			}
-			continue
-		}
-		if !inTxn {
-			if err := client.BeginTransaction(); err != nil {
-				return txnFirst, err
-			}
-			inTxn, txnFirst, txnStart = true, next, time.Now()
-		}
-		if pos == len(cur.recs) {
-			b, ok := <-records
-			if !ok { // it ends at cfg.Count only
-				return txnFirst, fmt.Errorf("the generator stopped before report %d", next)
-			}
-			if b.err != nil {
-				return txnFirst, b.err
-			}
-			cur, pos = b, 0
-		}
-		client.Produce(context.Background(), &cur.recs[pos], onDone)
-		pos++
-		next++
-		sent++
-		if next%gen.Stations() == 0 &&
-			(next-txnFirst >= int64(cfg.TxnRecords) || time.Since(txnStart)+day > cfg.TxnInterval) {
-			if err := commit(); err != nil {
-				return txnFirst, failed(err)
-			}
-		}
+	l.client.Produce(context.Background(), rec, l.promise)
+	l.next++
+	l.pace.sent++
+	return nil
+}
+
+// landed is told where a record landed, or why it did not.
+func (l *loop) landed(rec *kgo.Record, err error) {
+	if err != nil {
+		l.mu.Lock()
+		l.failure = cmp.Or(l.failure, err) // the first
+		l.mu.Unlock()
+		return
 	}
-	if err := commit(); err != nil {
-		return txnFirst, failed(err)
+	l.guard.Written(rec.Partition, rec.Offset)
+}
+
+// dayEndsTransaction reports whether the report just produced ends a day
+// that ends the transaction: it holds cfg.TxnRecords, or waiting for the
+// next day would make it older than cfg.TxnInterval.
+func (l *loop) dayEndsTransaction() bool {
+	return l.next%l.stations == 0 &&
+		(l.next-l.txnFirst >= int64(l.cfg.TxnRecords) || time.Since(l.txnStart)+l.day > l.cfg.TxnInterval)
+}
+
+// commit ends the open transaction, if there is one. Should that fail while
+// the producer is stopping (ctx done), what is not committed is not in the
+// topic, the next start resumes after the last report that is, nothing is
+// lost, and the stop is clean: it says so and returns ctx's error.
+func (l *loop) commit(ctx context.Context) error {
+	err := l.end()
+	if err == nil || ctx.Err() == nil {
+		return err
 	}
-	if cfg.Count > 0 && next >= cfg.Count {
-		m.done.Set(1)
+	l.log.Warn("stopped before the open transaction was committed: its reports are not in the topic; the next start resumes after the last committed one",
+		"not_committed", fmt.Sprintf("%d-%d", l.txnFirst, l.next-1), "err", err)
+	return ctx.Err()
+}
+
+// end commits the open transaction once its records have all landed and
+// nobody else wrote among them (the guard), and aborts it otherwise.
+func (l *loop) end() error {
+	if !l.inTxn {
+		return nil
 	}
-	return next, nil
+	l.inTxn = false
+	end, cancel := context.WithTimeout(l.grace, time.Minute)
+	defer cancel()
+	began := time.Now()
+	if err := l.settle(end); err != nil {
+		if abortErr := l.client.EndTransaction(end, kgo.TryAbort); abortErr != nil {
+			l.log.Error("abort transaction", "err", abortErr)
+		}
+		return fmt.Errorf("produce reports %d to %d (transaction aborted): %w", l.txnFirst, l.next-1, err)
+	}
+	if err := l.client.EndTransaction(end, kgo.TryCommit); err != nil {
+		return fmt.Errorf("commit reports %d to %d: %w", l.txnFirst, l.next-1, err)
+	}
+	l.guard.Committed()
+	l.committed = l.next
+	l.account(began)
+	return nil
+}
+
+// settle waits for the transaction's records to land and has the guard
+// check that nobody else wrote among them.
+func (l *loop) settle(ctx context.Context) error {
+	flushErr := l.client.Flush(ctx)
+	l.mu.Lock()
+	err := cmp.Or(l.failure, flushErr)
+	l.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	return l.guard.Check(ctx)
+}
+
+// account has the metrics (and the debug log) say that the open
+// transaction is committed, its commit begun at began.
+func (l *loop) account(began time.Time) {
+	now := time.Now()
+	l.m.commitSeconds.Observe(now.Sub(began).Seconds())
+	l.m.records.Add(float64(l.next - l.txnFirst))
+	l.m.transactions.Inc()
+	l.m.next.Set(float64(l.next))
+	l.m.lastCommitted.Set(float64(l.next - 1))
+	l.m.lastCommitAt.Set(float64(now.UnixNano()) / 1e9)
+	l.log.Debug("committed", "from", l.txnFirst, "to", l.next-1)
 }
