@@ -42,14 +42,19 @@ type config struct {
 	// 160 B of kgo.Record each on top of their ~40 B: 256 KiB of these small
 	// records is ~13k of them, and keeps the process under 40 MiB.
 	FetchMaxBytes int32 `env:"FETCH_MAX_BYTES" envDefault:"262144"`
+
+	// parts are what the arguments, PARTITIONS or PARTITIONS_BY_ORDINAL
+	// say, as loadConfig finds them.
+	parts partitions
 }
 
 // partitions are the ones this consumer reads, and the ones its StatefulSet
 // gives to any of its pods (nil unless PARTITIONS_BY_ORDINAL says).
 type partitions struct{ mine, assigned []int32 }
 
-// loadConfig reads the environment and the command line, and validates both.
-func loadConfig(args []string) (config, partitions, error) {
+// loadConfig reads the environment and the command line, validates both,
+// and finds the partitions.
+func loadConfig(args []string) (config, error) {
 	cfg, rest, err := envconfig.Load("consumer", args, func(fs *flag.FlagSet, c *config) {
 		fs.Usage = func() {
 			fmt.Fprintln(fs.Output(), "usage: consumer [-dir DIR] PARTITION... (or PARTITIONS=0,2), consumer print [DIR], consumer defaults")
@@ -58,19 +63,20 @@ func loadConfig(args []string) (config, partitions, error) {
 		fs.StringVar(&c.DataDir, "dir", c.DataDir, "directory of partition-N.json (DATA_DIR)")
 	}, config.validate)
 	if err != nil {
-		return cfg, partitions{}, err
+		return cfg, err
 	}
 	if len(rest) > 0 || cfg.Partitions != "" || cfg.PartitionsByOrdinal == "" {
-		mine, err := assignment.ParseList(rest, cfg.Partitions)
-		return cfg, partitions{mine: mine}, err
+		cfg.parts.mine, err = assignment.ParseList(rest, cfg.Partitions)
+		return cfg, err
 	}
 	byOrdinal, err := assignment.ParseByOrdinal(cfg.PartitionsByOrdinal)
 	if err != nil {
-		return cfg, partitions{}, err
+		return cfg, err
 	}
 	host, _ := os.Hostname()
 	ordinal, err := assignment.Ordinal(cfg.PodIndex, host)
-	return cfg, partitions{mine: byOrdinal.Of(ordinal), assigned: byOrdinal.Partitions()}, err
+	cfg.parts = partitions{mine: byOrdinal.Of(ordinal), assigned: byOrdinal.Partitions()}
+	return cfg, err
 }
 
 // validate returns the first setting that cannot work, naming its variable

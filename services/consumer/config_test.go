@@ -30,8 +30,8 @@ func TestLoadConfigPartitions(t *testing.T) {
 			for k, v := range tt.env {
 				t.Setenv(k, v)
 			}
-			_, parts, err := loadConfig(tt.args)
-			if err != nil || !slices.Equal(parts.mine, tt.wantMine) || !slices.Equal(parts.assigned, tt.wantAssigned) {
+			cfg, err := loadConfig(tt.args)
+			if parts := cfg.parts; err != nil || !slices.Equal(parts.mine, tt.wantMine) || !slices.Equal(parts.assigned, tt.wantAssigned) {
 				t.Errorf("loadConfig = %+v, %v; want mine %v, assigned %v", parts, err, tt.wantMine, tt.wantAssigned)
 			}
 		})
@@ -81,5 +81,5 @@ func TestLoadConfigErrors(t *testing.T) {
 		{Name: "http port not a number", Env: map[string]string{"HTTP_ADDR": ":notaport"}, Args: []string{"0"}, WantErr: `HTTP_ADDR ":notaport"`},
 		{Name: "http connections", Env: map[string]string{"HTTP_MAX_CONNECTIONS": "-1"}, Args: []string{"0"}, WantErr: "HTTP_MAX_CONNECTIONS is -1"},
 		{Name: "broker port", Env: map[string]string{"KAFKA_BROKERS": "kafka:notaport"}, Args: []string{"0"}, WantErr: `KAFKA_BROKERS "kafka:notaport"`},
-	}, func(args []string) error { var err error; got, _, err = loadConfig(args); return err })
+	}, func(args []string) error { var err error; got, err = loadConfig(args); return err })
 }

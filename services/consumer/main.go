@@ -15,21 +15,16 @@ package main
 import (
 	"cmp"
 	"context"
-	"errors"
-	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/plugin/kprom"
 
 	"github.com/weatherstream/weather/services/common/checkpoint"
 	"github.com/weatherstream/weather/services/common/envconfig"
 	"github.com/weatherstream/weather/services/common/kafkaconfig"
 	"github.com/weatherstream/weather/services/common/observe"
+	"github.com/weatherstream/weather/services/common/service"
 	"github.com/weatherstream/weather/services/common/snapshot"
 	"github.com/weatherstream/weather/services/consumer/internal/consume"
 )
@@ -39,8 +34,7 @@ func main() {
 		// The images have no shell or cat: `kubectl exec … -- /consumer print`.
 		dir := cmp.Or(append(os.Args[2:], os.Getenv("DATA_DIR"), ".")...)
 		if err := checkpoint.Print(os.Stdout, dir); err != nil {
-			fmt.Fprintf(os.Stderr, "consumer print: %v\n", err)
-			os.Exit(1)
+			service.Exit("consumer print", service.ExitFailed, err)
 		}
 		return
 	}
@@ -48,38 +42,19 @@ func main() {
 		_ = envconfig.PrintDefaults[config](os.Stdout)
 		return
 	}
-	cfg, parts, err := loadConfig(os.Args[1:])
+	service.Main("consumer", loadConfig, run, func(c config, err error) error { return c.Kafka.Explain(err) })
+}
+
+func run(ctx context.Context, cfg config) error {
+	obs, err := observe.Start(ctx, cfg.Observe, "consumer", consume.NewMetrics)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "consumer: %v\n", err)
-		os.Exit(2)
-	}
-	if err := run(cfg, parts); err != nil && !errors.Is(err, context.Canceled) {
-		fmt.Fprintf(os.Stderr, "consumer: %v\n", cfg.Kafka.Explain(err))
-		os.Exit(1)
-	}
-}
-
-// newMetrics makes what /metrics serves: the process's and the build's
-// (observe), the loop's, and the Kafka client's (kprom, fed by its hooks).
-func newMetrics() (*prometheus.Registry, *consume.Metrics, kgo.Opt) {
-	reg := observe.NewRegistry("consumer")
-	return reg, consume.NewMetrics(reg), kgo.WithHooks(kprom.NewMetrics("weather_consumer_kafka", kprom.Registerer(reg)))
-}
-
-func run(cfg config, parts partitions) error {
-	log := observe.NewLogger(cfg.Observe.LogConfig, "consumer")
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-
-	reg, metrics, kafkaHooks := newMetrics()
-	var health observe.Health
-	if err := observe.Serve(ctx, cfg.Observe, reg, &health, log); err != nil {
 		return err
 	}
-	if len(parts.mine) == 0 {
+	log := obs.Log
+	if len(cfg.parts.mine) == 0 {
 		// A spare pod of a StatefulSet with more replicas than partitions.
 		log.Info("no partitions assigned to this pod: idling as a spare", "partitions_by_ordinal", cfg.PartitionsByOrdinal)
-		health.Ready(true)
+		obs.Health.Ready(true)
 		<-ctx.Done()
 		return nil
 	}
@@ -95,11 +70,11 @@ func run(cfg config, parts partitions) error {
 	}
 	defer admClient.Close()
 	consumer, err := consume.Start(ctx, log, admClient, store, consume.Config{
-		Topic: cfg.Kafka.Topic, Partitions: parts.mine, Assigned: parts.assigned, OnOutOfRange: cfg.OnOffsetOutOfRange,
+		Topic: cfg.Kafka.Topic, Partitions: cfg.parts.mine, Assigned: cfg.parts.assigned, OnOutOfRange: cfg.OnOffsetOutOfRange,
 		StartAtLogStart: cfg.StartAtLogStart, LockWait: cfg.LockWait, SaveRetries: cfg.CheckpointRetries, SaveBackoff: cfg.CheckpointRetryBackoff,
 		CheckpointInterval: cfg.CheckpointInterval, TopicCheckInterval: cfg.TopicCheckInterval,
 		SnapshotInterval: cfg.SnapshotInterval, MonitoringGroup: cfg.MonitoringGroup,
-	}, metrics)
+	}, obs.Metrics)
 	if err != nil {
 		return err
 	}
@@ -108,15 +83,15 @@ func run(cfg config, parts partitions) error {
 	opts := append(consumer.ClientOpts(cfg.Kafka.Topic),
 		kgo.FetchMaxPartitionBytes(cfg.FetchMaxPartitionBytes),
 		kgo.FetchMaxBytes(cfg.FetchMaxBytes),
-		kafkaHooks)
+		obs.KafkaHooks)
 	client, err := kafkaconfig.Connect(ctx, cfg.Kafka, opts...)
 	if err != nil {
 		return err
 	}
 	defer client.Close()
 
-	log.Info("consuming", "topic", cfg.Kafka.Topic, "partitions", parts.mine, "dir", cfg.DataDir)
-	health.Ready(true)
+	log.Info("consuming", "topic", cfg.Kafka.Topic, "partitions", cfg.parts.mine, "dir", cfg.DataDir)
+	obs.Health.Ready(true)
 	err = consumer.Run(ctx, client)
 	log.Info("stopped", "err", err)
 	return err

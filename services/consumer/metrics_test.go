@@ -15,6 +15,7 @@ import (
 	"github.com/weatherstream/weather/services/common/codec"
 	"github.com/weatherstream/weather/services/common/generator"
 	"github.com/weatherstream/weather/services/common/kafkaadmin"
+	"github.com/weatherstream/weather/services/common/observe"
 	"github.com/weatherstream/weather/services/common/observe/observetest"
 	"github.com/weatherstream/weather/services/common/snapshot"
 	"github.com/weatherstream/weather/services/common/testkit"
@@ -38,7 +39,7 @@ func TestMetricsPassPrometheusLint(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	reg, metrics, kafkaHooks := newMetrics()
+	reg, metrics, kafkaHooks := observe.NewMetrics("consumer", consume.NewMetrics) // as observe.Start makes them in run
 	store, err := checkpoint.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)

@@ -7,8 +7,6 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"os"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -24,18 +22,20 @@ import (
 	"github.com/weatherstream/weather/services/common/kafkaadmin"
 	"github.com/weatherstream/weather/services/common/kafkaconfig"
 	"github.com/weatherstream/weather/services/common/observe"
+	"github.com/weatherstream/weather/services/common/service"
 	"github.com/weatherstream/weather/services/controller/internal/controller"
 )
 
+// main does what service.Main does but for the signals: the manager stops on
+// controller-runtime's handler (a second signal ends it at once, exit 1),
+// and every error of its run, a cancellation too, is a failure.
 func main() {
 	cfg, err := loadConfig()
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "controller: %v\n", err)
-		os.Exit(2)
+		service.Exit("controller", service.ExitBadConfig, err)
 	}
 	if err := run(cfg); err != nil {
-		fmt.Fprintf(os.Stderr, "controller: %v\n", cfg.Kafka.Explain(err))
-		os.Exit(1)
+		service.Exit("controller", service.ExitFailed, cfg.Kafka.Explain(err))
 	}
 }
 

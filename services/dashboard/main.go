@@ -11,24 +11,20 @@ package main
 import (
 	"cmp"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"slices"
 	"sync"
-	"syscall"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/plugin/kprom"
 
 	"github.com/weatherstream/weather/services/common/envconfig"
 	"github.com/weatherstream/weather/services/common/observe"
+	"github.com/weatherstream/weather/services/common/service"
 	"github.com/weatherstream/weather/services/dashboard/internal/check"
 	"github.com/weatherstream/weather/services/dashboard/internal/follow"
 	"github.com/weatherstream/weather/services/dashboard/internal/kafkalog"
@@ -40,22 +36,14 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "check" {
 		os.Exit(runCheck(os.Args[2:]))
 	}
-	cfg, err := loadConfig(os.Args[1:])
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "dashboard: %v\n", err)
-		os.Exit(2)
-	}
-	if err := run(cfg); err != nil && !errors.Is(err, context.Canceled) {
-		fmt.Fprintf(os.Stderr, "dashboard: %v\n", cfg.Kafka.Explain(err))
-		os.Exit(1)
-	}
+	service.Main("dashboard", loadConfig, run, func(c config, err error) error { return c.Kafka.Explain(err) })
 }
 
-func run(cfg config) error {
+// run serves the page and the API beside health and metrics, once the loop
+// they show is made: on a server of its own, not observe.Start's.
+func run(ctx context.Context, cfg config) error {
 	log := observe.NewLogger(cfg.Observe.LogConfig, "dashboard")
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	reg, metrics, kafkaHooks := newMetrics()
+	reg, metrics, kafkaHooks := observe.NewMetrics("dashboard", live.NewMetrics)
 	// No wait for Kafka at start: the page shows why Kafka does not answer
 	// while it is away.
 	opts, err := cfg.Kafka.Opts()
@@ -100,14 +88,6 @@ func run(cfg config) error {
 	return err
 }
 
-// newMetrics makes what /metrics serves: the process's and the build's
-// (observe), the refresh loop's, and the Kafka client's (kprom, fed by its
-// hooks).
-func newMetrics() (*prometheus.Registry, *live.Metrics, kgo.Opt) {
-	reg := observe.NewRegistry("dashboard")
-	return reg, live.NewMetrics(reg), kgo.WithHooks(kprom.NewMetrics("weather_dashboard_kafka", kprom.Registerer(reg)))
-}
-
 // runCheck is `dashboard check`: the release's self-test against a running
 // dashboard (the chart's helm test). Exit 0 when it works, 1 when it does
 // not by the timeout, 2 on bad flags.
@@ -119,22 +99,22 @@ func runCheck(args []string) int {
 	fs.DurationVar(&cfg.Timeout, "timeout", 2*time.Minute, "how long to wait for the pipeline to show it works")
 	fs.DurationVar(&cfg.Every, "every", 2*time.Second, "time between two looks")
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return service.ExitBadConfig
 	}
 	if err := cmp.Or(envconfig.NoArgs(fs.Args()), envconfig.AtLeast("-max-lag", cfg.MaxLag, 0),
 		envconfig.AtLeast("-timeout", cfg.Timeout, time.Second), envconfig.AtLeast("-every", cfg.Every, 10*time.Millisecond)); err != nil {
 		fmt.Fprintf(os.Stderr, "dashboard check: %v\n", err)
-		return 2
+		return service.ExitBadConfig
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	ctx, stop := service.WithStopSignals(context.Background())
 	defer stop()
 	ok, err := check.Run(ctx, &http.Client{Timeout: 10 * time.Second}, cfg)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "dashboard check: %v\n", err)
-		return 1
+		return service.ExitFailed
 	}
 	fmt.Println("dashboard check:", ok)
-	return 0
+	return service.ExitOK
 }
 
 // pageURL is where a person on this machine opens the page.

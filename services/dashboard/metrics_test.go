@@ -9,6 +9,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kfake"
 
+	"github.com/weatherstream/weather/services/common/observe"
 	"github.com/weatherstream/weather/services/common/observe/observetest"
 	"github.com/weatherstream/weather/services/common/snapshot"
 	"github.com/weatherstream/weather/services/common/testkit"
@@ -23,7 +24,7 @@ import (
 func TestMetricsPassPrometheusLint(t *testing.T) {
 	const topic = "temperatures"
 	cluster := testkit.Cluster(t, kfake.SeedTopics(2, topic), kfake.SeedTopics(2, snapshot.Topic(topic)))
-	reg, metrics, kafkaHooks := newMetrics()
+	reg, metrics, kafkaHooks := observe.NewMetrics("dashboard", live.NewMetrics) // as run makes them
 	client := testkit.Client(t, cluster, kafkaHooks)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	follower := follow.New(testkit.Client(t, cluster, follow.ClientOpts()...), topic, 100*time.Millisecond, log, metrics.SnapshotRecords())

@@ -6,45 +6,26 @@ package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
-
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/plugin/kprom"
 
 	"github.com/weatherstream/weather/services/common/kafkaconfig"
 	"github.com/weatherstream/weather/services/common/observe"
+	"github.com/weatherstream/weather/services/common/service"
 	"github.com/weatherstream/weather/services/debug/internal/printer"
 	"github.com/weatherstream/weather/services/debug/internal/tail"
 )
 
 func main() {
-	cfg, err := loadConfig(os.Args[1:])
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "debug: %v\n", err)
-		os.Exit(2)
-	}
-	if err := run(cfg); err != nil && !errors.Is(err, context.Canceled) {
-		fmt.Fprintf(os.Stderr, "debug: %v\n", cfg.Kafka.Explain(err))
-		os.Exit(1)
-	}
+	service.Main("debug", loadConfig, run, func(c config, err error) error { return c.Kafka.Explain(err) })
 }
 
-func run(cfg config) error {
-	log := observe.NewLogger(cfg.Observe.LogConfig, "debug")
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	reg, metrics, kafkaHooks := newMetrics()
-	var health observe.Health
-	if err := observe.Serve(ctx, cfg.Observe, reg, &health, log); err != nil {
+func run(ctx context.Context, cfg config) error {
+	obs, err := observe.Start(ctx, cfg.Observe, "debug", tail.NewMetrics)
+	if err != nil {
 		return err
 	}
-	opts := append(tail.ClientOpts(log, cfg.Group, cfg.Kafka.Topic, func() { health.Ready(true) }),
-		kafkaHooks)
+	opts := append(tail.ClientOpts(obs.Log, cfg.Group, cfg.Kafka.Topic, func() { obs.Health.Ready(true) }),
+		obs.KafkaHooks)
 	client, err := kafkaconfig.Connect(ctx, cfg.Kafka, opts...)
 	if err != nil {
 		return err
@@ -54,14 +35,7 @@ func run(cfg config) error {
 	if cfg.Output == "json" {
 		format = printer.JSON
 	}
-	err = tail.Run(ctx, log, client, os.Stdout, format, metrics)
-	log.Info("stopped", "err", err)
+	err = tail.Run(ctx, obs.Log, client, os.Stdout, format, obs.Metrics)
+	obs.Log.Info("stopped", "err", err)
 	return err
-}
-
-// newMetrics makes what /metrics serves: the process's and the build's
-// (observe), the loop's, and the Kafka client's (kprom, fed by its hooks).
-func newMetrics() (*prometheus.Registry, *tail.Metrics, kgo.Opt) {
-	reg := observe.NewRegistry("debug")
-	return reg, tail.NewMetrics(reg), kgo.WithHooks(kprom.NewMetrics("weather_debug_kafka", kprom.Registerer(reg)))
 }

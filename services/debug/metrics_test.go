@@ -13,6 +13,7 @@ import (
 
 	"github.com/weatherstream/weather/services/common/codec"
 	"github.com/weatherstream/weather/services/common/generator"
+	"github.com/weatherstream/weather/services/common/observe"
 	"github.com/weatherstream/weather/services/common/observe/observetest"
 	"github.com/weatherstream/weather/services/common/testkit"
 	"github.com/weatherstream/weather/services/debug/internal/printer"
@@ -26,7 +27,7 @@ import (
 func TestMetricsPassPrometheusLint(t *testing.T) {
 	const topic = "temperatures"
 	cluster := testkit.Cluster(t, kfake.SeedTopics(1, topic))
-	reg, metrics, kafkaHooks := newMetrics()
+	reg, metrics, kafkaHooks := observe.NewMetrics("debug", tail.NewMetrics) // as observe.Start makes them in run
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	assigned := make(chan struct{})
 	client := testkit.Client(t, cluster, append(tail.ClientOpts(log, "debug", topic, func() { close(assigned) }), kafkaHooks)...)

@@ -7,22 +7,17 @@ package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/plugin/kprom"
 
 	"github.com/weatherstream/weather/services/common/envconfig"
 	"github.com/weatherstream/weather/services/common/kafkaconfig"
 	"github.com/weatherstream/weather/services/common/logread"
 	"github.com/weatherstream/weather/services/common/observe"
+	"github.com/weatherstream/weather/services/common/service"
 	"github.com/weatherstream/weather/services/common/streamid"
 	"github.com/weatherstream/weather/services/producer/internal/guard"
 	"github.com/weatherstream/weather/services/producer/internal/resume"
@@ -39,27 +34,15 @@ func main() {
 		_ = envconfig.PrintDefaults[config](os.Stdout)
 		return
 	}
-	cfg, err := loadConfig(os.Args[1:])
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "producer: %v\n", err)
-		os.Exit(2)
-	}
-	if err := run(cfg); err != nil && !errors.Is(err, context.Canceled) {
-		fmt.Fprintf(os.Stderr, "producer: %v\n", cfg.Kafka.Explain(err))
-		os.Exit(1)
-	}
+	service.Main("producer", loadConfig, run, func(c config, err error) error { return c.Kafka.Explain(err) })
 }
 
-func run(cfg config) error {
-	log := observe.NewLogger(cfg.Observe.LogConfig, "producer")
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-
-	reg, metrics, kafkaHooks := newMetrics()
-	var health observe.Health
-	if err := observe.Serve(ctx, cfg.Observe, reg, &health, log); err != nil {
+func run(ctx context.Context, cfg config) error {
+	obs, err := observe.Start(ctx, cfg.Observe, "producer", stream.NewMetrics)
+	if err != nil {
 		return err
 	}
+	log := obs.Log
 	client, err := kafkaconfig.Connect(ctx, cfg.Kafka,
 		kgo.DefaultProduceTopic(cfg.Kafka.Topic),
 		kgo.TransactionalID(cfg.TransactionalID),
@@ -69,7 +52,7 @@ func run(cfg config) error {
 		kgo.ProducerLinger(cfg.ProduceLinger),
 		compression(cfg.ProduceCompression),
 		kgo.MetadataMinAge(time.Second), // a topic just created is seen soon
-		kafkaHooks,
+		obs.KafkaHooks,
 	)
 	if err != nil {
 		return err
@@ -96,12 +79,12 @@ func run(cfg config) error {
 		return err
 	}
 	log.Info("producing", "topic", cfg.Kafka.Topic, "from_index", pos.Next, "count", cfg.Count, "interval", cfg.Interval, "stream", self.String())
-	health.Ready(true)
+	obs.Health.Ready(true)
 	start := time.Now()
 	end, err := stream.Run(ctx, log, client, stream.Config{
 		Seed: cfg.Seed, Stations: cfg.Stations, Count: cfg.Count, Interval: cfg.Interval,
 		TxnRecords: cfg.TxnMaxRecords, TxnInterval: cfg.TxnMaxInterval, Headers: self.Headers(),
-	}, pos.Next, guard.New(log, reader, pos.Ends), metrics)
+	}, pos.Next, guard.New(log, reader, pos.Ends), obs.Metrics)
 	took := time.Since(start).Round(time.Millisecond)
 	if err == nil && cfg.Count > 0 && end >= cfg.Count && cfg.IdleAfterCount {
 		// A Deployment's pod that exits is restarted, again and again:
@@ -117,11 +100,4 @@ func run(cfg config) error {
 func compression(name string) kgo.Opt {
 	opt, _ := kafkaconfig.Compression(name)
 	return opt
-}
-
-// newMetrics makes what /metrics serves: the process's and the build's
-// (observe), the loop's, and the Kafka client's (kprom, fed by its hooks).
-func newMetrics() (*prometheus.Registry, *stream.Metrics, kgo.Opt) {
-	reg := observe.NewRegistry("producer")
-	return reg, stream.NewMetrics(reg), kgo.WithHooks(kprom.NewMetrics("weather_producer_kafka", kprom.Registerer(reg)))
 }

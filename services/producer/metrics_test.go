@@ -12,6 +12,7 @@ import (
 
 	"github.com/weatherstream/weather/services/common/kafkaadmin"
 	"github.com/weatherstream/weather/services/common/logread"
+	"github.com/weatherstream/weather/services/common/observe"
 	"github.com/weatherstream/weather/services/common/observe/observetest"
 	"github.com/weatherstream/weather/services/common/streamid"
 	"github.com/weatherstream/weather/services/common/testkit"
@@ -26,7 +27,7 @@ import (
 func TestMetricsPassPrometheusLint(t *testing.T) {
 	const topic = "temperatures"
 	cluster := testkit.Cluster(t, kfake.SeedTopics(4, topic))
-	reg, metrics, kafkaHooks := newMetrics()
+	reg, metrics, kafkaHooks := observe.NewMetrics("producer", stream.NewMetrics) // as observe.Start makes them in run
 	client := testkit.Client(t, cluster, kgo.DefaultProduceTopic(topic), kgo.TransactionalID("weather-producer"), kafkaHooks)
 	ctx := context.Background()
 	reader, err := logread.New(ctx, testkit.Client(t, cluster), topic)

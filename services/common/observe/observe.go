@@ -1,7 +1,9 @@
-// Package observe gives every service the same logger and the same HTTP
-// endpoints: /healthz (the process is alive), /readyz (it does its job) and
-// /metrics (Prometheus), on the same HTTP server: its connections capped and
-// timed out, every answer with the security headers.
+// Package observe gives every service the same logger, the same metrics
+// (the process's, the build's, its Kafka client's beside its own) and the
+// same HTTP endpoints: /healthz (the process is alive), /readyz (it does its
+// job) and /metrics (Prometheus), on the same HTTP server: its connections
+// capped and timed out, every answer with the security headers. Start sets
+// all of them up at once.
 package observe
 
 import (
@@ -122,13 +124,6 @@ type Health struct{ ready atomic.Bool }
 // Ready marks the service ready (true) or not (false).
 func (h *Health) Ready(ok bool) { h.ready.Store(ok) }
 
-// Serve listens on c.HTTPAddr and serves the endpoints until ctx is done. It
-// returns once listening, so a port in use is an error at start.
-func Serve(ctx context.Context, c Config, reg *prometheus.Registry, health *Health, log *slog.Logger) error {
-	_, err := ListenAndServe(ctx, c, NewMux(reg, health), log)
-	return err
-}
-
 // NewMux returns the endpoints every service has, for a service that serves
 // more (the dashboard) to add its own beside them. They answer GET and HEAD
 // only (the mux answers other methods 405, with Allow: GET, HEAD).
@@ -157,10 +152,11 @@ const (
 	maxHeaderBytes    = 64 << 10
 )
 
-// ListenAndServe listens on c.HTTPAddr and serves h until ctx is done; like
-// Serve, it returns once listening, with the address it listens on. At most
-// c.HTTPMaxConnections connections are served at once, each closed once idle
-// for c.HTTPIdleTimeout, and every response carries the security headers.
+// ListenAndServe listens on c.HTTPAddr and serves h until ctx is done. It
+// returns once listening, with the address it listens on, so a port in use
+// is an error at start. At most c.HTTPMaxConnections connections are served
+// at once, each closed once idle for c.HTTPIdleTimeout, and every response
+// carries the security headers.
 func ListenAndServe(ctx context.Context, c Config, h http.Handler, log *slog.Logger) (net.Addr, error) {
 	ln, err := net.Listen("tcp", c.HTTPAddr)
 	if err != nil {
