@@ -50,29 +50,16 @@ func judge(ctx context.Context, w world) ([]check, facts, error) {
 		return nil, f, err
 	}
 	defer cl.Close()
-	adm := kadm.NewClient(cl)
-	td, err := describe(ctx, adm, w.topic)
+	id, end, err := logOf(ctx, kadm.NewClient(cl), w.topic)
 	if err != nil {
 		return nil, f, err
 	}
-	ends, err := adm.ListEndOffsets(ctx, w.topic)
-	if err == nil {
-		err = ends.Error()
-	}
-	if err != nil {
-		return nil, f, fmt.Errorf("end offsets: %w", err)
-	}
-	end := map[int32]int64{}
-	ends.Each(func(o kadm.ListedOffset) { end[o.Partition] = o.Offset })
 	f.TransactionVersion = transactionVersion(ctx, cl)
 
 	files, err := verify.ReadFiles(w.dir, w.partitions)
 	if err != nil {
 		return []check{{Name: "every partition file loads", Detail: err.Error()}}, f, nil
 	}
-	// The file format writes a topic ID as Kafka does: URL-safe base64,
-	// no padding.
-	id := base64.RawURLEncoding.EncodeToString(td.ID[:])
 	snaps, err := verify.Snapshots(ctx, w.opts, snapshot.Topic(w.topic), id, w.partitions)
 	if err != nil {
 		return nil, f, fmt.Errorf("snapshots: %w", err)
@@ -81,9 +68,48 @@ func judge(ctx context.Context, w world) ([]check, facts, error) {
 	if err != nil {
 		return nil, f, fmt.Errorf("recount: %w", err)
 	}
-	checks := make([]check, 0, 7)
+	f.Committed, f.Aborted, f.Markers = logTotals(rc, w.partitions)
+	return []check{
+		filesAtLogEnd(w, id, end, files),
+		filesMatchRecount(files, rc),
+		topicIsTheStream(w, rc, f.Committed),
+		nothingAbortedCounted(files, f.Committed, f.Aborted),
+		snapshotsMatchRecount(w, snaps, rc),
+	}, f, nil
+}
 
-	// 1. Every file is there, of this log, read to the log's end.
+// logOf returns the topic's ID, as the file format writes it (Kafka's way:
+// URL-safe base64, no padding), and each partition's end offset.
+func logOf(ctx context.Context, adm *kadm.Client, topic string) (string, map[int32]int64, error) {
+	td, err := describe(ctx, adm, topic)
+	if err != nil {
+		return "", nil, err
+	}
+	ends, err := adm.ListEndOffsets(ctx, topic)
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		return "", nil, fmt.Errorf("end offsets: %w", err)
+	}
+	end := map[int32]int64{}
+	ends.Each(func(o kadm.ListedOffset) { end[o.Partition] = o.Offset })
+	return base64.RawURLEncoding.EncodeToString(td.ID[:]), end, nil
+}
+
+// logTotals sums the recount's committed reports, aborted records and
+// transaction markers over the partitions.
+func logTotals(rc *verify.Recount, partitions int32) (committed, aborted, markers int64) {
+	for p := range partitions {
+		committed += rc.Records[p]
+		aborted += rc.Aborted[p]
+		markers += rc.Controls[p]
+	}
+	return committed, aborted, markers
+}
+
+// filesAtLogEnd: every file is there, of this log, read to the log's end.
+func filesAtLogEnd(w world, id string, end map[int32]int64, files map[int32]verify.File) check {
 	var problems []string
 	for p := range w.partitions {
 		file, ok := files[p]
@@ -97,31 +123,35 @@ func judge(ctx context.Context, w world) ([]check, facts, error) {
 			problems = append(problems, fmt.Sprintf("partition-%d.json is at offset %d, the log ends at %d", p, file.Offset, end[p]))
 		}
 	}
-	checks = append(checks, verdictOf(fmt.Sprintf("every partition file is there, of this topic (ID %s), at the log's end", id), problems))
+	return verdictOf(fmt.Sprintf("every partition file is there, of this topic (ID %s), at the log's end", id), problems)
+}
 
-	// 2. Every file equals the recount at its offset, to the bit.
+// filesMatchRecount: every file equals the recount at its offset, to the
+// bit.
+func filesMatchRecount(files map[int32]verify.File, rc *verify.Recount) check {
 	atFiles := &verify.Recount{Stations: map[int32]map[string]verify.Station{}}
 	for p, file := range files {
 		atFiles.Stations[p] = rc.At[p][file.Offset]
 	}
-	checks = append(checks, verdictOf("every partition file = a recount of the topic (committed records, exact sums in offset order), "+
+	return verdictOf("every partition file = a recount of the topic (committed records, exact sums in offset order), "+
 		"and read the original's way each station's count is its days",
-		append(verify.Compare(files, atFiles), verify.DaysMismatch(files)...)))
+		append(verify.Compare(files, atFiles), verify.DaysMismatch(files)...))
+}
 
-	// 3. The topic holds the generated stream, each report exactly once.
-	problems = slices.Clone(rc.StreamErrors)
+// topicIsTheStream: the topic holds the generated stream, each report
+// exactly once (committed: the recount's committed reports).
+func topicIsTheStream(w world, rc *verify.Recount, committed int64) check {
+	problems := slices.Clone(rc.StreamErrors)
 	perStation := map[string]int64{}
 	var skipped int64
 	for p := range w.partitions {
-		f.Committed += rc.Records[p]
-		f.Markers += rc.Controls[p]
 		skipped += rc.Skipped[p]
 		for name, s := range rc.Stations[p] {
 			perStation[name] += s.Count
 		}
 	}
-	if f.Committed != w.reports {
-		problems = append(problems, fmt.Sprintf("%d committed reports, the producer's COUNT is %d", f.Committed, w.reports))
+	if committed != w.reports {
+		problems = append(problems, fmt.Sprintf("%d committed reports, the producer's COUNT is %d", committed, w.reports))
 	}
 	if skipped > 0 {
 		problems = append(problems, fmt.Sprintf("%d committed records are not reports", skipped))
@@ -132,27 +162,29 @@ func judge(ctx context.Context, w world) ([]check, facts, error) {
 			problems = append(problems, fmt.Sprintf("%s has %d reports, the stream %d", name, perStation[name], want))
 		}
 	}
-	checks = append(checks, verdictOf(fmt.Sprintf("the topic holds the generated stream: %d reports, each exactly once, in order per station", w.reports), problems))
+	return verdictOf(fmt.Sprintf("the topic holds the generated stream: %d reports, each exactly once, in order per station", w.reports), problems)
+}
 
-	// 4. Nothing aborted is counted: the files hold the committed reports
-	// only, while the log also holds the aborted transactions' records.
-	for p := range w.partitions {
-		f.Aborted += rc.Aborted[p]
-	}
+// nothingAbortedCounted: the files hold the committed reports only, while
+// the log also holds the aborted transactions' records.
+func nothingAbortedCounted(files map[int32]verify.File, committed, aborted int64) check {
 	var inFiles int64
 	for _, file := range files {
 		for _, s := range file.Stations {
 			inFiles += s.Count
 		}
 	}
-	problems = nil
-	if inFiles != f.Committed {
-		problems = append(problems, fmt.Sprintf("the files count %d reports, the topic has %d committed", inFiles, f.Committed))
+	var problems []string
+	if inFiles != committed {
+		problems = append(problems, fmt.Sprintf("the files count %d reports, the topic has %d committed", inFiles, committed))
 	}
-	checks = append(checks, verdictOf(fmt.Sprintf("nothing aborted is counted (%d aborted records in the log, %d counted)", f.Aborted, inFiles), problems))
+	return verdictOf(fmt.Sprintf("nothing aborted is counted (%d aborted records in the log, %d counted)", aborted, inFiles), problems)
+}
 
-	// 5. The newest snapshot of every partition = the recount at its offset.
-	problems = nil
+// snapshotsMatchRecount: the newest snapshot of every partition = the
+// recount at its offset.
+func snapshotsMatchRecount(w world, snaps map[int32]verify.File, rc *verify.Recount) check {
+	var problems []string
 	atSnaps := &verify.Recount{Stations: map[int32]map[string]verify.Station{}}
 	for p := range w.partitions {
 		s, ok := snaps[p]
@@ -163,8 +195,7 @@ func judge(ctx context.Context, w world) ([]check, facts, error) {
 		atSnaps.Stations[p] = rc.At[p][s.Offset]
 	}
 	problems = append(problems, verify.Compare(snaps, atSnaps)...)
-	checks = append(checks, verdictOf(fmt.Sprintf("the newest snapshot of every partition (%s) = a recount at its offset", snapshot.Topic(w.topic)), problems))
-	return checks, f, nil
+	return verdictOf(fmt.Sprintf("the newest snapshot of every partition (%s) = a recount at its offset", snapshot.Topic(w.topic)), problems)
 }
 
 func verdictOf(name string, problems []string) check {

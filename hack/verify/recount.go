@@ -108,44 +108,10 @@ func (c *streamCheck) check(p int32, r *reportpb.Report, offset int64, count int
 // of that station for day 0, 1, 2, ... with nothing missing or repeated,
 // across every producer and broker restart.
 func Count(ctx context.Context, opts []kgo.Opt, topic string, upTo map[int32]int64, seed uint64, also ...map[int32]int64) (*Recount, error) {
-	rc := &Recount{
-		Stations: map[int32]map[string]Station{},
-		Records:  map[int32]int64{}, Skipped: map[int32]int64{}, Controls: map[int32]int64{}, Aborted: map[int32]int64{},
-		At: map[int32]map[int64]map[string]Station{},
-	}
-	stream := streamCheck{rc: rc, gen: generator.New(seed)}
-	// cuts[p]: the offsets below which partition p's stats are kept, in
-	// order; a partition is read until the last one is passed.
-	cuts := map[int32][]int64{}
-	for _, m := range append([]map[int32]int64{upTo}, also...) {
-		for p, n := range m {
-			cuts[p] = append(cuts[p], n)
-		}
-	}
-	current := map[int32]map[string]Station{}
-	// cut keeps the stats of every pending cut at or below offset: all
-	// that was read so far is below it.
-	cut := func(p int32, offset int64) {
-		for len(cuts[p]) > 0 && cuts[p][0] <= offset {
-			rc.At[p][cuts[p][0]] = maps.Clone(current[p])
-			cuts[p] = cuts[p][1:]
-		}
-	}
-	from := map[int32]kgo.Offset{}
-	for p := range cuts {
-		cuts[p] = slices.Compact(slices.Sorted(slices.Values(cuts[p])))
-		current[p], rc.At[p] = map[string]Station{}, map[int64]map[string]Station{}
-		if cut(p, 0); len(cuts[p]) > 0 {
-			from[p] = kgo.NewOffset().At(0)
-		}
-	}
-	defer func() {
-		for p, n := range upTo {
-			rc.Stations[p] = rc.At[p][n]
-		}
-	}()
+	c := newRecounter(upTo, seed, also)
+	from := c.start()
 	if len(from) == 0 {
-		return rc, nil
+		return c.result(), nil
 	}
 	cl, err := kgo.NewClient(append(slices.Clip(opts),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: from}),
@@ -157,85 +123,171 @@ func Count(ctx context.Context, opts []kgo.Opt, topic string, upTo map[int32]int
 		return nil, err
 	}
 	defer cl.Close()
-
-	// fold applies one decided record, in offset order.
-	fold := func(p int32, r *kgo.Record, committed bool) {
-		cut(p, r.Offset)
-		counted := r.Offset < upTo[p]
-		switch {
-		case r.Attrs.IsControl():
-			if counted {
-				rc.Controls[p]++
-			}
-		case !committed:
-			if counted {
-				rc.Aborted[p]++
-			}
-		default:
-			report, err := Report(r.Key, r.Value)
-			if err != nil {
-				if counted {
-					rc.Skipped[p]++
-				}
-				break
-			}
-			if counted {
-				rc.Records[p]++
-			}
-			m := current[p]
-			s, ok := m[report.StationId]
-			if !ok {
-				s.Start = report.Date
-			}
-			s.Count++
-			s.Sum += report.Degrees
-			s.End = report.Date
-			m[report.StationId] = s
-			stream.check(p, report, r.Offset, s.Count)
-		}
-		cut(p, r.Offset+1)
+	if err := c.read(ctx, cl, from); err != nil {
+		return nil, err
 	}
+	return c.result(), nil
+}
+
+// recounter is one Count in progress.
+type recounter struct {
+	rc     *Recount
+	upTo   map[int32]int64
+	stream streamCheck
+	// cuts[p]: the offsets below which partition p's stats are kept, in
+	// order; a partition is read until the last one is passed.
+	cuts map[int32][]int64
+	// current[p]: partition p's stats below the last record folded.
+	current map[int32]map[string]Station
+}
+
+func newRecounter(upTo map[int32]int64, seed uint64, also []map[int32]int64) *recounter {
+	rc := &Recount{
+		Stations: map[int32]map[string]Station{},
+		Records:  map[int32]int64{}, Skipped: map[int32]int64{}, Controls: map[int32]int64{}, Aborted: map[int32]int64{},
+		At: map[int32]map[int64]map[string]Station{},
+	}
+	cuts := map[int32][]int64{}
+	for _, m := range append([]map[int32]int64{upTo}, also...) {
+		for p, n := range m {
+			cuts[p] = append(cuts[p], n)
+		}
+	}
+	for p := range cuts {
+		cuts[p] = slices.Compact(slices.Sorted(slices.Values(cuts[p])))
+	}
+	return &recounter{rc: rc, upTo: upTo, stream: streamCheck{rc: rc, gen: generator.New(seed)}, cuts: cuts, current: map[int32]map[string]Station{}}
+}
+
+// start keeps the cuts at offset 0 (nothing read is below them) and
+// returns where to read the partitions that have cuts left: from offset 0.
+func (c *recounter) start() map[int32]kgo.Offset {
+	from := map[int32]kgo.Offset{}
+	for p := range c.cuts {
+		c.current[p], c.rc.At[p] = map[string]Station{}, map[int64]map[string]Station{}
+		if c.cut(p, 0); len(c.cuts[p]) > 0 {
+			from[p] = kgo.NewOffset().At(0)
+		}
+	}
+	return from
+}
+
+// result is the recount, with each partition's stats below upTo.
+func (c *recounter) result() *Recount {
+	for p, n := range c.upTo {
+		c.rc.Stations[p] = c.rc.At[p][n]
+	}
+	return c.rc
+}
+
+// cut keeps the stats of every pending cut of partition p at or below
+// offset: all that was read so far is below it.
+func (c *recounter) cut(p int32, offset int64) {
+	for len(c.cuts[p]) > 0 && c.cuts[p][0] <= offset {
+		c.rc.At[p][c.cuts[p][0]] = maps.Clone(c.current[p])
+		c.cuts[p] = c.cuts[p][1:]
+	}
+}
+
+// read polls the partitions in from until each one's last cut is passed.
+// A file's offset is one past a record its consumer received (a report or
+// a marker), so reading is done for partition p once its highest cut is
+// passed: every record below it read and decided.
+func (c *recounter) read(ctx context.Context, cl *kgo.Client, from map[int32]kgo.Offset) error {
 	txns := map[int32]*transactions{}
 	for p := range from {
 		txns[p] = &transactions{open: map[int64][]int{}}
 	}
-	// A file's offset is one past a record its consumer received (a report
-	// or a marker), so reading is done for partition p once its highest
-	// cut is passed: every record below it read and decided.
 	pending := len(from)
 	for pending > 0 {
 		fetches := cl.PollFetches(ctx)
 		if err := ctx.Err(); err != nil {
-			var stuck []string
-			for p, t := range txns {
-				if len(cuts[p]) > 0 {
-					stuck = append(stuck, t.why(p, cuts[p][len(cuts[p])-1]))
-				}
-			}
-			slices.Sort(stuck)
-			return nil, fmt.Errorf("recount: %d partition(s) not read up to the files' offsets (%s): %w", pending, strings.Join(stuck, "; "), err)
+			return fmt.Errorf("recount: %d partition(s) not read up to the files' offsets (%s): %w", pending, c.stuck(txns), err)
 		}
 		var ferr error
 		fetches.EachError(func(_ string, p int32, err error) { ferr = fmt.Errorf("partition %d: %w", p, err) })
 		if ferr != nil {
-			return nil, ferr
+			return ferr
 		}
 		fetches.EachRecord(func(r *kgo.Record) {
-			p := r.Partition
-			if len(cuts[p]) == 0 {
-				return // read far enough
-			}
-			t := txns[p]
-			t.add(r)
-			for _, d := range t.decided() {
-				fold(p, d.rec, d.committed)
-			}
-			if len(cuts[p]) == 0 {
+			if c.take(txns[r.Partition], r) {
 				pending--
 			}
 		})
 	}
-	return rc, nil
+	return nil
+}
+
+// stuck says, sorted by partition, what each partition not read far enough
+// waits for.
+func (c *recounter) stuck(txns map[int32]*transactions) string {
+	var stuck []string
+	for p, t := range txns {
+		if len(c.cuts[p]) > 0 {
+			stuck = append(stuck, t.why(p, c.cuts[p][len(c.cuts[p])-1]))
+		}
+	}
+	slices.Sort(stuck)
+	return strings.Join(stuck, "; ")
+}
+
+// take reads record r (t: its partition's transactions) and folds the
+// records that decides; it reports whether that read the partition far
+// enough: its last cut passed.
+func (c *recounter) take(t *transactions, r *kgo.Record) bool {
+	p := r.Partition
+	if len(c.cuts[p]) == 0 {
+		return false // read far enough
+	}
+	t.add(r)
+	for _, d := range t.decided() {
+		c.fold(p, d.rec, d.committed)
+	}
+	return len(c.cuts[p]) == 0
+}
+
+// fold applies one decided record of partition p, in offset order.
+func (c *recounter) fold(p int32, r *kgo.Record, committed bool) {
+	c.cut(p, r.Offset)
+	counted := r.Offset < c.upTo[p]
+	switch {
+	case r.Attrs.IsControl():
+		if counted {
+			c.rc.Controls[p]++
+		}
+	case !committed:
+		if counted {
+			c.rc.Aborted[p]++
+		}
+	default:
+		c.foldCommitted(p, r, counted)
+	}
+	c.cut(p, r.Offset+1)
+}
+
+// foldCommitted adds committed record r to its station's stats if it is a
+// report (counted: it is below upTo), and holds it to the stream.
+func (c *recounter) foldCommitted(p int32, r *kgo.Record, counted bool) {
+	report, err := Report(r.Key, r.Value)
+	if err != nil {
+		if counted {
+			c.rc.Skipped[p]++
+		}
+		return
+	}
+	if counted {
+		c.rc.Records[p]++
+	}
+	m := c.current[p]
+	s, ok := m[report.StationId]
+	if !ok {
+		s.Start = report.Date
+	}
+	s.Count++
+	s.Sum += report.Degrees
+	s.End = report.Date
+	m[report.StationId] = s
+	c.stream.check(p, report, r.Offset, s.Count)
 }
 
 // transactions are one partition's records read uncommitted, held in
