@@ -26,6 +26,8 @@ export E2E_HELM=$K8S_BIN/helm
 export E2E_CHART=$REPO/charts/weather
 # TestChartOnTwoNodes stops and starts the second node with it.
 export E2E_NODE_CTL=$CLUSTER_HACK/node.sh
+# TestConsumersScaleOnLag installs KEDA with it, and removes it after.
+export E2E_KEDA_CTL=$CLUSTER_HACK/keda.sh
 export E2E_HELM_SET="
 producer.image.tag=$IMAGE_TAG
 consumer.image.tag=$IMAGE_TAG

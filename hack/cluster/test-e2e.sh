@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
 # make test-e2e: the Helm chart end to end on a Kubernetes of our own.
 #
-#   1. hack/k8s/bins.sh cluster   Kubernetes v1.34, etcd, CoreDNS, local-path, helm
-#                                 (built from the Go module proxy; cached: ~14 min
-#                                 cold on 2 cores, seconds when cached)
-#   2. hack/images/build.sh       the images, without a container engine;
+#   1. hack/k8s/bins.sh cluster   Kubernetes v1.34, etcd, CoreDNS, local-path, helm,
+#                                 KEDA (built from the Go module proxy; cached: ~14 min
+#                                 cold on 2 cores, + ~8.5 min KEDA, seconds when cached)
+#   2. hack/images/build.sh       the images (KEDA's too), without a container engine;
 #      hack/images/previous.sh    and the previous chart's, from its own commit
 #                                 (the upgrade step; cached)
 #   3. hack/cluster/up.sh         a two-node cluster: the second node in a network
 #                                 namespace of its own (root; ~30 s; E2E_NODES=1:
 #                                 one node, and TestChartOnTwoNodes skips)
-#   4. hack/cluster/e2e.sh        helm install + the checks (hack/cluster/e2e)
+#   4. hack/cluster/e2e.sh        helm install + the checks (hack/cluster/e2e); the
+#                                 scaling test installs KEDA itself (hack/cluster/keda.sh)
 #   5. hack/cluster/down.sh       always, even on failure or Ctrl-C: nothing is left
 #
 # E2E_RUN selects the e2e tests (go test -run, e.g. E2E_RUN=TestChartOnThreeBrokers;

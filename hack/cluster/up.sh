@@ -205,6 +205,7 @@ start kube-controller-manager "$K8S_BIN/kube-controller-manager" \
 	--use-service-account-credentials=true \
 	--cluster-signing-cert-file "$PKI/ca.crt" --cluster-signing-key-file "$PKI/ca.key" \
 	--node-monitor-grace-period "$NODE_MONITOR_GRACE_PERIOD" --node-monitor-period 1s \
+	--horizontal-pod-autoscaler-sync-period "$HPA_SYNC_PERIOD" \
 	--profiling=false --v 1
 start kube-scheduler "$K8S_BIN/kube-scheduler" \
 	--kubeconfig "$CLUSTER_DIR/scheduler.kubeconfig" \

@@ -3,7 +3,8 @@
 #
 #   hack/images/build.sh [NAME...]     NAME: pause busybox coredns
 #                                      local-path-provisioner producer consumer
-#                                      controller kafka (default: all)
+#                                      controller kafka keda-operator
+#                                      keda-adapter (default: all)
 #
 # Writes one docker-archive tar per image to ${IMAGES_OUT:-<repo>/.cache/images}/NAME.tar,
 # ready for `ctr -n k8s.io images import` (hack/cluster/up.sh does that).
@@ -24,6 +25,9 @@
 #                      the Dockerfile's USER, ENTRYPOINT and EXPOSE; the consumer
 #                      image holds consumer, debug and dashboard
 #   the add-ons        coredns, local-path-provisioner from hack/k8s/bins.sh (K8S_BIN)
+#   KEDA               its operator and metrics API server from hack/k8s/bins.sh, as
+#                      its own Dockerfile and Dockerfile.adapter (in its Go module)
+#                      put them on distroless: the same stand-in as the services
 #   pause              hack/images/pause (its own module, GOWORK=off)
 #   busybox            Debian's busybox-static (static binary; installed if missing)
 #   kafka              the Maven Central jars of hack/kafka/pom.xml (hack/kafka/kafka.sh install),
@@ -213,31 +217,51 @@ build_addon() {
 	stamp "$name"
 }
 
-# build_service IMAGE REF BINARY...: an image of our static Go binaries, as
-# Dockerfile.IMAGE builds it: the binaries at /, on the distroless stand-in's
-# root file system and config (standin/distroless-static.json, the official
-# image's facts: its user, working directory and environment), with the
-# USER, ENTRYPOINT and EXPOSE of the Dockerfile's final stage. The consumer
-# image also carries /debug and /dashboard (the chart runs them with
-# command: ["/debug"] and ["/dashboard"]).
-build_service() {
-	local image=$1 ref=$2
-	shift 2
-	local bins=$WORK/bin/$image root bin config
-	local dockerfile=$REPO/Dockerfile.$image standin=$HERE/standin/distroless-static.json
-	gobuild "$bins" "$@"
-	up_to_date "$image" "${@/#/$bins/}" "$dockerfile" "$standin" && return
-	root=$WORK/$image.rootfs
+# distroless_image IMAGE REF DOCKERFILE BINARY=PATH...: an image of static
+# binaries as DOCKERFILE builds it: each BINARY at PATH, on the distroless
+# stand-in's root file system and config (standin/distroless-static.json,
+# the official image's facts: its user, working directory and environment),
+# with the USER, ENTRYPOINT, EXPOSE and WORKDIR of the Dockerfile's final
+# stage, whose ENTRYPOINT must be the first PATH.
+distroless_image() {
+	local image=$1 ref=$2 dockerfile=$3 standin=$HERE/standin/distroless-static.json
+	shift 3
+	up_to_date "$image" "${@%%=*}" "$dockerfile" "$standin" && return
+	local root=$WORK/$image.rootfs bin config
 	rm -rf "$root"
 	mkdir -p "$root"
 	distroless_tree "$root"
 	for bin in "$@"; do
-		install -m 0755 "$bins/$bin" "$root/$bin"
+		install -m 0755 "${bin%%=*}" "$root${bin#*=}"
 	done
 	config=$(dockerfile_config "$dockerfile" "$(jq -c .config "$standin")")
-	[[ $(jq -r '.Entrypoint[0]' <<<"$config") == "/$1" ]] || die "$dockerfile: ENTRYPOINT is not /$1"
+	[[ $(jq -r '.Entrypoint[0]' <<<"$config") == "${1#*=}" ]] || die "$dockerfile: ENTRYPOINT is not ${1#*=}"
 	mkimage "$image" "$ref" "$root" "$config"
 	stamp "$image"
+}
+
+# build_service IMAGE REF BINARY...: our static Go binaries at /, as
+# Dockerfile.IMAGE builds them (distroless_image). The consumer image also
+# carries /debug and /dashboard (the chart runs them with command:
+# ["/debug"] and ["/dashboard"]).
+build_service() {
+	local image=$1 ref=$2 bins=$WORK/bin/$1 files=() bin
+	shift 2
+	gobuild "$bins" "$@"
+	for bin in "$@"; do
+		files+=("$bins/$bin=/$bin")
+	done
+	distroless_image "$image" "$ref" "$REPO/Dockerfile.$image" "${files[@]}"
+}
+
+# build_keda IMAGE REF BINARY PATH DOCKERFILE: one of KEDA's images, as
+# KEDA's own Dockerfile (in its module) builds it: the binary hack/k8s/bins.sh
+# built of its module at PATH, on distroless (distroless_image).
+build_keda() {
+	local bin=$K8S_BIN/$3 dir
+	[[ -x $bin ]] || die "$bin missing: run hack/k8s/bins.sh keda first"
+	dir=$(keda_dir) || die "no KEDA module"
+	distroless_image "$1" "$2" "$dir/$5" "$bin=$4"
 }
 
 # The JVM modules Kafka's broker and tools use (java.se is every java.*
@@ -357,6 +381,8 @@ main() {
 		consumer) build_service consumer "$IMG_CONSUMER_REPO:$IMAGE_TAG" consumer debug dashboard ;;
 		controller) build_service controller "$IMG_CONTROLLER_REPO:$IMAGE_TAG" controller ;;
 		kafka) build_kafka ;;
+		keda-operator) build_keda keda-operator "$IMG_KEDA_OPERATOR_REPO:$IMG_KEDA_TAG" keda-operator /keda Dockerfile ;;
+		keda-adapter) build_keda keda-adapter "$IMG_KEDA_ADAPTER_REPO:$IMG_KEDA_TAG" keda-adapter /keda-adapter Dockerfile.adapter ;;
 		*) die "unknown image '$name' (known: ${IMAGE_NAMES[*]})" ;;
 		esac
 		log "$name ready ($((SECONDS - start))s)"

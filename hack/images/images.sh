@@ -28,5 +28,27 @@ IMG_KAFKA_REPO=localhost/weather-e2e/kafka
 IMG_KAFKA_TAG=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' \
 	"$(dirname "${BASH_SOURCE[0]}")/../kafka/pom.xml")-$IMAGE_TAG
 
+# KEDA (hack/cluster/keda.sh): its operator and metrics API server, the
+# binaries hack/k8s/bins.sh builds of its Go module, as its Dockerfiles put
+# them on distroless; its install manifests from the same module. v2.21.1
+# needs a newer Go than 1.26. The chart's tests take KEDA's CRDs from this
+# version too (kedaVersion in charts/; keda.sh checks that they agree).
+KEDA_VERSION=v2.21.0
+IMG_KEDA_OPERATOR_REPO=localhost/weather-e2e/keda
+IMG_KEDA_ADAPTER_REPO=localhost/weather-e2e/keda-metrics-apiserver
+IMG_KEDA_TAG=${KEDA_VERSION#v}-$IMAGE_TAG
+
 # Every image tar build.sh writes, by short name.
-IMAGE_NAMES=(pause busybox coredns local-path-provisioner producer consumer controller kafka)
+IMAGE_NAMES=(pause busybox coredns local-path-provisioner producer consumer controller kafka keda-operator keda-adapter)
+
+# keda_dir: KEDA's module in Go's module cache (downloaded if missing), where
+# its binaries are built and its Dockerfiles and manifests are read.
+keda_dir() {
+	local dir
+	dir=$(cd / && GOWORK=off GOFLAGS='' go mod download -json "github.com/kedacore/keda/v2@$KEDA_VERSION" | jq -r '.Dir // empty')
+	[[ -d $dir ]] || {
+		echo "github.com/kedacore/keda/v2@$KEDA_VERSION: not in the module cache and not downloadable" >&2
+		return 1
+	}
+	echo "$dir"
+}

@@ -72,14 +72,15 @@ distroless_tree() {
 
 # dockerfile_config DOCKERFILE BASE_CONFIG_JSON: the image config the
 # Dockerfile's final stage makes on a base with BASE_CONFIG_JSON: its USER,
-# ENTRYPOINT (JSON form) and EXPOSE lines over the base's.
+# ENTRYPOINT (JSON form), EXPOSE and WORKDIR lines over the base's.
 dockerfile_config() {
-	local file=$1 base=$2 final user entrypoint ports
+	local file=$1 base=$2 final user entrypoint ports workdir
 	final=$(awk '/^FROM / { n = NR } END { print n }' "$file")
 	user=$(awk -v n="$final" 'NR > n && $1 == "USER" { print $2 }' "$file")
 	entrypoint=$(awk -v n="$final" 'NR > n && $1 == "ENTRYPOINT" { sub(/^ENTRYPOINT +/, ""); print }' "$file")
 	ports=$(awk -v n="$final" 'NR > n && $1 == "EXPOSE" { for (i = 2; i <= NF; i++) print $i }' "$file")
+	workdir=$(awk -v n="$final" 'NR > n && $1 == "WORKDIR" { print $2 }' "$file" | tail -n 1)
 	[[ -n $user && -n $entrypoint ]] || die "$file: no USER or ENTRYPOINT in its final stage"
-	jq -c --arg u "$user" --argjson e "$entrypoint" --arg p "$ports" \
-		'. + {User: $u, Entrypoint: $e} + (if $p == "" then {} else {ExposedPorts: ($p | split("\n") | map({(if test("/") then . else . + "/tcp" end): {}}) | add)} end)' <<<"$base"
+	jq -c --arg u "$user" --argjson e "$entrypoint" --arg p "$ports" --arg w "$workdir" \
+		'. + {User: $u, Entrypoint: $e} + (if $p == "" then {} else {ExposedPorts: ($p | split("\n") | map({(if test("/") then . else . + "/tcp" end): {}}) | add)} end) + (if $w == "" then {} else {WorkingDir: $w} end)' <<<"$base"
 }

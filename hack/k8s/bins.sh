@@ -3,9 +3,10 @@
 # and the Go tools its tests run (pinned in hack/tools).
 #
 #   hack/k8s/bins.sh envtest        kube-apiserver, etcd, kubectl (controller-runtime envtest)
-#   hack/k8s/bins.sh cluster|all    everything for a single-node cluster
+#   hack/k8s/bins.sh cluster|all    everything for the e2e cluster (KEDA too)
 #   hack/k8s/bins.sh lint           golangci-lint
 #   hack/k8s/bins.sh chartlint      kube-score (make chart-lint)
+#   hack/k8s/bins.sh keda           KEDA's operator and metrics API server (make test-e2e)
 #   hack/k8s/bins.sh NAME...        just these binaries (names as in spec() below)
 #
 # The only line on stdout is the bin dir, so callers can do
@@ -32,6 +33,10 @@ K8S_VERSION=v1.34.4
 K8S_MAJOR=1
 K8S_MINOR=34
 
+# KEDA_VERSION and keda_dir.
+# shellcheck source=hack/images/images.sh
+source "$REPO/hack/images/images.sh"
+
 CACHE_ROOT=${K8S_CACHE:-$REPO/.cache/k8s}
 OUT=$CACHE_ROOT/$K8S_VERSION
 BIN=$OUT/bin
@@ -46,7 +51,9 @@ GO_BUILD_FLAGS=(-trimpath -mod=readonly -buildvcs=false)
 # Build order matters: envtest users need kube-apiserver and etcd soonest.
 ENVTEST=(kube-apiserver etcd kubectl)
 CLUSTER=(kube-apiserver etcd kubectl kubelet kube-controller-manager kube-scheduler kube-proxy
-	coredns local-path-provisioner helm)
+	coredns local-path-provisioner helm keda-operator keda-adapter)
+# KEDA (the e2e's scaling on lag): its version and module are hack/images/images.sh's.
+KEDA=(keda-operator keda-adapter)
 
 # Version info baked into the Kubernetes binaries (what upstream's
 # hack/lib/version.sh sets); without it they report v0.0.0-master.
@@ -92,6 +99,14 @@ spec() {
 	promtool) # make chart-rules: promtool check/test rules on the chart's alerts
 		MOD=$REPO/hack/tools/promtool PKG=github.com/prometheus/prometheus/cmd/promtool
 		LDFLAGS+=" $(prom_ldflags "$(modver "$MOD" github.com/prometheus/prometheus)")"
+		;;
+	keda-operator | keda-adapter)
+		# Built in KEDA's own module (from the module cache): its go.mod's
+		# replace and exclude directives apply only there. The version as
+		# KEDA's Makefile sets it.
+		MOD=$(keda_dir) || exit 1
+		PKG=./cmd/${1#keda-}
+		LDFLAGS+=" -X github.com/kedacore/keda/v2/version.Version=${KEDA_VERSION#v} -X github.com/kedacore/keda/v2/version.GitCommit="
 		;;
 	helm)
 		MOD=$HERE/helm PKG=helm.sh/helm/v3/cmd/helm
@@ -172,8 +187,9 @@ main() {
 		cluster | all) names+=("${CLUSTER[@]}") ;;
 		lint) names+=(golangci-lint) ;;
 		chartlint) names+=(kube-score) ;;
+		keda) names+=("${KEDA[@]}") ;;
 		-h | --help)
-			sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+			sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
 			exit 0
 			;;
 		*) names+=("$arg") ;;

@@ -2,7 +2,7 @@
 # (included by the root Makefile). Needs root; see hack/cluster/test-e2e.sh.
 
 .PHONY: test-e2e
-test-e2e: ## the Helm chart end to end on a throwaway local Kubernetes v1.34 (root; ~15 min cold, ~3 warm)
+test-e2e: ## the Helm chart end to end on a throwaway local Kubernetes v1.34 (root; ~40 min cold, ~16 warm)
 	hack/cluster/test-e2e.sh
 
 .PHONY: cluster-up

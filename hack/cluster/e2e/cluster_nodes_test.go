@@ -14,8 +14,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/twmb/franz-go/pkg/kadm"
 )
 
 // TestChartOnTwoNodes installs the chart on the two-node e2e cluster
@@ -92,7 +90,6 @@ type twoNodes struct {
 	ctl    string // hack/cluster/node.sh
 	first  string // the control plane's node
 	second string // the other, which is drained and stopped
-	group  string // the consumers' monitoring group (committed offsets)
 
 	cordoned, stopped bool // what restoreNode undoes if the test stops half-way
 	figures           []string
@@ -184,15 +181,6 @@ func (n *twoNodes) install() error {
 	if err := s.learn(); err != nil {
 		return err
 	}
-	group, err := s.kubectl("get", "statefulset", s.consumers, "-o",
-		`jsonpath={.spec.template.spec.containers[?(@.name=="consumer")].env[?(@.name=="MONITORING_GROUP")].value}`)
-	if err != nil {
-		return err
-	}
-	if group == "" {
-		return fmt.Errorf("statefulset %s: no MONITORING_GROUP", s.consumers)
-	}
-	n.group = group
 	return s.filesGrow()
 }
 
@@ -536,37 +524,6 @@ func (n *twoNodes) onBothNodes(when string) error {
 	return nil
 }
 
-// lagSample is what the monitoring group and the topic said at a time.
-type lagSample struct {
-	at             time.Time
-	committed, end map[int32]int64
-}
-
-func (n *twoNodes) lagSample(ctx context.Context, adm *kadm.Client) (lagSample, error) {
-	sm := lagSample{at: time.Now(), committed: map[int32]int64{}, end: map[int32]int64{}}
-	ends, err := adm.ListEndOffsets(ctx, n.s.kafka.Topic)
-	if err == nil {
-		err = ends.Error()
-	}
-	if err != nil {
-		return sm, err
-	}
-	ends.Each(func(o kadm.ListedOffset) { sm.end[o.Partition] = o.Offset })
-	committed, err := adm.FetchOffsets(ctx, n.group)
-	if err == nil {
-		err = committed.Error()
-	}
-	if err != nil {
-		return sm, err
-	}
-	committed.Each(func(o kadm.OffsetResponse) {
-		if o.Topic == n.s.kafka.Topic {
-			sm.committed[o.Partition] = o.At
-		}
-	})
-	return sm, nil
-}
-
 // hardStop stops the second node hard and times the failover.
 func (n *twoNodes) hardStop() error {
 	s := n.s
@@ -611,7 +568,7 @@ func (n *twoNodes) hardStop() error {
 		return err
 	}
 	// The network was cut first: the victim's offsets are frozen from here.
-	atStop, err := n.lagSample(s.ctx, adm)
+	atStop, err := s.consumersNow(s.ctx, adm)
 	if err != nil {
 		return err
 	}
@@ -647,20 +604,14 @@ func (n *twoNodes) hardStop() error {
 				}
 			}
 		}
-		if reassigned.IsZero() {
-			got, err := s.assignment()
-			if err != nil {
-				return err
-			}
-			if got == want {
-				reassigned = time.Now()
-			}
-		}
 		ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
 		defer cancel()
-		sm, err := n.lagSample(ctx, adm)
+		sm, err := s.consumersNow(ctx, adm)
 		if err != nil {
 			return err
+		}
+		if reassigned.IsZero() && sm.sts.assignment() == want {
+			reassigned = sm.at
 		}
 		if !reassigned.IsZero() && endAtFailover == nil {
 			endAtFailover = sm.end

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+
 	"github.com/weatherstream/weather/hack/verify"
 )
 
@@ -123,6 +125,7 @@ type suite struct {
 	seed           uint64
 	partitions     int32
 	consumers      string            // the consumers' StatefulSet
+	group          string            // their monitoring group (MONITORING_GROUP: committed offsets)
 	claimTemplates string            // its volumeClaimTemplates' names: "stats", a volume per pod
 	hostDirs       map[string]string // its pods' claims -> their PVs' directories on this host (volumes_test.go)
 	replicas       int
@@ -269,6 +272,12 @@ func (s *suite) learn() error {
 		return fmt.Errorf("replicas %q: %w", rep, err)
 	}
 	if s.claimTemplates, err = s.kubectl("get", "statefulset", s.consumers, "-o", "jsonpath={.spec.volumeClaimTemplates[*].metadata.name}"); err != nil {
+		return err
+	}
+	// The group the consumers commit their written offsets to: its lag is
+	// what they have yet to count (none in the previous chart's).
+	if s.group, err = s.kubectl("get", "statefulset", s.consumers, "-o",
+		`jsonpath={.spec.template.spec.containers[?(@.name=="consumer")].env[?(@.name=="MONITORING_GROUP")].value}`); err != nil {
 		return err
 	}
 	s.hostDirs = nil
@@ -897,41 +906,11 @@ func (s *suite) settle(n int) (string, error) {
 	var seen []string // every assignment the template had while settling
 	defer func() { s.t.Logf("scale to %d: assignments seen %q", n, seen) }()
 	err := Eventually(s.ctx, 5*time.Minute, time.Second, func() error {
-		out, err := s.kubectl("get", "statefulset", s.consumers, "-o", "json")
+		sts, err := s.consumerSet(s.ctx)
 		if err != nil {
 			return err
 		}
-		var sts struct {
-			Metadata struct {
-				Generation int64
-				Labels     map[string]string
-			}
-			Spec struct {
-				Template struct {
-					Spec struct {
-						Containers []struct {
-							Env []struct{ Name, Value string }
-						}
-					}
-				}
-			}
-			Status struct {
-				ObservedGeneration              int64
-				ReadyReplicas, UpdatedReplicas  int
-				CurrentRevision, UpdateRevision string
-			}
-		}
-		if err := json.Unmarshal([]byte(out), &sts); err != nil {
-			return err
-		}
-		assignment = ""
-		for _, c := range sts.Spec.Template.Spec.Containers {
-			for _, e := range c.Env {
-				if e.Name == "PARTITIONS_BY_ORDINAL" {
-					assignment = e.Value
-				}
-			}
-		}
+		assignment = sts.assignment()
 		if len(seen) == 0 || seen[len(seen)-1] != assignment {
 			seen = append(seen, assignment)
 		}
@@ -940,7 +919,7 @@ func (s *suite) settle(n int) (string, error) {
 		// keeps the last assignment for the next scale-up.
 		managed := sts.Metadata.Labels["weather.io/partition-controller"] == "enabled" && n > 0
 		switch want := evenAssignment(max(n, 1), int(s.partitions)); {
-		case st.ObservedGeneration < sts.Metadata.Generation || st.CurrentRevision != st.UpdateRevision:
+		case !sts.rolledOut():
 			return fmt.Errorf("statefulset %s: rollout in progress", s.consumers)
 		case st.ReadyReplicas != n || st.UpdatedReplicas != n:
 			return fmt.Errorf("statefulset %s: %d ready, %d updated, want %d", s.consumers, st.ReadyReplicas, st.UpdatedReplicas, n)
@@ -950,6 +929,115 @@ func (s *suite) settle(n int) (string, error) {
 		return nil
 	})
 	return assignment, err
+}
+
+// consumerSet is the consumers' StatefulSet as the API server has it: what
+// settle and the samples of the consumers (consumersNow) read.
+type consumerSet struct {
+	Metadata struct {
+		Generation  int64
+		Labels      map[string]string
+		Annotations map[string]string
+	}
+	Spec struct {
+		Replicas int
+		Template struct {
+			Spec struct {
+				Containers []struct {
+					Name string
+					Env  []struct{ Name, Value string }
+				}
+			}
+		}
+	}
+	Status struct {
+		ObservedGeneration              int64
+		ReadyReplicas, UpdatedReplicas  int
+		CurrentRevision, UpdateRevision string
+	}
+}
+
+// consumerSet reads the consumers' StatefulSet (quietly: it is polled).
+func (s *suite) consumerSet(ctx context.Context) (consumerSet, error) {
+	k := s.k
+	k.Log = func(string, ...any) {}
+	var sts consumerSet
+	out, err := k.KubectlOut(ctx, "get", "statefulset", s.consumers, "-o", "json")
+	if err == nil {
+		err = json.Unmarshal([]byte(out), &sts)
+	}
+	return sts, err
+}
+
+// assignment is the consumer container's PARTITIONS_BY_ORDINAL.
+func (c consumerSet) assignment() string {
+	for _, ct := range c.Spec.Template.Spec.Containers {
+		for _, e := range ct.Env {
+			if ct.Name == "consumer" && e.Name == "PARTITIONS_BY_ORDINAL" {
+				return e.Value
+			}
+		}
+	}
+	return ""
+}
+
+// rolledOut: every pod runs the latest template the controller has seen.
+func (c consumerSet) rolledOut() bool {
+	return c.Status.ObservedGeneration >= c.Metadata.Generation && c.Status.CurrentRevision == c.Status.UpdateRevision
+}
+
+// consumersNow is what the consumers' StatefulSet, their monitoring group
+// and the topic said at one time: the sample the tests poll to time what
+// the consumers do (a node's failover, scaling on lag).
+type consumersNow struct {
+	at             time.Time
+	sts            consumerSet
+	committed, end map[int32]int64 // per partition: the group's committed offset, the log end
+}
+
+// lag is the total lag of the monitoring group, as KEDA's Kafka scaler
+// reads it: per partition the log end minus the committed offset (none
+// committed: from offset 0, the log start here).
+func (c consumersNow) lag() int64 {
+	var lag int64
+	for p, end := range c.end {
+		lag += end - c.committed[p]
+	}
+	return lag
+}
+
+// consumersNow samples the consumers: the StatefulSet, then the monitoring
+// group's committed offsets and the topic's ends through adm.
+func (s *suite) consumersNow(ctx context.Context, adm *kadm.Client) (consumersNow, error) {
+	now := consumersNow{at: time.Now(), committed: map[int32]int64{}, end: map[int32]int64{}}
+	if s.group == "" {
+		return now, fmt.Errorf("statefulset %s: no MONITORING_GROUP", s.consumers)
+	}
+	var err error
+	if now.sts, err = s.consumerSet(ctx); err != nil {
+		return now, err
+	}
+	ends, err := adm.ListEndOffsets(ctx, s.kafka.Topic)
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		return now, err
+	}
+	ends.Each(func(o kadm.ListedOffset) { now.end[o.Partition] = o.Offset })
+	committed, err := adm.FetchOffsets(ctx, s.group)
+	if err == nil {
+		err = committed.Error()
+	}
+	if err != nil {
+		return now, err
+	}
+	committed.Each(func(o kadm.OffsetResponse) {
+		if o.Topic == s.kafka.Topic {
+			now.committed[o.Partition] = o.At
+		}
+	})
+	return now, nil
 }
 
 // evenAssignment is the partition controller's documented target: partition
