@@ -319,6 +319,9 @@ func (r *secureRun) produceAs(user string, count int64) {
 func (r *secureRun) countAs(user, dir string, count int64) {
 	r.t.Helper()
 	c := r.startAs("consumer", user, []string{"DATA_DIR=" + dir}, "0,1,2,3")
+	// Up before it is stopped: the files may be complete already (from an
+	// earlier run), and a SIGTERM before its handler is set kills it.
+	c.waitForLog("msg=consuming", time.Minute)
 	r.checkFiles(dir, count)
 	c.terminate()
 	if code := c.wait(30 * time.Second); code != 0 {
